@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Exit codes. Scripts depend on them; never renumber.
+const (
+	exitOK      = 0
+	exitFailure = 1 // an op failed to apply, or the run could not proceed
+	exitConfig  = 2 // invalid config, rules or command line
+	exitData    = 3 // some input records were quarantined; the rest applied
+	exitGuard   = 4 // a safety guard held back disables/deletes
+)
+
+// exitError carries an exit code up through urfave/cli.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func exitf(code int, format string, args ...any) error {
+	return &exitError{code: code, err: fmt.Errorf(format, args...)}
+}
+
+// run is main without the process: tests call it in-process.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	app := newApp(stdout, stderr)
+	err := app.RunContext(ctx, args)
+	if err == nil {
+		return exitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.err.Error() != "" {
+			fmt.Fprintln(stderr, "idsync:", ee.err)
+		}
+		return ee.code
+	}
+	// Anything urfave/cli reports itself is a usage problem.
+	fmt.Fprintln(stderr, "idsync:", err)
+	return exitConfig
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:  "idsync",
+		Usage: "keep every person's accounts right in every system",
+		Description: "idsync reads identity sources (an HR export), computes each person's desired accounts\n" +
+			"with CEL rules, and applies the minimal changes to targets. Start with:\n\n" +
+			"   idsync validate -c idsync.yaml   check the config and every rule\n" +
+			"   idsync plan -c idsync.yaml       show what would change, touching nothing\n" +
+			"   idsync apply -c idsync.yaml      make the changes\n\n" +
+			"Exit codes: 0 ok, 1 an op failed, 2 invalid config or usage, 3 records quarantined,\n" +
+			"4 the deletion guard held back disables/deletes.",
+		Writer:          stdout,
+		ErrWriter:       stderr,
+		HideHelpCommand: true,
+		// Errors and exit codes are ours; urfave must never call os.Exit.
+		ExitErrHandler: func(*cli.Context, error) {},
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: "idsync.yaml", Usage: "config `FILE`"},
+			&cli.StringFlag{Name: "state", Usage: "state `DIR`, overriding the config's state setting"},
+			&cli.StringFlag{Name: "now", Usage: "fix the clock to an RFC 3339 `TIME` for reproducible runs"},
+			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "debug, info, warn or error"},
+		},
+		Commands: []*cli.Command{validateCommand(), planCommand(), applyCommand()},
+	}
+}
+
+// globals are the parsed global flags.
+type globals struct {
+	config string
+	state  string
+	now    time.Time
+	log    *slog.Logger
+}
+
+func parseGlobals(c *cli.Context) (*globals, error) {
+	g := &globals{config: c.String("config"), state: c.String("state")}
+	if s := c.String("now"); s != "" {
+		t, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			return nil, exitf(exitConfig, "--now: want RFC 3339 time like 2025-01-31T09:00:00Z, got %q", s)
+		}
+		g.now = t
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+		return nil, exitf(exitConfig, "--log-level: %v", err)
+	}
+	g.log = slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
+	return g, nil
+}

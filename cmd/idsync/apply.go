@@ -1,0 +1,101 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/idsync/idsync/connectors"
+	"github.com/idsync/idsync/pipeline"
+	"github.com/idsync/idsync/pipeline/plan"
+	"github.com/idsync/idsync/pipeline/planfmt"
+)
+
+func applyCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "apply",
+		Usage: "plan and apply the changes (or apply a saved plan exactly)",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "allow-deletes", Usage: "apply disables/deletes even when a deletion guard trips"},
+			&cli.StringFlag{Name: "plan", Usage: "apply exactly the saved plan `FILE`; refused if state moved since"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the summary"},
+		},
+		Action: func(c *cli.Context) error {
+			s, err := openSession(c)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			p, saved, err := loadOrPlan(c, s)
+			if err != nil {
+				return err
+			}
+			printRejects(c.App.ErrWriter, p.Rejects)
+			if !c.Bool("quiet") {
+				if err := planfmt.Text(c.App.Writer, p); err != nil {
+					return exitf(exitFailure, "%v", err)
+				}
+			}
+			rep, err := s.engine.Apply(c.Context, p, pipeline.ApplyOptions{AllowDeletes: c.Bool("allow-deletes"), CheckSerial: saved})
+			if rep != nil {
+				printReport(c.App.Writer, c.App.ErrWriter, rep)
+			}
+			if errors.Is(err, pipeline.ErrStalePlan) {
+				return exitf(exitConfig, "%v", err)
+			}
+			if err != nil {
+				return exitf(exitFailure, "%v", err)
+			}
+			return planExit(p, rep.Held(), rep.Failed())
+		},
+	}
+}
+
+func loadOrPlan(c *cli.Context, s *session) (*plan.Plan, bool, error) {
+	path := c.String("plan")
+	if path == "" {
+		p, err := s.engine.Plan(c.Context)
+		if err != nil {
+			return nil, false, exitf(exitFailure, "%v", err)
+		}
+		return p, false, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, false, exitf(exitConfig, "%v", err)
+	}
+	defer f.Close()
+	p, err := plan.Read(f)
+	if err != nil {
+		return nil, false, exitf(exitConfig, "%s: %v", path, err)
+	}
+	return p, true, nil
+}
+
+func printReport(stdout, stderr interface{ Write([]byte) (int, error) }, rep *pipeline.Report) {
+	for _, t := range rep.Targets {
+		var parts []string
+		for _, a := range connectors.Actions {
+			if n := t.Applied[a]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", n, a))
+			}
+		}
+		done := "nothing to do"
+		if len(parts) > 0 {
+			done = strings.Join(parts, ", ")
+		}
+		fmt.Fprintf(stdout, "applied %s: %s; %d failed\n", t.Name, done, len(t.Failed))
+		for _, f := range t.Failed {
+			fmt.Fprintf(stderr, "%s/%s: %s failed: %v\n", t.Name, f.Op.Key, f.Op.Action, f.Err)
+		}
+		for _, d := range t.Drift {
+			fmt.Fprintf(stderr, "%s: drift: %s\n", t.Name, d)
+		}
+		if t.Held > 0 {
+			fmt.Fprintf(stderr, "%s: %d disable/delete op(s) held back by the deletion guard; rerun with --allow-deletes to apply them\n", t.Name, t.Held)
+		}
+	}
+}

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"os"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/idsync/idsync/pipeline/plan"
+	"github.com/idsync/idsync/pipeline/planfmt"
+)
+
+func planCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "plan",
+		Usage: "show the ops a run would apply, touching nothing",
+		Description: "Reads every source, evaluates the rules and compares with stored state.\n" +
+			"Targets are only queried (to find existing objects to adopt), never changed.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "format", Value: "text", Usage: "text or jsonl (one op per line)"},
+			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "also save the plan to `FILE` for apply --plan"},
+		},
+		Action: func(c *cli.Context) error {
+			format := c.String("format")
+			if format != "text" && format != "jsonl" {
+				return exitf(exitConfig, "--format: want text or jsonl, got %q", format)
+			}
+			s, err := openSession(c)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			p, err := s.engine.Plan(c.Context)
+			if err != nil {
+				return exitf(exitFailure, "%v", err)
+			}
+			printRejects(c.App.ErrWriter, p.Rejects)
+			if out := c.String("out"); out != "" {
+				if err := savePlan(out, p); err != nil {
+					return exitf(exitFailure, "%v", err)
+				}
+			}
+			if format == "jsonl" {
+				err = planfmt.JSONL(c.App.Writer, p)
+			} else {
+				err = planfmt.Text(c.App.Writer, p)
+			}
+			if err != nil {
+				return exitf(exitFailure, "%v", err)
+			}
+			held := 0
+			for _, t := range p.Targets {
+				if t.Guard != nil {
+					held += t.Guard.Count
+				}
+			}
+			return planExit(p, held, 0)
+		},
+	}
+}
+
+func savePlan(path string, p *plan.Plan) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := plan.Write(f, p); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/idsync/idsync/pipeline"
+	"github.com/idsync/idsync/pipeline/config"
+	"github.com/idsync/idsync/pipeline/plan"
+	"github.com/idsync/idsync/snapshots"
+)
+
+// session is what plan and apply share: config, state and engine.
+type session struct {
+	g      *globals
+	cfg    *config.Config
+	store  *snapshots.Store
+	engine *pipeline.Engine
+}
+
+func openSession(c *cli.Context) (*session, error) {
+	g, err := parseGlobals(c)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := loadConfig(g)
+	if err != nil {
+		return nil, err
+	}
+	store, err := snapshots.Open(cfg.State, snapshots.Options{})
+	if err != nil {
+		if errors.Is(err, snapshots.ErrLocked) {
+			return nil, exitf(exitFailure, "%v; wait for it to finish or stop it", err)
+		}
+		return nil, exitf(exitFailure, "%v", err)
+	}
+	eng, err := pipeline.New(cfg, store, pipeline.Options{Now: g.now, Log: g.log})
+	if err != nil {
+		store.Close()
+		return nil, exitf(exitConfig, "%v", err)
+	}
+	return &session{g: g, cfg: cfg, store: store, engine: eng}, nil
+}
+
+func (s *session) Close() error {
+	return errors.Join(s.engine.Close(), s.store.Close())
+}
+
+func loadConfig(g *globals) (*config.Config, error) {
+	cfg, err := config.Load(g.config, config.Options{State: g.state})
+	if err != nil {
+		return nil, exitf(exitConfig, "%v", err)
+	}
+	return cfg, nil
+}
+
+// printRejects lists quarantined records, one line each, file:line first so
+// editors can jump to them.
+func printRejects(w io.Writer, rejects []plan.Reject) {
+	for _, r := range rejects {
+		loc := r.File
+		if r.Line > 0 {
+			loc += fmt.Sprintf(":%d", r.Line)
+			if r.Column > 0 {
+				loc += fmt.Sprintf(":%d", r.Column)
+			}
+		}
+		what := ""
+		switch {
+		case r.Rule != "":
+			what = fmt.Sprintf("target %s rule %s: ", r.Target, r.Rule)
+		case r.Field != "":
+			what = fmt.Sprintf("field %s: ", r.Field)
+		}
+		key := ""
+		if r.Key != "" {
+			key = fmt.Sprintf(" [key %s]", r.Key)
+		}
+		fmt.Fprintf(w, "%s: %s%s%s (record quarantined)\n", loc, what, r.Reason, key)
+	}
+	if n := len(rejects); n > 0 {
+		fmt.Fprintf(w, "%d record(s) quarantined; their objects were left untouched\n", n)
+	}
+}
+
+// planExit is the exit code a finished plan or apply earns.
+func planExit(p *plan.Plan, held, failed int) error {
+	switch {
+	case held > 0:
+		return &exitError{code: exitGuard, err: errors.New("")}
+	case failed > 0:
+		return exitf(exitFailure, "%d op(s) failed", failed)
+	case len(p.Rejects) > 0:
+		return &exitError{code: exitData, err: errors.New("")}
+	}
+	return nil
+}

@@ -1,0 +1,293 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/idsync/idsync/connectors"
+)
+
+var (
+	_ connectors.Target  = (*Target)(nil)
+	_ connectors.Matcher = (*Target)(nil)
+	_ connectors.Reader  = (*Target)(nil)
+)
+
+// Reserved columns. They start with "_" so they never clash with an
+// attribute named like them ("disabled" is a plausible attribute).
+const (
+	idColumn       = "id"
+	disabledColumn = "_disabled"
+)
+
+// Options configure the target.
+type Options struct {
+	// Path of the database file. Required; created if missing.
+	Path string
+	// Table holding users. Defaults to "users".
+	Table string
+	// Attributes are the attribute columns to ensure exist. Columns for
+	// attributes no longer configured are kept: dropping data is not ours
+	// to decide.
+	Attributes []string
+}
+
+// Target writes ops to a SQLite table.
+type Target struct {
+	db    *sql.DB
+	table string
+	attrs []string
+}
+
+// Open opens the database and makes sure the table and columns exist.
+func Open(ctx context.Context, opts Options) (*Target, error) {
+	if opts.Path == "" {
+		return nil, errors.New("sqlite target: path is required")
+	}
+	if opts.Table == "" {
+		opts.Table = "users"
+	}
+	for _, a := range opts.Attributes {
+		if a == idColumn || a == disabledColumn {
+			return nil, fmt.Errorf("sqlite target: attribute name %q is reserved", a)
+		}
+	}
+	dsn := "file:" + (&url.URL{Path: opts.Path}).EscapedPath() +
+		"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite target %s: %w", opts.Path, err)
+	}
+	// SQLite has one writer; more connections only add lock contention.
+	db.SetMaxOpenConns(1)
+	t := &Target{db: db, table: opts.Table, attrs: opts.Attributes}
+	if err := t.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlite target %s: %w", opts.Path, err)
+	}
+	return t, nil
+}
+
+// DB exposes the handle for tests and the conformance suite.
+func (t *Target) DB() *sql.DB { return t.db }
+
+func (t *Target) migrate(ctx context.Context) error {
+	_, err := t.db.ExecContext(ctx, fmt.Sprintf(
+		`CREATE TABLE IF NOT EXISTS %s (%s INTEGER PRIMARY KEY AUTOINCREMENT, %s INTEGER NOT NULL DEFAULT 0)`,
+		quote(t.table), quote(idColumn), quote(disabledColumn)))
+	if err != nil {
+		return err
+	}
+	have, err := t.columns(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range t.attrs {
+		if !have[a] {
+			if _, err := t.db.ExecContext(ctx, fmt.Sprintf(`ALTER TABLE %s ADD COLUMN %s`, quote(t.table), quote(a))); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (t *Target) columns(ctx context.Context) (map[string]bool, error) {
+	rows, err := t.db.QueryContext(ctx, `SELECT name FROM pragma_table_info(?)`, t.table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	have := map[string]bool{}
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		have[n] = true
+	}
+	return have, rows.Err()
+}
+
+// Apply performs one op in its own statement.
+func (t *Target) Apply(ctx context.Context, op connectors.Op) (connectors.Result, error) {
+	switch op.Action {
+	case connectors.Create:
+		return t.create(ctx, op)
+	case connectors.Update, connectors.Adopt:
+		return t.update(ctx, op.ID, op.Changes)
+	case connectors.Disable, connectors.Enable:
+		q := fmt.Sprintf(`UPDATE %s SET %s = ? WHERE %s = ?`, quote(t.table), quote(disabledColumn), quote(idColumn))
+		return t.exec(ctx, op.ID, q, op.Action == connectors.Disable, op.ID)
+	case connectors.Delete:
+		q := fmt.Sprintf(`DELETE FROM %s WHERE %s = ?`, quote(t.table), quote(idColumn))
+		return t.exec(ctx, op.ID, q, op.ID)
+	case connectors.AddMember, connectors.RemoveMember:
+		return connectors.Result{}, connectors.Terminal(nil, "sqlite target: %v is not supported", op.Action)
+	}
+	return connectors.Result{}, connectors.Terminal(nil, "sqlite target: unknown action %v", op.Action)
+}
+
+func (t *Target) create(ctx context.Context, op connectors.Op) (connectors.Result, error) {
+	cols := []string{quote(disabledColumn)}
+	marks := []string{"0"}
+	args := make([]any, 0, len(op.Changes))
+	for _, c := range op.Changes {
+		cols = append(cols, quote(c.Attr))
+		marks = append(marks, "?")
+		args = append(args, toSQL(c.New))
+	}
+	q := fmt.Sprintf(`INSERT INTO %s (%s) VALUES (%s)`, quote(t.table), strings.Join(cols, ", "), strings.Join(marks, ", "))
+	res, err := t.db.ExecContext(ctx, q, args...)
+	if err != nil {
+		return connectors.Result{}, classify(err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return connectors.Result{}, classify(err)
+	}
+	return connectors.Result{ID: strconv.FormatInt(id, 10)}, nil
+}
+
+func (t *Target) update(ctx context.Context, id string, changes []connectors.Change) (connectors.Result, error) {
+	if len(changes) == 0 {
+		return connectors.Result{ID: id}, nil
+	}
+	sets := make([]string, 0, len(changes))
+	args := make([]any, 0, len(changes)+1)
+	for _, c := range changes {
+		sets = append(sets, quote(c.Attr)+" = ?")
+		args = append(args, toSQL(c.New))
+	}
+	args = append(args, id)
+	q := fmt.Sprintf(`UPDATE %s SET %s WHERE %s = ?`, quote(t.table), strings.Join(sets, ", "), quote(idColumn))
+	return t.exec(ctx, id, q, args...)
+}
+
+// exec runs a statement that must touch exactly the row id.
+func (t *Target) exec(ctx context.Context, id, q string, args ...any) (connectors.Result, error) {
+	res, err := t.db.ExecContext(ctx, q, args...)
+	if err != nil {
+		return connectors.Result{}, classify(err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return connectors.Result{}, classify(err)
+	} else if n == 0 {
+		return connectors.Result{}, &connectors.Error{Kind: connectors.ErrNotFound, Detail: "id " + id}
+	}
+	return connectors.Result{ID: id}, nil
+}
+
+// Match finds rows whose attribute equals value, ignoring ASCII case: user
+// names and mail addresses are case-insensitive in every directory we feed.
+func (t *Target) Match(ctx context.Context, attr string, value connectors.Value) ([]connectors.Object, error) {
+	q := fmt.Sprintf(`SELECT * FROM %s WHERE %s = ? COLLATE NOCASE`, quote(t.table), quote(attr))
+	return t.query(ctx, q, toSQL(value))
+}
+
+// Get reads one row by id.
+func (t *Target) Get(ctx context.Context, id string) (connectors.Object, error) {
+	objs, err := t.query(ctx, fmt.Sprintf(`SELECT * FROM %s WHERE %s = ?`, quote(t.table), quote(idColumn)), id)
+	if err != nil {
+		return connectors.Object{}, err
+	}
+	if len(objs) == 0 {
+		return connectors.Object{}, &connectors.Error{Kind: connectors.ErrNotFound, Detail: "id " + id}
+	}
+	return objs[0], nil
+}
+
+// All reads every row, in id order. For tests and small tables.
+func (t *Target) All(ctx context.Context) ([]connectors.Object, error) {
+	return t.query(ctx, fmt.Sprintf(`SELECT * FROM %s ORDER BY %s`, quote(t.table), quote(idColumn)))
+}
+
+func (t *Target) query(ctx context.Context, q string, args ...any) ([]connectors.Object, error) {
+	rows, err := t.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, classify(err)
+	}
+	defer rows.Close()
+	names, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	var out []connectors.Object
+	for rows.Next() {
+		vals := make([]any, len(names))
+		ptrs := make([]any, len(names))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		obj := connectors.Object{Attrs: connectors.Attrs{}}
+		for i, n := range names {
+			switch n {
+			case idColumn:
+				obj.ID = fmt.Sprint(vals[i])
+			case disabledColumn:
+				obj.Disabled = vals[i] == int64(1)
+			default:
+				if vals[i] != nil && t.configured(n) {
+					obj.Attrs[n] = fromSQL(vals[i])
+				}
+			}
+		}
+		out = append(out, obj)
+	}
+	return out, rows.Err()
+}
+
+func (t *Target) configured(attr string) bool {
+	for _, a := range t.attrs {
+		if a == attr {
+			return true
+		}
+	}
+	return false
+}
+
+// Close closes the database.
+func (t *Target) Close() error { return t.db.Close() }
+
+// quote makes an identifier safe to splice into SQL.
+func quote(ident string) string { return `"` + strings.ReplaceAll(ident, `"`, `""`) + `"` }
+
+// toSQL stores multi-valued attributes as JSON arrays; SQLite has no arrays.
+func toSQL(v connectors.Value) any {
+	if l, ok := v.([]string); ok {
+		b, _ := json.Marshal(l)
+		return string(b)
+	}
+	return v
+}
+
+func fromSQL(v any) connectors.Value {
+	if b, ok := v.([]byte); ok {
+		return string(b)
+	}
+	return v
+}
+
+// classify sorts driver errors: constraint violations are data problems
+// (terminal, or a collision to adopt); busy/locked may pass.
+func classify(err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "UNIQUE constraint failed"):
+		return &connectors.Error{Kind: connectors.ErrExists, Cause: err}
+	case strings.Contains(msg, "SQLITE_BUSY"), strings.Contains(msg, "database is locked"):
+		return connectors.Retryable(err, "sqlite busy")
+	}
+	return connectors.Terminal(err, "sqlite")
+}

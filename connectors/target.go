@@ -1,0 +1,42 @@
+package connectors
+
+import "context"
+
+// Target receives ops. It is deliberately one method: everything else a
+// target can do is an optional interface found by type assertion.
+type Target interface {
+	// Apply performs one op and returns the object's id, which is newly
+	// assigned for Create. Errors should be *Error values so the engine can
+	// tell retryable from terminal failures.
+	Apply(ctx context.Context, op Op) (Result, error)
+	// Close releases connections. The target is not used afterwards.
+	Close() error
+}
+
+// Result is what a target reports for an applied op.
+type Result struct {
+	// ID is the target's id of the object the op touched.
+	ID string
+}
+
+// Object is a target object as read back from the target.
+type Object struct {
+	ID       string
+	Disabled bool
+	Attrs    Attrs
+}
+
+// Matcher is implemented by targets that can look up pre-existing objects
+// by an attribute, so idsync adopts them instead of creating duplicates.
+type Matcher interface {
+	// Match returns every object whose attr equals value. More than one
+	// result is ambiguous and the engine never guesses.
+	Match(ctx context.Context, attr string, value Value) ([]Object, error)
+}
+
+// Reader is implemented by targets that can read one object's live state.
+type Reader interface {
+	// Get returns the object with the given id, or an error wrapping
+	// ErrNotFound.
+	Get(ctx context.Context, id string) (Object, error)
+}

@@ -1,0 +1,41 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/idsync/idsync/connectors"
+	"github.com/idsync/idsync/connectors/batch"
+	"github.com/idsync/idsync/connectors/csv"
+	"github.com/idsync/idsync/connectors/jsonl"
+	"github.com/idsync/idsync/connectors/sqlite"
+)
+
+// openSource builds the source connector for s; rejects go to reject.
+func openSource(s *source, reject connectors.RejectFunc) (connectors.Source, error) {
+	bo := batch.Options{MaxFieldBytes: s.cfg.MaxFieldBytes}
+	switch s.cfg.Type {
+	case "csv":
+		return csv.New(csv.Options{Path: s.cfg.Path, Columns: s.columns, Key: s.cfg.Key,
+			Comma: s.cfg.Delimiter, Tombstones: true, Batch: bo, Reject: reject})
+	case "jsonl":
+		return jsonl.New(jsonl.Options{Path: s.cfg.Path, Columns: s.columns, Key: s.cfg.Key,
+			Tombstones: true, Batch: bo, Reject: reject})
+	}
+	return nil, fmt.Errorf("source %s: unknown type %q", s.cfg.Name, s.cfg.Type)
+}
+
+// openTarget connects to t's system.
+func openTarget(ctx context.Context, t *target) (connectors.Target, error) {
+	switch t.cfg.Type {
+	case "sqlite":
+		names := make([]string, len(t.cfg.Attributes))
+		for i, a := range t.cfg.Attributes {
+			names[i] = a.Name
+		}
+		return sqlite.Open(ctx, sqlite.Options{Path: t.cfg.Path, Table: t.cfg.Table, Attributes: names})
+	case "jsonl":
+		return jsonl.Open(t.cfg.Path)
+	}
+	return nil, fmt.Errorf("target %s: unknown type %q", t.cfg.Name, t.cfg.Type)
+}

@@ -1,0 +1,78 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/idsync/idsync/connectors"
+	"github.com/idsync/idsync/pipeline/config"
+	"github.com/idsync/idsync/snapshots"
+)
+
+// Options configure an Engine. Zero values take the stated defaults.
+type Options struct {
+	// Now is the run's clock, which rules see as `now`. Defaults to
+	// time.Now() when the engine is made.
+	Now time.Time
+	// Log receives structured progress and warnings. Defaults to discarding.
+	Log *slog.Logger
+}
+
+// Engine plans and applies one config against one state store.
+type Engine struct {
+	c       *compiled
+	store   *snapshots.Store
+	opts    Options
+	targets map[string]connectors.Target
+}
+
+// Validate compiles cfg's rules without touching state or systems. The
+// error lists every problem with its file position.
+func Validate(cfg *config.Config) error {
+	_, err := compile(cfg)
+	return err
+}
+
+// New compiles cfg and returns an engine over store.
+func New(cfg *config.Config, store *snapshots.Store, opts Options) (*Engine, error) {
+	c, err := compile(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Now.IsZero() {
+		opts.Now = time.Now()
+	}
+	opts.Now = opts.Now.UTC()
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{c: c, store: store, opts: opts, targets: map[string]connectors.Target{}}, nil
+}
+
+// target returns the connected target, connecting on first use.
+func (e *Engine) target(ctx context.Context, t *target) (connectors.Target, error) {
+	if conn, ok := e.targets[t.cfg.Name]; ok {
+		return conn, nil
+	}
+	conn, err := openTarget(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	e.targets[t.cfg.Name] = conn
+	return conn, nil
+}
+
+// Close disconnects every target.
+func (e *Engine) Close() error {
+	var errs []error
+	for name, conn := range e.targets {
+		if err := conn.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("target %s: %w", name, err))
+		}
+	}
+	clear(e.targets)
+	return errors.Join(errs...)
+}

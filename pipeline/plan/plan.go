@@ -1,0 +1,100 @@
+package plan
+
+import (
+	"time"
+
+	"github.com/idsync/idsync/connectors"
+)
+
+// Version is the saved-plan format version. A change to the JSON shape of
+// Plan must bump it; apply refuses plans of another version.
+const Version = 1
+
+// Plan is everything one run would do.
+type Plan struct {
+	Version int       `json:"version"`
+	Now     time.Time `json:"now"`
+	// Full is true when every source was read as a full snapshot.
+	Full    bool      `json:"full"`
+	Targets []*Target `json:"targets"`
+	// Rejects are the records quarantined while planning.
+	Rejects []Reject `json:"rejects,omitempty"`
+}
+
+// Target is the plan for one target.
+type Target struct {
+	Name string `json:"name"`
+	// Serial is the target's state serial when planned; apply refuses a
+	// saved plan if it has moved.
+	Serial uint64 `json:"serial"`
+	// Managed is how many objects idsync managed in the target.
+	Managed int  `json:"managed"`
+	Ops     []Op `json:"ops"`
+	// Refresh lists keys whose stored fingerprint changed with no op, so
+	// apply records it and the next run skips them.
+	Refresh []Refresh `json:"refresh,omitempty"`
+	// Guard is set when a safety guard holds back destructive ops.
+	Guard *Guard `json:"guard,omitempty"`
+}
+
+// Op is one planned op with what apply needs to record afterwards.
+type Op struct {
+	connectors.Op
+	// Desired is the complete attribute set the object has after the op,
+	// for create, adopt and update. Apply stores it as the last-known state.
+	Desired connectors.Attrs `json:"desired,omitempty"`
+	// Hash is the record-and-policy fingerprint to store once this op
+	// succeeds. Zero on every op but the last of its key, so a key whose
+	// ops were cut short is evaluated again next run.
+	Hash uint64 `json:"hash,omitempty"`
+}
+
+// Refresh is a fingerprint update with no op.
+type Refresh struct {
+	Key  string `json:"key"`
+	Hash uint64 `json:"hash"`
+}
+
+// Guard says why destructive ops are held back.
+type Guard struct {
+	// Reason is "max-deletes", "max-delete-percent" or "empty-source".
+	Reason string `json:"reason"`
+	// Count is how many disables and deletes are held.
+	Count int `json:"count"`
+	// Limit is the limit that was crossed, in the reason's unit.
+	Limit float64 `json:"limit"`
+}
+
+// Reject is one quarantined record.
+type Reject struct {
+	Source string `json:"source"`
+	// Target and Rule are set when a rule failed, empty for input errors.
+	Target string `json:"target,omitempty"`
+	Rule   string `json:"rule,omitempty"`
+	File   string `json:"file,omitempty"`
+	Line   int    `json:"line,omitempty"`
+	Column int    `json:"column,omitempty"`
+	Field  string `json:"field,omitempty"`
+	Key    string `json:"key,omitempty"`
+	Reason string `json:"reason"`
+}
+
+// Counts tallies ops by action.
+func (t *Target) Counts() map[connectors.Action]int {
+	m := map[connectors.Action]int{}
+	for _, op := range t.Ops {
+		m[op.Action]++
+	}
+	return m
+}
+
+// Destructive counts the disables and deletes.
+func (t *Target) Destructive() int {
+	n := 0
+	for _, op := range t.Ops {
+		if op.Action.Destructive() {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,105 @@
+package planfmt
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/idsync/idsync/connectors"
+	"github.com/idsync/idsync/pipeline/plan"
+)
+
+// Text writes one line per op and a summary line per target.
+func Text(w io.Writer, p *plan.Plan) error {
+	ew := &errWriter{w: w}
+	for _, t := range p.Targets {
+		for _, op := range t.Ops {
+			ew.printf("%c %-13s %s/%s%s\n", op.Action.Symbol(), op.Action, t.Name, op.Key, details(op))
+		}
+		ew.printf("%s\n", Summary(t))
+		if g := t.Guard; g != nil {
+			ew.printf("! %s\n", GuardMessage(t.Name, g))
+		}
+	}
+	return ew.err
+}
+
+func details(op plan.Op) string {
+	var b strings.Builder
+	if op.ID != "" {
+		fmt.Fprintf(&b, " id=%s", op.ID)
+	}
+	for _, c := range op.Changes {
+		if op.Action == connectors.Create {
+			fmt.Fprintf(&b, " %s=%s", c.Attr, show(c.New))
+		} else {
+			fmt.Fprintf(&b, " %s: %s → %s", c.Attr, show(c.Old), show(c.New))
+		}
+	}
+	if op.Reason != "" {
+		fmt.Fprintf(&b, " (%s)", op.Reason)
+	}
+	return b.String()
+}
+
+func show(v connectors.Value) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return fmt.Sprintf("%q", x)
+	case []string:
+		q := make([]string, len(x))
+		for i, s := range x {
+			q[i] = fmt.Sprintf("%q", s)
+		}
+		return "[" + strings.Join(q, ", ") + "]"
+	}
+	return fmt.Sprint(v)
+}
+
+// Summary is the one-line count for a target; "no changes" when empty.
+func Summary(t *plan.Target) string {
+	if len(t.Ops) == 0 {
+		return fmt.Sprintf("%s: no changes (%d managed)", t.Name, t.Managed)
+	}
+	c := t.Counts()
+	var parts []string
+	for _, a := range connectors.Actions {
+		if n := c[a]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, a))
+		}
+	}
+	return fmt.Sprintf("%s: %s (%d managed)", t.Name, strings.Join(parts, ", "), t.Managed)
+}
+
+// GuardMessage explains a tripped guard and how to override it.
+func GuardMessage(target string, g *plan.Guard) string {
+	var why string
+	switch g.Reason {
+	case "empty-source":
+		why = "the source is empty"
+	case "unreadable-records":
+		why = fmt.Sprintf("%.0f record(s) could not be read, so their objects would look absent", g.Limit)
+	case "max-deletes":
+		why = fmt.Sprintf("that exceeds maxDeletes (%.0f)", g.Limit)
+	case "max-delete-percent":
+		why = fmt.Sprintf("that exceeds maxDeletePercent (%g%%)", g.Limit)
+	default:
+		why = g.Reason
+	}
+	return fmt.Sprintf("deletion guard: %s would disable or delete %d object(s), but %s; "+
+		"these ops are held back (rerun apply with --allow-deletes to apply them)", target, g.Count, why)
+}
+
+// errWriter keeps the first write error so callers check once.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) printf(format string, args ...any) {
+	if e.err == nil {
+		_, e.err = fmt.Fprintf(e.w, format, args...)
+	}
+}

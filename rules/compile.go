@@ -1,0 +1,130 @@
+package rules
+
+import (
+	"fmt"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+)
+
+// Kind is what a rule must yield.
+type Kind uint8
+
+const (
+	// BoolRule must yield a bool (scope).
+	BoolRule Kind = iota + 1
+	// ValueRule must yield an attribute value: string, bool, int, double,
+	// timestamp, list of strings, or null.
+	ValueRule
+)
+
+// Expr is one rule to compile.
+type Expr struct {
+	// Name identifies the rule in messages ("scope", "attributes.mail").
+	Name string
+	Text string
+	Kind Kind
+}
+
+// Issue is one problem with one rule. Line and Column are 1-based and
+// relative to the rule text; the caller maps them into its file.
+type Issue struct {
+	Rule    string
+	Line    int
+	Column  int
+	Message string
+}
+
+func (i Issue) Error() string {
+	return fmt.Sprintf("%s:%d:%d: %s", i.Rule, i.Line, i.Column, i.Message)
+}
+
+// Program is a compiled, cost-checked rule.
+type Program struct {
+	Name string
+	Text string
+	prg  cel.Program
+	// UsesNow is true when the rule reads the clock: its result can change
+	// with no change to the record, so results must not be cached on the
+	// record's hash alone.
+	UsesNow bool
+	// Limited is true when the rule's cost could not be bounded statically,
+	// so it runs with runtime cost tracking.
+	Limited bool
+	// MaxCost is the static worst-case cost estimate.
+	MaxCost uint64
+}
+
+// Compile type-checks and cost-checks every rule and returns all problems
+// at once, so an operator fixes a policy in one round. Programs are
+// returned in input order; entries for rules with issues are nil.
+func (e *Env) Compile(exprs []Expr) ([]*Program, []Issue) {
+	progs := make([]*Program, len(exprs))
+	var issues []Issue
+	for i, x := range exprs {
+		p, iss := e.compile(x)
+		progs[i] = p
+		issues = append(issues, iss...)
+	}
+	return progs, issues
+}
+
+func (e *Env) compile(x Expr) (*Program, []Issue) {
+	ast, iss := e.cel.Compile(x.Text)
+	if iss != nil && iss.Err() != nil {
+		out := make([]Issue, 0, len(iss.Errors()))
+		for _, ce := range iss.Errors() {
+			out = append(out, Issue{Rule: x.Name, Line: ce.Location.Line(), Column: ce.Location.Column() + 1, Message: ce.Message})
+		}
+		return nil, out
+	}
+	at := func(msg string, args ...any) []Issue {
+		return []Issue{{Rule: x.Name, Line: 1, Column: 1, Message: fmt.Sprintf(msg, args...)}}
+	}
+	if err := checkOutput(x.Kind, ast.OutputType()); err != nil {
+		return nil, at("%v", err)
+	}
+	est, err := e.cel.EstimateCost(ast, estimator{prefix: e.opts.Prefix, maxBytes: e.opts.MaxStringBytes})
+	if err != nil {
+		return nil, at("cost estimate: %v", err)
+	}
+	p := &Program{Name: x.Name, Text: x.Text, MaxCost: est.Max}
+	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
+	switch {
+	case unbounded(est):
+		p.Limited = true
+		opts = append(opts, cel.CostLimit(RuntimeCostLimit))
+	case est.Max > CostBudget:
+		return nil, at("estimated worst-case cost %d exceeds the budget of %d; simplify the rule", est.Max, CostBudget)
+	}
+	prg, err := e.cel.Program(ast, opts...)
+	if err != nil {
+		return nil, at("%v", err)
+	}
+	p.prg = prg
+	for _, ref := range ast.NativeRep().ReferenceMap() {
+		if ref.Name == NowVar {
+			p.UsesNow = true
+		}
+	}
+	return p, nil
+}
+
+func checkOutput(k Kind, t *cel.Type) error {
+	if t.IsExactType(types.DynType) {
+		return nil // checked again at evaluation time
+	}
+	if k == BoolRule {
+		if !t.IsExactType(types.BoolType) {
+			return fmt.Errorf("must yield a bool, but yields %s", t)
+		}
+		return nil
+	}
+	for _, ok := range []*cel.Type{cel.StringType, cel.BoolType, cel.IntType, cel.DoubleType,
+		cel.TimestampType, cel.NullType, cel.ListType(cel.StringType)} {
+		if t.IsExactType(ok) {
+			return nil
+		}
+	}
+	return fmt.Errorf("must yield a string, bool, int, double, timestamp, list(string) or null, but yields %s", t)
+}

@@ -1,0 +1,142 @@
+package rules
+
+import (
+	"errors"
+	"reflect"
+	"fmt"
+	"time"
+
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/interpreter"
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+)
+
+// Evaluator runs programs over the rows of one batch at a time. It reads
+// values straight from Arrow columns; no map is built per row. An Evaluator
+// is not safe for concurrent use: give each goroutine its own.
+type Evaluator struct {
+	env  *Env
+	now  ref.Val
+	cols []column
+	row  int
+}
+
+var _ interpreter.Activation = (*Evaluator)(nil)
+
+// NewEvaluator returns an evaluator whose rules see now as the clock.
+func (e *Env) NewEvaluator(now time.Time) *Evaluator {
+	return &Evaluator{env: e, now: types.Timestamp{Time: now.UTC()}}
+}
+
+// Bind points the evaluator at a batch. The batch must have the env's
+// schema and outlive its use here.
+func (ev *Evaluator) Bind(b arrow.RecordBatch) error {
+	if !b.Schema().Equal(ev.env.schema) {
+		return errors.New("rules: batch schema differs from the rules' schema")
+	}
+	ev.cols = ev.cols[:0]
+	for _, c := range b.Columns() {
+		ev.cols = append(ev.cols, newColumn(c))
+	}
+	return nil
+}
+
+// Eval runs p on row i of the bound batch and returns a plain Go value:
+// nil, string, bool, int64, float64, []string, or a timestamp as an RFC 3339
+// string in UTC.
+func (ev *Evaluator) Eval(p *Program, i int) (any, error) {
+	ev.row = i
+	out, _, err := p.prg.Eval(ev)
+	if err != nil {
+		return nil, err
+	}
+	return native(out)
+}
+
+// EvalBool runs a BoolRule.
+func (ev *Evaluator) EvalBool(p *Program, i int) (bool, error) {
+	v, err := ev.Eval(p, i)
+	if err != nil {
+		return false, err
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, fmt.Errorf("yielded %T, want bool", v)
+	}
+	return b, nil
+}
+
+// ResolveName implements interpreter.Activation over the bound row.
+func (ev *Evaluator) ResolveName(name string) (any, bool) {
+	if name == NowVar {
+		return ev.now, true
+	}
+	idx, ok := ev.env.cols[name]
+	if !ok || idx >= len(ev.cols) {
+		return nil, false
+	}
+	return ev.cols[idx](ev.row), true
+}
+
+// Parent implements interpreter.Activation.
+func (ev *Evaluator) Parent() interpreter.Activation { return nil }
+
+// column reads one row of an Arrow column as a CEL value.
+type column func(i int) ref.Val
+
+func newColumn(a arrow.Array) column {
+	nullable := func(get column) column {
+		return func(i int) ref.Val {
+			if a.IsNull(i) {
+				return types.NullValue
+			}
+			return get(i)
+		}
+	}
+	switch c := a.(type) {
+	case *array.String:
+		return nullable(func(i int) ref.Val { return types.String(c.Value(i)) })
+	case *array.Int64:
+		return nullable(func(i int) ref.Val { return types.Int(c.Value(i)) })
+	case *array.Float64:
+		return nullable(func(i int) ref.Val { return types.Double(c.Value(i)) })
+	case *array.Boolean:
+		return nullable(func(i int) ref.Val { return types.Bool(c.Value(i)) })
+	case *array.Timestamp:
+		unit := c.DataType().(*arrow.TimestampType).Unit
+		return nullable(func(i int) ref.Val { return types.Timestamp{Time: c.Value(i).ToTime(unit)} })
+	}
+	return func(int) ref.Val { return types.NullValue }
+}
+
+// native converts a result to the plain Go values attributes travel as.
+func native(v ref.Val) (any, error) {
+	switch x := v.(type) {
+	case types.Null:
+		return nil, nil
+	case types.String:
+		return string(x), nil
+	case types.Bool:
+		return bool(x), nil
+	case types.Int:
+		return int64(x), nil
+	case types.Uint:
+		return int64(x), nil
+	case types.Double:
+		return float64(x), nil
+	case types.Timestamp:
+		return x.Time.UTC().Format(time.RFC3339), nil
+	}
+	if v.Type() == types.ListType {
+		items, err := v.ConvertToNative(reflectStrings)
+		if err != nil {
+			return nil, fmt.Errorf("list must hold strings: %w", err)
+		}
+		return items, nil
+	}
+	return nil, fmt.Errorf("unsupported result type %s", v.Type().TypeName())
+}
+
+var reflectStrings = reflect.TypeFor[[]string]()

@@ -1,0 +1,83 @@
+package rules
+
+import (
+	"strings"
+	"unicode"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"golang.org/x/text/runes"
+	"golang.org/x/text/transform"
+	"golang.org/x/text/unicode/norm"
+)
+
+// library declares idsync's functions beyond CEL's standard and strings
+// extension. Every function here is linear in its input, and cost.go
+// charges it so.
+func library() cel.EnvOption {
+	str := func(f func(string) string) cel.OverloadOpt {
+		return cel.UnaryBinding(func(v ref.Val) ref.Val { return types.String(f(string(v.(types.String)))) })
+	}
+	return cel.Lib(libFuncs{
+		// Global forms of the strings extension's member functions, so rules
+		// can read like Entra expressions: lowerAscii(user.mail).
+		cel.Function("lowerAscii", cel.Overload("idsync_lower_ascii", []*cel.Type{cel.StringType}, cel.StringType, str(lowerASCII))),
+		cel.Function("upperAscii", cel.Overload("idsync_upper_ascii", []*cel.Type{cel.StringType}, cel.StringType, str(upperASCII))),
+		// normalizeDiacritics("José Müller") == "Jose Muller".
+		cel.Function("normalizeDiacritics", cel.Overload("idsync_normalize_diacritics", []*cel.Type{cel.StringType}, cel.StringType, str(NormalizeDiacritics))),
+		// stripSpaces("Van der Berg") == "VanderBerg".
+		cel.Function("stripSpaces", cel.Overload("idsync_strip_spaces", []*cel.Type{cel.StringType}, cel.StringType, str(stripSpaces))),
+	})
+}
+
+// linearFuncs are charged a cost proportional to their input's length.
+var linearFuncs = map[string]bool{
+	"idsync_lower_ascii": true, "idsync_upper_ascii": true,
+	"idsync_normalize_diacritics": true, "idsync_strip_spaces": true,
+}
+
+type libFuncs []cel.EnvOption
+
+func (l libFuncs) CompileOptions() []cel.EnvOption { return l }
+func (l libFuncs) ProgramOptions() []cel.ProgramOption { return nil }
+
+func lowerASCII(s string) string { return mapASCII(s, 'A', 'Z', 'a'-'A') }
+func upperASCII(s string) string { return mapASCII(s, 'a', 'z', 'A'-'a') }
+
+func mapASCII(s string, lo, hi byte, delta int) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= lo && c <= hi {
+			b[i] = byte(int(c) + delta)
+		}
+	}
+	return string(b)
+}
+
+// unfolded maps letters that Unicode does not decompose into a base letter
+// plus a mark, so NFD alone would keep them.
+var unfolded = strings.NewReplacer(
+	"ø", "o", "Ø", "O", "ł", "l", "Ł", "L", "đ", "d", "Đ", "D", "ß", "ss",
+	"æ", "ae", "Æ", "AE", "œ", "oe", "Œ", "OE", "þ", "th", "Þ", "Th", "ı", "i",
+)
+
+// NormalizeDiacritics strips accents: decompose, drop combining marks,
+// recompose, then map the letters that have no decomposition.
+func NormalizeDiacritics(s string) string {
+	t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+	out, _, err := transform.String(t, s)
+	if err != nil {
+		out = s
+	}
+	return unfolded.Replace(out)
+}
+
+func stripSpaces(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, s)
+}

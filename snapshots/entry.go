@@ -1,0 +1,69 @@
+package snapshots
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Entry is the last-known state of one managed object in one target.
+type Entry struct {
+	// Key is the source key the object belongs to.
+	Key string
+	// ID is the target's id of the object: the link.
+	ID string
+	// Disabled is the status idsync last set.
+	Disabled bool
+	// Hash fingerprints the source record and policy that produced Attrs.
+	// When both are unchanged the engine skips evaluation. Zero means
+	// unknown: the record is always re-evaluated.
+	Hash uint64
+	// Since is when the status last changed (Unix seconds), for grace
+	// periods.
+	Since int64
+	// Attrs are the attribute values last written, encoded by the engine.
+	// Scans that do not ask for attributes leave it nil.
+	Attrs []byte
+}
+
+const entryVersion = 1
+
+const flagDisabled = 1
+
+// encode writes: version, flags, hash, since, len(id), id, attrs.
+func (e *Entry) encode() []byte {
+	b := make([]byte, 0, 2+8+8+binary.MaxVarintLen64+len(e.ID)+len(e.Attrs))
+	var flags byte
+	if e.Disabled {
+		flags |= flagDisabled
+	}
+	b = append(b, entryVersion, flags)
+	b = binary.BigEndian.AppendUint64(b, e.Hash)
+	b = binary.BigEndian.AppendUint64(b, uint64(e.Since))
+	b = binary.AppendUvarint(b, uint64(len(e.ID)))
+	b = append(b, e.ID...)
+	return append(b, e.Attrs...)
+}
+
+var errCorrupt = errors.New("corrupt state entry")
+
+// decode fills e from b. With attrs false it skips copying attributes, which
+// is what index scans want.
+func (e *Entry) decode(b []byte, attrs bool) error {
+	if len(b) < 18 || b[0] != entryVersion {
+		return fmt.Errorf("%w (%d bytes)", errCorrupt, len(b))
+	}
+	e.Disabled = b[1]&flagDisabled != 0
+	e.Hash = binary.BigEndian.Uint64(b[2:])
+	e.Since = int64(binary.BigEndian.Uint64(b[10:]))
+	n, w := binary.Uvarint(b[18:])
+	if w <= 0 || uint64(len(b)-18-w) < n {
+		return errCorrupt
+	}
+	start := 18 + w
+	e.ID = string(b[start : start+int(n)])
+	if attrs {
+		e.Attrs = append([]byte(nil), b[start+int(n):]...)
+	}
+	return nil
+}

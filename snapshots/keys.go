@@ -1,0 +1,35 @@
+package snapshots
+
+import "encoding/binary"
+
+// FormatVersion is the key-layout version written to every store. Any
+// change to the keys or the entry encoding below must bump it and teach Open
+// to migrate (or refuse) older layouts; a store with a higher version than
+// this build knows is refused rather than misread.
+const FormatVersion = 1
+
+// Key families. Each starts with one byte so families never interleave and
+// a prefix scan reads exactly one of them.
+const (
+	famMeta   = 'm' // m/version, m/serial/<target>
+	famObject = 'o' // o<target>\x00<key> -> entry
+	famLink   = 'l' // l<target>\x00<id>  -> key
+)
+
+var versionKey = []byte("m/version")
+
+func serialKey(target string) []byte { return []byte("m/serial/" + target) }
+
+// objectPrefix is the prefix of all entries of one target. The NUL
+// separator cannot occur in a target name, so "hr" never scans "hr2".
+func objectPrefix(target string) []byte {
+	return append(append([]byte{famObject}, target...), 0)
+}
+
+func objectKey(target, key string) []byte { return append(objectPrefix(target), key...) }
+
+func linkKey(target, id string) []byte {
+	return append(append(append([]byte{famLink}, target...), 0), id...)
+}
+
+func putUint64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }

@@ -1,0 +1,228 @@
+package snapshots
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// Errors callers match with errors.Is.
+var (
+	// ErrLocked: another process holds the state directory.
+	ErrLocked = errors.New("state directory is in use by another idsync process")
+	// ErrNewerFormat: the store was written by a newer idsync.
+	ErrNewerFormat = errors.New("state was written by a newer idsync")
+)
+
+// Options configure Open. Zero values take the stated defaults.
+type Options struct {
+	// InMemory keeps everything in memory; for tests. Dir is ignored.
+	InMemory bool
+	// SyncWrites fsyncs every commit. Defaults to false: commits then
+	// survive a killed process (the OS holds them) but not a power cut;
+	// callers call Sync at their commit points instead.
+	SyncWrites bool
+}
+
+// Store is an open state directory. It is safe for concurrent use.
+type Store struct {
+	db *badger.DB
+}
+
+// Open opens (creating if needed) the state directory. Badger's directory
+// lock makes a second process fail fast with ErrLocked.
+func Open(dir string, opts Options) (*Store, error) {
+	bo := badger.DefaultOptions(dir).
+		WithLogger(nil).
+		WithSyncWrites(opts.SyncWrites).
+		WithInMemory(opts.InMemory).
+		// Entries are small; keeping them in the LSM tree makes in-order
+		// scans read one place.
+		WithValueThreshold(1 << 10).
+		WithNumVersionsToKeep(1)
+	if opts.InMemory {
+		bo.Dir, bo.ValueDir = "", ""
+	}
+	db, err := badger.Open(bo)
+	if err != nil {
+		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
+			return nil, fmt.Errorf("%s: %w", dir, ErrLocked)
+		}
+		return nil, fmt.Errorf("open state %s: %w", dir, err)
+	}
+	s := &Store{db: db}
+	if err := s.checkVersion(dir); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) checkVersion(dir string) error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(versionKey)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return txn.Set(versionKey, putUint64(FormatVersion))
+		}
+		if err != nil {
+			return err
+		}
+		v, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		if len(v) != 8 {
+			return fmt.Errorf("state %s: unreadable format version", dir)
+		}
+		if got := binary.BigEndian.Uint64(v); got > FormatVersion {
+			return fmt.Errorf("state %s uses key format v%d, this idsync reads up to v%d: %w", dir, got, FormatVersion, ErrNewerFormat)
+		}
+		return nil
+	})
+}
+
+// Close flushes and closes the store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Sync makes every commit so far durable.
+func (s *Store) Sync() error { return s.db.Sync() }
+
+// Scan calls fn for every entry of target in key order. Attributes are
+// decoded only when withAttrs is true. An in-order scan costs well under a
+// microsecond a key, against 6-16 µs for random point reads.
+func (s *Store) Scan(target string, withAttrs bool, fn func(Entry) error) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: objectPrefix(target)})
+		defer it.Close()
+		plen := len(objectPrefix(target))
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			e := Entry{Key: string(item.Key()[plen:])}
+			if err := item.Value(func(v []byte) error { return e.decode(v, withAttrs) }); err != nil {
+				return fmt.Errorf("target %s key %q: %w", target, e.Key, err)
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Get returns the entry for key, with attributes.
+func (s *Store) Get(target, key string) (Entry, bool, error) {
+	e := Entry{Key: key}
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(objectKey(target, key))
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error { return e.decode(v, true) })
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return Entry{}, false, nil
+	}
+	return e, err == nil, err
+}
+
+// KeyForID follows a reverse link: which source key owns target id.
+func (s *Store) KeyForID(target, id string) (string, bool, error) {
+	var key string
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(linkKey(target, id))
+		if err != nil {
+			return err
+		}
+		v, err := item.ValueCopy(nil)
+		key = string(v)
+		return err
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return "", false, nil
+	}
+	return key, err == nil, err
+}
+
+// Serial is a counter bumped by every commit to target. A saved plan
+// records it so apply can refuse a plan whose state has moved.
+func (s *Store) Serial(target string) (uint64, error) {
+	var n uint64
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		n, err = serial(txn, target)
+		return err
+	})
+	return n, err
+}
+
+func serial(txn *badger.Txn, target string) (uint64, error) {
+	item, err := txn.Get(serialKey(target))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	err = item.Value(func(v []byte) error {
+		if len(v) == 8 {
+			n = binary.BigEndian.Uint64(v)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Change is one entry write in a commit: Put stores Entry; Delete removes
+// the entry with Entry.Key (and its link).
+type Change struct {
+	Entry  Entry
+	Delete bool
+}
+
+// Commit applies changes to target atomically, keeps reverse links in step
+// and bumps the target's serial.
+func (s *Store) Commit(target string, changes ...Change) error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		for _, c := range changes {
+			if err := commitOne(txn, target, c); err != nil {
+				return err
+			}
+		}
+		n, err := serial(txn, target)
+		if err != nil {
+			return err
+		}
+		return txn.Set(serialKey(target), putUint64(n+1))
+	})
+}
+
+func commitOne(txn *badger.Txn, target string, c Change) error {
+	ok := objectKey(target, c.Entry.Key)
+	// Drop the old reverse link if the id changed or the entry goes.
+	item, err := txn.Get(ok)
+	switch {
+	case err == nil:
+		var old Entry
+		if err := item.Value(func(v []byte) error { return old.decode(v, false) }); err != nil {
+			return err
+		}
+		if c.Delete || old.ID != c.Entry.ID {
+			if err := txn.Delete(linkKey(target, old.ID)); err != nil {
+				return err
+			}
+		}
+	case !errors.Is(err, badger.ErrKeyNotFound):
+		return err
+	}
+	if c.Delete {
+		return txn.Delete(ok)
+	}
+	if err := txn.Set(ok, c.Entry.encode()); err != nil {
+		return err
+	}
+	return txn.Set(linkKey(target, c.Entry.ID), []byte(c.Entry.Key))
+}

@@ -113,6 +113,10 @@ func (e *Engine) planSource(ctx context.Context, s *source) (*sourceRun, error) 
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", s.cfg.Name, err)
 	}
+	for key, lines := range sr.dups {
+		sr.rejects = append(sr.rejects, plan.Reject{Source: s.cfg.Name, File: s.cfg.Path, Line: int(lines[0]), Key: key,
+			Reason: fmt.Sprintf("duplicate key on lines %s; every copy quarantined", joinLines(lines))})
+	}
 	for _, tr := range sr.runs {
 		sr.finish(tr)
 	}
@@ -285,10 +289,8 @@ func (e *Engine) match(ctx context.Context, tr *targetRun, d diff.Desired) (*con
 // finish adds deprovisions for absent objects, drops ops of duplicate keys,
 // orders ops and applies the guards.
 func (sr *sourceRun) finish(tr *targetRun) {
-	for key, lines := range sr.dups {
+	for key := range sr.dups {
 		tr.failed[key] = true
-		sr.rejects = append(sr.rejects, plan.Reject{Source: sr.s.cfg.Name, Target: tr.t.cfg.Name, File: sr.s.cfg.Path,
-			Line: int(lines[0]), Key: key, Reason: fmt.Sprintf("duplicate key on lines %s; every copy quarantined", joinLines(lines))})
 	}
 	tr.out.Ops = slices.DeleteFunc(tr.out.Ops, func(op plan.Op) bool { return tr.failed[op.Key] })
 	tr.out.Refresh = slices.DeleteFunc(tr.out.Refresh, func(r plan.Refresh) bool { return tr.failed[r.Key] })

@@ -2,8 +2,8 @@ package rules
 
 import (
 	"errors"
-	"reflect"
 	"fmt"
+	"reflect"
 	"time"
 
 	"cel.dev/cel-go/common/types"

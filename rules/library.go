@@ -39,7 +39,7 @@ var linearFuncs = map[string]bool{
 
 type libFuncs []cel.EnvOption
 
-func (l libFuncs) CompileOptions() []cel.EnvOption { return l }
+func (l libFuncs) CompileOptions() []cel.EnvOption     { return l }
 func (l libFuncs) ProgramOptions() []cel.ProgramOption { return nil }
 
 func lowerASCII(s string) string { return mapASCII(s, 'A', 'Z', 'a'-'A') }

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -61,7 +64,7 @@ func loadConfig(g *globals) (*config.Config, error) {
 // editors can jump to them.
 func printRejects(w io.Writer, rejects []plan.Reject) {
 	for _, r := range rejects {
-		loc := r.File
+		loc := displayPath(r.File)
 		if r.Line > 0 {
 			loc += fmt.Sprintf(":%d", r.Line)
 			if r.Column > 0 {
@@ -97,4 +100,17 @@ func planExit(p *plan.Plan, held, failed int) error {
 		return &exitError{code: exitData, err: errors.New("")}
 	}
 	return nil
+}
+
+// displayPath shortens an absolute path under the working directory to a
+// relative one, which is what the user typed and what editors jump to.
+func displayPath(p string) string {
+	wd, err := os.Getwd()
+	if err != nil || !filepath.IsAbs(p) {
+		return p
+	}
+	if rel, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return p
 }

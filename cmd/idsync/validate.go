@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/idsync/idsync/pipeline"
+	"github.com/idsync/idsync/pipeline/config"
 )
 
 func validateCommand() *cli.Command {
@@ -17,12 +19,22 @@ func validateCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			cfg, err := loadConfig(g)
-			if err != nil {
-				return err
-			}
-			if err := pipeline.Validate(cfg); err != nil {
+			// Report config and rule problems together, in file order, so
+			// one run shows everything to fix.
+			cfg, err := config.Load(g.config, config.Options{State: g.state})
+			var errs config.Errors
+			if !errors.As(err, &errs) && err != nil {
 				return exitf(exitConfig, "%v", err)
+			}
+			if cfg != nil {
+				var rerrs config.Errors
+				if errors.As(pipeline.Validate(cfg), &rerrs) {
+					errs = append(errs, rerrs...)
+				}
+			}
+			if len(errs) > 0 {
+				errs.Sort()
+				return exitf(exitConfig, "%v", errs)
 			}
 			rules := 0
 			for _, t := range cfg.Targets {

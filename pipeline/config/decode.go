@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -51,6 +53,19 @@ func (e Errors) Error() string {
 		msgs[i] = err.Error()
 	}
 	return strings.Join(msgs, "\n")
+}
+
+// Sort orders problems by file position; problems without one keep their
+// order at the end.
+func (e Errors) Sort() {
+	line := func(err error) int {
+		var ce *Error
+		if errors.As(err, &ce) && ce.Line > 0 {
+			return ce.Line
+		}
+		return math.MaxInt
+	}
+	sort.SliceStable(e, func(i, j int) bool { return line(e[i]) < line(e[j]) })
 }
 
 // Unwrap lets errors.As find an individual *Error.
@@ -114,7 +129,9 @@ func (d *decoder) str(n *yaml.Node, into *string) {
 	v, err := Interpolate(n.Value, d.dir, d.env)
 	if err != nil {
 		d.errorf(n, "%v", err)
-		return
+		// Keep the raw text so "X is required" does not pile onto the
+		// real problem. The config is invalid and never used to run.
+		v = n.Value
 	}
 	*into = v
 }

@@ -21,7 +21,9 @@ type Options struct {
 }
 
 // Load reads, interpolates and validates the config file. On failure the
-// error is an Errors listing every problem with file:line.
+// error is an Errors listing every problem with file:line, and the config
+// returned beside it, if any, is partial: fit only for finding more
+// problems (as validate does with the rules), never for running.
 func Load(path string, opts Options) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -65,7 +67,7 @@ func Parse(path string, data []byte, opts Options) (*Config, error) {
 	}
 	d.validate(cfg, root.Content[0])
 	if len(d.errs) > 0 {
-		return nil, Errors(d.errs)
+		return cfg, Errors(d.errs)
 	}
 	return cfg, nil
 }
@@ -139,7 +141,7 @@ func (d *decoder) attribute(t *Target, k, n *yaml.Node) *Attribute {
 		return a
 	}
 	d.fields(n, "attribute "+t.Name+"."+a.Name, map[string]func(*yaml.Node){
-		"expr":       func(n *yaml.Node) { d.rule(n, &a.Rule) },
+		"expr":        func(n *yaml.Node) { d.rule(n, &a.Rule) },
 		"ignoreCase":  func(n *yaml.Node) { d.boolean(n, &a.IgnoreCase) },
 		"clearOnNull": func(n *yaml.Node) { d.boolean(n, &a.ClearOnNull) },
 	})

@@ -38,7 +38,10 @@ func (d *decoder) validate(cfg *Config, root *yaml.Node) {
 				d.errorf(&yaml.Node{Line: c.Line}, "source %s: column names starting with _ are reserved", s.Name)
 			}
 		}
-		if !found {
+		switch {
+		case s.Key == "":
+			d.errorf(at, "source %s: key is required (the column that anchors each identity)", s.Name)
+		case !found:
 			d.errorf(at, "source %s: key %q is not a schema column", s.Name, s.Key)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/ext"
 	"github.com/apache/arrow-go/v18/arrow"
 )
@@ -53,6 +54,12 @@ func NewEnv(schema *arrow.Schema, opts Options) (*Env, error) {
 		t, err := celType(f.Type)
 		if err != nil {
 			return nil, fmt.Errorf("column %s: %w", f.Name, err)
+		}
+		// Sources give "" for a missing string but null for a missing
+		// number, bool or date; nullable types let rules test for it
+		// (user.hireDate == null) while still type-checking its use.
+		if f.Nullable && f.Type.ID() != arrow.STRING {
+			t = types.NewNullableType(t)
 		}
 		name := opts.Prefix + "." + f.Name
 		cols[name] = i

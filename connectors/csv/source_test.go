@@ -1,0 +1,165 @@
+package csv
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/idsync/idsync/connectors/batch"
+	"github.com/idsync/idsync/connectors/sourcetest"
+)
+
+var cols = []batch.Column{{Name: "id", Type: batch.String}, {Name: "name", Type: batch.String}, {Name: "hired", Type: batch.Timestamp}, {Name: "level", Type: batch.Int}}
+
+// read runs a source over content and returns the records read, as
+// key@line, and the rejects.
+func read(t *testing.T, content string, opts Options) (keys []string, rejects []string) {
+	t.Helper()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	path := filepath.Join(t.TempDir(), "hr.csv")
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts.Path, opts.Key, opts.Columns, opts.Batch.Allocator = path, "id", cols, mem
+	reject, got := sourcetest.Rejects(path)
+	opts.Reject = reject
+	src, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sourcetest.Collect(t, src, "id"), *got
+}
+
+func TestRead(t *testing.T) {
+	tests := map[string]struct {
+		content     string
+		wantKeys    []string
+		wantRejects []string
+	}{
+		"good rows, any column order, extra columns ignored, BOM stripped": {
+			content:  "\ufeffname,extra,id,hired,level\nAnn,x,E1,2024-01-02,3\nBo,y,E2,2024-01-03T10:00:00Z,\n",
+			wantKeys: []string{"E1@2", "E2@3"},
+		},
+		"bad field rejects only its record, naming line, column and field": {
+			content:     "id,name,hired,level\nE1,Ann,2024-01-02,1\nE2,Bo,not-a-date,2\nE3,Cy,2024-01-02,two\nE4,Di,2024-01-02,4\n",
+			wantKeys:    []string{"E1@2", "E4@5"},
+			wantRejects: []string{`:3:7: field hired: cannot parse "not-a-date" as timestamp (want RFC 3339 or YYYY-MM-DD)`, `:4:18: field level: cannot parse "two" as int`},
+		},
+		"wrong column count": {
+			content:     "id,name,hired,level\nE1,Ann\nE2,Bo,2024-01-02,1\n",
+			wantKeys:    []string{"E2@3"},
+			wantRejects: []string{":2:1: wrong number of fields"},
+		},
+		"empty key": {
+			content:     "id,name,hired,level\n  ,Ann,2024-01-02,1\nE2,Bo,2024-01-02,1\n",
+			wantKeys:    []string{"E2@3"},
+			wantRejects: []string{":2:1: field id: key is empty"},
+		},
+		"broken quote costs one record": {
+			content:     "id,name,hired,level\nE1,An\"n,2024-01-02,1\nE2,Bo,2024-01-02,1\n",
+			wantKeys:    []string{"E2@3"},
+			wantRejects: []string{`:2:6: bare " in non-quoted-field`},
+		},
+		"unterminated quote at end of a truncated file": {
+			content:     "id,name,hired,level\nE1,Ann,2024-01-02,1\nE2,\"Bo,2024-01-",
+			wantKeys:    []string{"E1@2"},
+			wantRejects: []string{`:3:16: extraneous or missing " in quoted-field`},
+		},
+		"non-UTF-8 byte": {
+			content:     "id,name,hired,level\nE1,A\xffn,2024-01-02,1\nE2,Bo,2024-01-02,1\n",
+			wantKeys:    []string{"E2@3"},
+			wantRejects: []string{":2:4: field name: value is not valid UTF-8"},
+		},
+		"multi-line quoted field keeps its starting line": {
+			content:  "id,name,hired,level\nE1,\"Ann\nSmith\",2024-01-02,1\nE2,Bo,2024-01-02,1\n",
+			wantKeys: []string{"E1@2", "E2@4"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			keys, rejects := read(t, tc.content, Options{})
+			if diff := cmp.Diff(tc.wantKeys, keys); diff != "" {
+				t.Errorf("%s: keys (-want +got):\n%s", name, diff)
+			}
+			if diff := cmp.Diff(tc.wantRejects, rejects); diff != "" {
+				t.Errorf("%s: rejects (-want +got):\n%s", name, diff)
+			}
+		})
+	}
+}
+
+func TestHugeFieldIsRejectedNotFatal(t *testing.T) {
+	big := strings.Repeat("x", 10<<20)
+	content := "id,name,hired,level\nE1," + big + ",2024-01-02,1\nE2,Bo,2024-01-02,1\n"
+	keys, rejects := read(t, content, Options{})
+	if diff := cmp.Diff([]string{"E2@3"}, keys); diff != "" {
+		t.Errorf("keys (-want +got):\n%s", diff)
+	}
+	want := []string{":2:4: field name: value is 10485760 bytes, over the 4096-byte limit"}
+	if diff := cmp.Diff(want, rejects); diff != "" {
+		t.Errorf("rejects (-want +got):\n%s", diff)
+	}
+}
+
+func TestBatchesAreBounded(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("id,name,hired,level\n")
+	for i := range 2500 {
+		b.WriteString("E" + strings.Repeat("9", i%7) + string(rune('a'+i%26)) + ",n,2024-01-02,1\n")
+	}
+	path := filepath.Join(t.TempDir(), "hr.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	src, err := New(Options{Path: path, Key: "id", Columns: cols, Batch: batch.Options{Rows: 1000, Allocator: mem}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sizes []int64
+	err = src.Read(t.Context(), func(b arrow.RecordBatch) error {
+		sizes = append(sizes, b.NumRows())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]int64{1000, 1000, 500}, sizes); diff != "" {
+		t.Errorf("batch sizes (-want +got):\n%s", diff)
+	}
+}
+
+func TestFileLevelErrors(t *testing.T) {
+	dir := t.TempDir()
+	tests := map[string]struct {
+		content string
+		want    string
+	}{
+		"empty file":     {content: "", want: "file is empty (no header row)"},
+		"missing column": {content: "id,name\nE1,Ann\n", want: ":1: header lacks declared column(s) hired, level"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".csv")
+			if err := os.WriteFile(path, []byte(tc.content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			src, err := New(Options{Path: path, Key: "id", Columns: cols})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = src.Read(context.Background(), func(arrow.RecordBatch) error { return nil })
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s: err = %v, want it to contain %q", name, err, tc.want)
+			}
+		})
+	}
+}

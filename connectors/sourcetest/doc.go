@@ -1,0 +1,2 @@
+// Package sourcetest holds helpers shared by source connector tests.
+package sourcetest

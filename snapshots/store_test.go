@@ -1,0 +1,128 @@
+package snapshots
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/google/go-cmp/cmp"
+)
+
+func memStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open("", Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestCommitScanGet(t *testing.T) {
+	s := memStore(t)
+	put := func(target string, e Entry) {
+		t.Helper()
+		if err := s.Commit(target, Change{Entry: e}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("dir", Entry{Key: "E2", ID: "2", Hash: 22, Attrs: []byte(`{"a":2}`)})
+	put("dir", Entry{Key: "E1", ID: "1", Hash: 11, Disabled: true, Since: 1700000000, Attrs: []byte(`{"a":1}`)})
+	put("dir2", Entry{Key: "E0", ID: "x"}) // another target, whose name extends "dir"
+
+	var keys []string
+	err := s.Scan("dir", false, func(e Entry) error {
+		if e.Attrs != nil {
+			t.Errorf("scan without attributes returned %q", e.Attrs)
+		}
+		keys = append(keys, e.Key)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"E1", "E2"}, keys); diff != "" {
+		t.Errorf("scan order and prefix isolation (-want +got):\n%s", diff)
+	}
+	got, ok, err := s.Get("dir", "E1")
+	want := Entry{Key: "E1", ID: "1", Hash: 11, Disabled: true, Since: 1700000000, Attrs: []byte(`{"a":1}`)}
+	if err != nil || !ok {
+		t.Fatalf("get: %v %v", ok, err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("get (-want +got):\n%s", diff)
+	}
+	if _, ok, _ := s.Get("dir", "nobody"); ok {
+		t.Errorf("get of a missing key reported found")
+	}
+	if n, _ := s.Serial("dir"); n != 2 {
+		t.Errorf("serial = %d, want 2 (one per commit)", n)
+	}
+}
+
+func TestLinksFollowIDsAndDeletes(t *testing.T) {
+	s := memStore(t)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.Commit("dir", Change{Entry: Entry{Key: "E1", ID: "1"}}))
+	if k, ok, _ := s.KeyForID("dir", "1"); !ok || k != "E1" {
+		t.Errorf("link 1 -> %q %v, want E1", k, ok)
+	}
+	// A re-link to a new id drops the old reverse link.
+	must(s.Commit("dir", Change{Entry: Entry{Key: "E1", ID: "9"}}))
+	if _, ok, _ := s.KeyForID("dir", "1"); ok {
+		t.Errorf("old link 1 survived a re-link")
+	}
+	must(s.Commit("dir", Change{Entry: Entry{Key: "E1"}, Delete: true}))
+	if _, ok, _ := s.KeyForID("dir", "9"); ok {
+		t.Errorf("link 9 survived the delete")
+	}
+	if _, ok, _ := s.Get("dir", "E1"); ok {
+		t.Errorf("entry survived the delete")
+	}
+}
+
+func TestNewerFormatIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(txn *badger.Txn) error { return txn.Set(versionKey, putUint64(FormatVersion+1)) })
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(dir, Options{})
+	if !errors.Is(err, ErrNewerFormat) {
+		t.Fatalf("open: err = %v, want ErrNewerFormat", err)
+	}
+	want := "uses key format v2, this idsync reads up to v1"
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("message %q lacks %q", err, want)
+	}
+}
+
+func TestSecondOpenIsLocked(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := Open(dir, Options{}); !errors.Is(err, ErrLocked) {
+		t.Errorf("second open: err = %v, want ErrLocked", err)
+	}
+}
+
+func TestCorruptEntry(t *testing.T) {
+	var e Entry
+	if err := e.decode([]byte{9, 9, 9}, true); !errors.Is(err, errCorrupt) {
+		t.Errorf("decode of junk: err = %v, want errCorrupt", err)
+	}
+}

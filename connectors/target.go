@@ -34,6 +34,15 @@ type Matcher interface {
 	Match(ctx context.Context, attr string, value Value) ([]Object, error)
 }
 
+// BatchMatcher is implemented by targets that can look up many values in
+// one round trip. Planning a first run matches every identity, so this is
+// the difference between one query per person and one per few hundred.
+type BatchMatcher interface {
+	// MatchMany returns, for each value, the objects whose attr equals it,
+	// under the same equality Match uses.
+	MatchMany(ctx context.Context, attr string, values []Value) ([][]Object, error)
+}
+
 // Reader is implemented by targets that can read one object's live state.
 type Reader interface {
 	// Get returns the object with the given id, or an error wrapping

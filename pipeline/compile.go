@@ -126,7 +126,7 @@ func compileTarget(file string, env *rules.Env, tc *config.Target) (*target, con
 		t.scope, progs = progs[0], progs[1:]
 	}
 	t.attrs = progs
-	h := xxhash.New()
+	h := xxhash.New() // writes to a hash never fail
 	fmt.Fprintf(h, "scope=%q deprovision=%q\n", tc.Scope.Text, tc.Deprovision)
 	for i, a := range tc.Attributes {
 		t.policy.Attrs = append(t.policy.Attrs, diff.AttrPolicy{Name: a.Name, IgnoreCase: a.IgnoreCase, ClearOnNull: a.ClearOnNull})

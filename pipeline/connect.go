@@ -33,7 +33,7 @@ func openTarget(ctx context.Context, t *target) (connectors.Target, error) {
 		for i, a := range t.cfg.Attributes {
 			names[i] = a.Name
 		}
-		return sqlite.Open(ctx, sqlite.Options{Path: t.cfg.Path, Table: t.cfg.Table, Attributes: names})
+		return sqlite.Open(ctx, sqlite.Options{Path: t.cfg.Path, Table: t.cfg.Table, Attributes: names, Match: t.cfg.Match})
 	case "jsonl":
 		return jsonl.Open(t.cfg.Path)
 	}

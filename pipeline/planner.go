@@ -37,6 +37,8 @@ type targetRun struct {
 	// claimed maps target ids adopted in this run to the key adopting them,
 	// so two identities never adopt the same object.
 	claimed map[string]string
+	// toMatch indexes the creates in out.Ops still to be matched.
+	toMatch []int
 }
 
 // sourceRun is one source read.
@@ -118,6 +120,9 @@ func (e *Engine) planSource(ctx context.Context, s *source) (*sourceRun, error) 
 			Reason: fmt.Sprintf("duplicate key on lines %s; every copy quarantined", joinLines(lines))})
 	}
 	for _, tr := range sr.runs {
+		if err := e.resolveMatches(ctx, sr, tr); err != nil {
+			return nil, err
+		}
 		sr.finish(tr)
 	}
 	return sr, nil
@@ -217,8 +222,11 @@ func (e *Engine) planRow(ctx context.Context, sr *sourceRun, tr *targetRun, ev *
 	var stored *diff.Stored
 	if managed {
 		en, ok, err := e.store.Get(t.cfg.Name, key)
-		if err != nil || !ok {
-			return fmt.Errorf("target %s key %q: state entry vanished during planning: %v", t.cfg.Name, key, err)
+		if err != nil {
+			return fmt.Errorf("target %s key %q: read state: %w", t.cfg.Name, key, err)
+		}
+		if !ok {
+			return fmt.Errorf("target %s key %q: state entry vanished during planning", t.cfg.Name, key)
 		}
 		attrs, err := decodeAttrs(en.Attrs)
 		if err != nil {
@@ -227,22 +235,13 @@ func (e *Engine) planRow(ctx context.Context, sr *sourceRun, tr *targetRun, ev *
 		stored = &diff.Stored{ID: en.ID, Disabled: en.Disabled, Attrs: attrs}
 	}
 	ops := diff.Present(t.policy, d, stored)
-	if len(ops) == 1 && ops[0].Action == connectors.Create && tr.matcher != nil {
-		adopt, err := e.match(ctx, tr, d)
-		if err != nil {
-			return fail("match", err)
-		}
-		if adopt != nil {
-			ops[0] = *adopt
-		}
-	}
 	if len(ops) == 0 {
 		tr.out.Refresh = append(tr.out.Refresh, plan.Refresh{Key: key, Hash: h})
 		return nil
 	}
 	for j, op := range ops {
 		po := plan.Op{Op: op}
-		if op.Action == connectors.Create || op.Action == connectors.Adopt || op.Action == connectors.Update {
+		if op.Action == connectors.Create || op.Action == connectors.Update {
 			po.Desired = d.Attrs
 		}
 		if j == len(ops)-1 {
@@ -250,21 +249,68 @@ func (e *Engine) planRow(ctx context.Context, sr *sourceRun, tr *targetRun, ev *
 		}
 		tr.out.Ops = append(tr.out.Ops, po)
 	}
+	if ops[0].Action == connectors.Create && tr.matcher != nil {
+		// Matched later, in one batch per target: see resolveMatches.
+		tr.toMatch = append(tr.toMatch, len(tr.out.Ops)-1)
+	}
 	return nil
 }
 
-// match looks for a pre-existing object to adopt instead of creating one.
-// It returns nil when there is none; an error when adoption would guess.
-func (e *Engine) match(ctx context.Context, tr *targetRun, d diff.Desired) (*connectors.Op, error) {
+// resolveMatches looks up every planned create's match value in the
+// target, in batches where the target allows, and turns a create into an
+// adoption when exactly one unclaimed object matches. It never guesses:
+// several matches, or an object already linked to another identity,
+// quarantine the record instead.
+func (e *Engine) resolveMatches(ctx context.Context, sr *sourceRun, tr *targetRun) error {
+	if len(tr.toMatch) == 0 {
+		return nil
+	}
 	attr := tr.t.policy.Attrs[tr.t.match].Name
-	value := d.Attrs[attr]
-	if value == nil || value == "" {
-		return nil, nil
+	var idx []int
+	var values []connectors.Value
+	for _, i := range tr.toMatch {
+		if v := tr.out.Ops[i].Desired[attr]; v != nil && v != "" {
+			idx = append(idx, i)
+			values = append(values, v)
+		}
 	}
-	found, err := tr.matcher.Match(ctx, attr, value)
+	found, err := matchAll(ctx, tr.matcher, attr, values)
 	if err != nil {
-		return nil, fmt.Errorf("looking up %s: %w", attr, err)
+		return fmt.Errorf("target %s: looking up %s: %w", tr.t.cfg.Name, attr, err)
 	}
+	for k, i := range idx {
+		op := &tr.out.Ops[i]
+		adopt, err := e.adoption(tr, op, attr, found[k])
+		switch {
+		case err != nil:
+			sr.rejects = append(sr.rejects, plan.Reject{Source: sr.s.cfg.Name, Target: tr.t.cfg.Name, Rule: "match",
+				File: sr.s.cfg.Path, Line: int(sr.seen[op.Key]), Key: op.Key, Reason: err.Error()})
+			tr.failed[op.Key] = true
+		case adopt != nil:
+			op.Op = *adopt
+		}
+	}
+	return nil
+}
+
+func matchAll(ctx context.Context, m connectors.Matcher, attr string, values []connectors.Value) ([][]connectors.Object, error) {
+	if bm, ok := m.(connectors.BatchMatcher); ok {
+		return bm.MatchMany(ctx, attr, values)
+	}
+	out := make([][]connectors.Object, len(values))
+	for i, v := range values {
+		objs, err := m.Match(ctx, attr, v)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = objs
+	}
+	return out, nil
+}
+
+// adoption decides what a create whose match value found objects becomes.
+func (e *Engine) adoption(tr *targetRun, op *plan.Op, attr string, found []connectors.Object) (*connectors.Op, error) {
+	value := op.Desired[attr]
 	switch len(found) {
 	case 0:
 		return nil, nil
@@ -275,15 +321,15 @@ func (e *Engine) match(ctx context.Context, tr *targetRun, d diff.Desired) (*con
 	obj := found[0]
 	if owner, ok, err := e.store.KeyForID(tr.t.cfg.Name, obj.ID); err != nil {
 		return nil, err
-	} else if ok && owner != d.Key {
+	} else if ok && owner != op.Key {
 		return nil, fmt.Errorf("match conflict: object %s (%s=%v) is already linked to key %s", obj.ID, attr, value, owner)
 	}
 	if owner, ok := tr.claimed[obj.ID]; ok {
 		return nil, fmt.Errorf("match conflict: object %s (%s=%v) is also matched by key %s in this run", obj.ID, attr, value, owner)
 	}
-	tr.claimed[obj.ID] = d.Key
-	op := diff.Adopt(tr.t.policy, d, obj)
-	return &op, nil
+	tr.claimed[obj.ID] = op.Key
+	adopt := diff.Adopt(tr.t.policy, diff.Desired{Key: op.Key, InScope: true, Attrs: op.Desired}, obj)
+	return &adopt, nil
 }
 
 // finish adds deprovisions for absent objects, drops ops of duplicate keys,

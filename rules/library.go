@@ -3,6 +3,7 @@ package rules
 import (
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
@@ -65,6 +66,9 @@ var unfolded = strings.NewReplacer(
 // NormalizeDiacritics strips accents: decompose, drop combining marks,
 // recompose, then map the letters that have no decomposition.
 func NormalizeDiacritics(s string) string {
+	if isASCII(s) {
+		return s // most names: skip the transform and its allocations
+	}
 	t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
 	out, _, err := transform.String(t, s)
 	if err != nil {
@@ -80,4 +84,13 @@ func stripSpaces(s string) string {
 		}
 		return r
 	}, s)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }

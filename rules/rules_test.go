@@ -19,7 +19,7 @@ var testSchema = arrow.NewSchema([]arrow.Field{
 }, nil)
 
 // testBatch has two rows; row 1 has null age and hire date.
-func testBatch(t *testing.T, mem memory.Allocator) arrow.RecordBatch {
+func testBatch(t testing.TB, mem memory.Allocator) arrow.RecordBatch {
 	t.Helper()
 	b := array.NewRecordBuilder(mem, testSchema)
 	defer b.Release()

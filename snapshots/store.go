@@ -55,7 +55,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	s := &Store{db: db}
 	if err := s.checkVersion(dir); err != nil {
-		db.Close()
+		_ = db.Close() // the version error is the one to report
 		return nil, err
 	}
 	return s, nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -48,7 +49,6 @@ func run(args []string) error {
 		if w, err = os.Create(*out); err != nil {
 			return err
 		}
-		defer w.Close()
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
 	if strings.HasSuffix(*out, ".jsonl") {
@@ -56,8 +56,9 @@ func run(args []string) error {
 	} else {
 		err = population.WriteCSV(bw, people)
 	}
-	if err != nil {
-		return err
+	err = errors.Join(err, bw.Flush())
+	if w != os.Stdout {
+		err = errors.Join(err, w.Close())
 	}
-	return bw.Flush()
+	return err
 }

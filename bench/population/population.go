@@ -114,7 +114,13 @@ func Change(people []Person, c Changes, seed uint64, today time.Time) []Person {
 		out[i].Surname = other(r, surnames, out[i].Surname)
 	}
 	for _, i := range take(c.ManagerChanges) {
-		out[i].ManagerID = out[r.IntN(i)].EmployeeID
+		// Any earlier employee but the current manager keeps the tree a tree.
+		for m := out[i].ManagerID; m == out[i].ManagerID; {
+			out[i].ManagerID = out[r.IntN(i)].EmployeeID
+			if i == 1 {
+				break // only the first employee can manage the second
+			}
+		}
 	}
 	for _, i := range take(c.Terminations) {
 		out[i].Status = "Terminated"

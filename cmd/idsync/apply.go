@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -23,12 +24,12 @@ func applyCommand() *cli.Command {
 			&cli.StringFlag{Name: "plan", Usage: "apply exactly the saved plan `FILE`; refused if state moved since"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the summary"},
 		},
-		Action: func(c *cli.Context) error {
+		Action: func(c *cli.Context) (err error) {
 			s, err := openSession(c)
 			if err != nil {
 				return err
 			}
-			defer s.Close()
+			defer s.close(&err)
 			p, saved, err := loadOrPlan(c, s)
 			if err != nil {
 				return err
@@ -67,7 +68,7 @@ func loadOrPlan(c *cli.Context, s *session) (*plan.Plan, bool, error) {
 	if err != nil {
 		return nil, false, exitf(exitConfig, "%v", err)
 	}
-	defer f.Close()
+	defer f.Close() //nolint:errcheck // read-only: nothing to lose on close
 	p, err := plan.Read(f)
 	if err != nil {
 		return nil, false, exitf(exitConfig, "%s: %v", path, err)
@@ -75,7 +76,7 @@ func loadOrPlan(c *cli.Context, s *session) (*plan.Plan, bool, error) {
 	return p, true, nil
 }
 
-func printReport(stdout, stderr interface{ Write([]byte) (int, error) }, rep *pipeline.Report) {
+func printReport(stdout, stderr io.Writer, rep *pipeline.Report) {
 	for _, t := range rep.Targets {
 		var parts []string
 		for _, a := range connectors.Actions {

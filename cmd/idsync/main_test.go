@@ -22,15 +22,15 @@ var update = flag.Bool("update", false, "rewrite testscript golden output")
 const exitFileEnv = "IDSYNC_TEST_EXIT_FILE"
 
 func TestMain(m *testing.M) {
-	os.Exit(testscript.RunMain(m, map[string]func() int{
-		"idsync": func() int {
+	testscript.Main(m, map[string]func(){
+		"idsync": func() {
 			code := run(context.Background(), os.Args, os.Stdout, os.Stderr)
 			if f := os.Getenv(exitFileEnv); f != "" {
 				_ = os.WriteFile(f, []byte(strconv.Itoa(code)), 0o644)
 			}
-			return code
+			os.Exit(code)
 		},
-	}))
+	})
 }
 
 // TestScripts runs the CLI scripts in testdata/script. Each script gets a

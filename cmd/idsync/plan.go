@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"os"
 
 	"github.com/urfave/cli/v2"
@@ -19,7 +20,7 @@ func planCommand() *cli.Command {
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "text or jsonl (one op per line)"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "also save the plan to `FILE` for apply --plan"},
 		},
-		Action: func(c *cli.Context) error {
+		Action: func(c *cli.Context) (err error) {
 			format := c.String("format")
 			if format != "text" && format != "jsonl" {
 				return exitf(exitConfig, "--format: want text or jsonl, got %q", format)
@@ -28,7 +29,7 @@ func planCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			defer s.Close()
+			defer s.close(&err)
 			p, err := s.engine.Plan(c.Context)
 			if err != nil {
 				return exitf(exitFailure, "%v", err)
@@ -63,9 +64,5 @@ func savePlan(path string, p *plan.Plan) error {
 	if err != nil {
 		return err
 	}
-	if err := plan.Write(f, p); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return errors.Join(plan.Write(f, p), f.Close())
 }

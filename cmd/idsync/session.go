@@ -42,14 +42,18 @@ func openSession(c *cli.Context) (*session, error) {
 	}
 	eng, err := pipeline.New(cfg, store, pipeline.Options{Now: g.now, Log: g.log})
 	if err != nil {
-		store.Close()
+		_ = store.Close() // the config error is what the user needs to see
 		return nil, exitf(exitConfig, "%v", err)
 	}
 	return &session{g: g, cfg: cfg, store: store, engine: eng}, nil
 }
 
-func (s *session) Close() error {
-	return errors.Join(s.engine.Close(), s.store.Close())
+// close releases targets and state, reporting a failure (state that did
+// not flush is worth knowing about) unless the command already failed.
+func (s *session) close(err *error) {
+	if cerr := errors.Join(s.engine.Close(), s.store.Close()); cerr != nil && *err == nil {
+		*err = exitf(exitFailure, "closing: %v", cerr)
+	}
 }
 
 func loadConfig(g *globals) (*config.Config, error) {

@@ -26,6 +26,7 @@ func Run(t *testing.T, open Open) {
 		"delete, then gone":              deleteGone,
 		"ops on a missing object":        missingObject,
 		"match finds exactly one":        matchExact,
+		"batch match agrees with match":  matchMany,
 		"hostile values round-trip":      hostileValues,
 	}
 	for name, fn := range cases {
@@ -157,6 +158,29 @@ func matchExact(t *testing.T, tg connectors.Target) {
 	}
 	if found, _ := m.Match(t.Context(), "userName", "nobody"); len(found) != 0 {
 		t.Errorf("match nobody: got %+v, want none", found)
+	}
+}
+
+func matchMany(t *testing.T, tg connectors.Target) {
+	bm, ok := tg.(connectors.BatchMatcher)
+	if !ok {
+		t.Skip("target cannot batch-match")
+	}
+	a := create(t, tg, "E1", connectors.Attrs{"userName": "ann"})
+	b := create(t, tg, "E2", connectors.Attrs{"userName": "bo"})
+	values := []connectors.Value{"bo", "nobody", "ann", hostile[0]}
+	got, err := bm.MatchMany(t.Context(), "userName", values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([][]string, len(got))
+	for i, objs := range got {
+		for _, o := range objs {
+			ids[i] = append(ids[i], o.ID)
+		}
+	}
+	if diff := cmp.Diff([][]string{{b}, nil, {a}, nil}, ids); diff != "" {
+		t.Errorf("MatchMany ids per value (-want +got):\n%s", diff)
 	}
 }
 

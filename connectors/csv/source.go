@@ -82,7 +82,7 @@ func (s *Source) Read(ctx context.Context, emit func(arrow.RecordBatch) error) e
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer f.Close() //nolint:errcheck // read-only: nothing to lose on close
 	r := stdcsv.NewReader(bufio.NewReaderSize(f, 1<<20))
 	r.Comma = s.opts.Comma
 	r.ReuseRecord = true

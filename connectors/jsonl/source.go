@@ -75,7 +75,7 @@ func (s *Source) Read(ctx context.Context, emit func(arrow.RecordBatch) error) e
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer f.Close() //nolint:errcheck // read-only: nothing to lose on close
 	br := bufio.NewReaderSize(f, 1<<20)
 	b := batch.NewBuilder(s.opts.Columns, s.opts.Tombstones, s.opts.Batch)
 	defer b.Release()

@@ -3,6 +3,7 @@ package jsonl
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -60,9 +61,5 @@ func (t *Target) Apply(_ context.Context, op connectors.Op) (connectors.Result, 
 func (t *Target) Close() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.f.Sync(); err != nil {
-		t.f.Close()
-		return err
-	}
-	return t.f.Close()
+	return errors.Join(t.f.Sync(), t.f.Close())
 }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -16,9 +17,10 @@ import (
 )
 
 var (
-	_ connectors.Target  = (*Target)(nil)
-	_ connectors.Matcher = (*Target)(nil)
-	_ connectors.Reader  = (*Target)(nil)
+	_ connectors.Target       = (*Target)(nil)
+	_ connectors.Matcher      = (*Target)(nil)
+	_ connectors.BatchMatcher = (*Target)(nil)
+	_ connectors.Reader       = (*Target)(nil)
 )
 
 // Reserved columns. They start with "_" so they never clash with an
@@ -38,6 +40,9 @@ type Options struct {
 	// attributes no longer configured are kept: dropping data is not ours
 	// to decide.
 	Attributes []string
+	// Match is the attribute used to find pre-existing rows. It gets a
+	// case-insensitive index, since planning looks up every new identity.
+	Match string
 }
 
 // Target writes ops to a SQLite table.
@@ -45,6 +50,10 @@ type Target struct {
 	db    *sql.DB
 	table string
 	attrs []string
+	// matchStmts caches prepared lookups per attribute: preparing costs
+	// more than running the query, and planning runs one per new identity.
+	mu         sync.Mutex
+	matchStmts map[string]*sql.Stmt
 }
 
 // Open opens the database and makes sure the table and columns exist.
@@ -68,9 +77,9 @@ func Open(ctx context.Context, opts Options) (*Target, error) {
 	}
 	// SQLite has one writer; more connections only add lock contention.
 	db.SetMaxOpenConns(1)
-	t := &Target{db: db, table: opts.Table, attrs: opts.Attributes}
-	if err := t.migrate(ctx); err != nil {
-		db.Close()
+	t := &Target{db: db, table: opts.Table, attrs: opts.Attributes, matchStmts: map[string]*sql.Stmt{}}
+	if err := t.migrate(ctx, opts.Match); err != nil {
+		_ = db.Close() // the migration error is the one to report
 		return nil, fmt.Errorf("sqlite target %s: %w", opts.Path, err)
 	}
 	return t, nil
@@ -79,7 +88,7 @@ func Open(ctx context.Context, opts Options) (*Target, error) {
 // DB exposes the handle for tests and the conformance suite.
 func (t *Target) DB() *sql.DB { return t.db }
 
-func (t *Target) migrate(ctx context.Context) error {
+func (t *Target) migrate(ctx context.Context, match string) error {
 	_, err := t.db.ExecContext(ctx, fmt.Sprintf(
 		`CREATE TABLE IF NOT EXISTS %s (%s INTEGER PRIMARY KEY AUTOINCREMENT, %s INTEGER NOT NULL DEFAULT 0)`,
 		quote(t.table), quote(idColumn), quote(disabledColumn)))
@@ -97,7 +106,12 @@ func (t *Target) migrate(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
+	if match == "" {
+		return nil
+	}
+	_, err = t.db.ExecContext(ctx, fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s (%s COLLATE NOCASE)`,
+		quote("idsync_match_"+t.table+"_"+match), quote(t.table), quote(match)))
+	return err
 }
 
 func (t *Target) columns(ctx context.Context) (map[string]bool, error) {
@@ -105,7 +119,7 @@ func (t *Target) columns(ctx context.Context) (map[string]bool, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
+	defer rows.Close() //nolint:errcheck // rows.Err below reports what matters
 	have := map[string]bool{}
 	for rows.Next() {
 		var n string
@@ -189,8 +203,72 @@ func (t *Target) exec(ctx context.Context, id, q string, args ...any) (connector
 // Match finds rows whose attribute equals value, ignoring ASCII case: user
 // names and mail addresses are case-insensitive in every directory we feed.
 func (t *Target) Match(ctx context.Context, attr string, value connectors.Value) ([]connectors.Object, error) {
-	q := fmt.Sprintf(`SELECT * FROM %s WHERE %s = ? COLLATE NOCASE`, quote(t.table), quote(attr))
-	return t.query(ctx, q, toSQL(value))
+	t.mu.Lock()
+	stmt, ok := t.matchStmts[attr]
+	if !ok {
+		var err error
+		stmt, err = t.db.PrepareContext(ctx, fmt.Sprintf(`SELECT * FROM %s WHERE %s = ? COLLATE NOCASE`, quote(t.table), quote(attr)))
+		if err != nil {
+			t.mu.Unlock()
+			return nil, classify(err)
+		}
+		t.matchStmts[attr] = stmt
+	}
+	t.mu.Unlock()
+	rows, err := stmt.QueryContext(ctx, toSQL(value))
+	if err != nil {
+		return nil, classify(err)
+	}
+	return t.scan(rows)
+}
+
+// matchChunk bounds the IN list: SQLite allows 32766 parameters, and
+// smaller statements plan faster.
+const matchChunk = 500
+
+// MatchMany looks values up matchChunk at a time.
+func (t *Target) MatchMany(ctx context.Context, attr string, values []connectors.Value) ([][]connectors.Object, error) {
+	out := make([][]connectors.Object, len(values))
+	for start := 0; start < len(values); start += matchChunk {
+		chunk := values[start:min(start+matchChunk, len(values))]
+		args := make([]any, len(chunk))
+		for i, v := range chunk {
+			args[i] = toSQL(v)
+		}
+		q := fmt.Sprintf(`SELECT * FROM %s WHERE %s COLLATE NOCASE IN (%s)`, quote(t.table), quote(attr),
+			strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ","))
+		objs, err := t.query(ctx, q, args...)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range objs {
+			for i, v := range chunk {
+				if foldEqual(o.Attrs[attr], v) {
+					out[start+i] = append(out[start+i], o)
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// foldEqual is SQLite's NOCASE equality: ASCII letters fold, nothing else.
+func foldEqual(a, b connectors.Value) bool {
+	x, ok1 := a.(string)
+	y, ok2 := b.(string)
+	if !ok1 || !ok2 {
+		return a == b
+	}
+	return len(x) == len(y) && lowerASCII(x) == lowerASCII(y)
+}
+
+func lowerASCII(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'A' && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return r
+	}, s)
 }
 
 // Get reads one row by id.
@@ -215,7 +293,11 @@ func (t *Target) query(ctx context.Context, q string, args ...any) ([]connectors
 	if err != nil {
 		return nil, classify(err)
 	}
-	defer rows.Close()
+	return t.scan(rows)
+}
+
+func (t *Target) scan(rows *sql.Rows) ([]connectors.Object, error) {
+	defer rows.Close() //nolint:errcheck // rows.Err below reports what matters
 	names, err := rows.Columns()
 	if err != nil {
 		return nil, err
@@ -258,7 +340,13 @@ func (t *Target) configured(attr string) bool {
 }
 
 // Close closes the database.
-func (t *Target) Close() error { return t.db.Close() }
+func (t *Target) Close() error {
+	var errs []error
+	for _, s := range t.matchStmts {
+		errs = append(errs, s.Close())
+	}
+	return errors.Join(append(errs, t.db.Close())...)
+}
 
 // quote makes an identifier safe to splice into SQL.
 func quote(ident string) string { return `"` + strings.ReplaceAll(ident, `"`, `""`) + `"` }

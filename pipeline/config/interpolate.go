@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -75,7 +76,7 @@ func resolve(ref, dir string, env Env) (string, error) {
 		data, err := os.ReadFile(p)
 		if err != nil {
 			// The path is safe to show; the content never is.
-			return "", fmt.Errorf("${file:%s}: cannot read %s: %v", arg, p, pathErr(err))
+			return "", fmt.Errorf("${file:%s}: cannot read %s: %w", arg, p, pathErr(err))
 		}
 		return strings.TrimRight(string(data), "\r\n"), nil
 	}
@@ -85,7 +86,7 @@ func resolve(ref, dir string, env Env) (string, error) {
 // pathErr strips the path os already repeats, leaving "no such file or
 // directory" and the like.
 func pathErr(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
+	if pe := (*os.PathError)(nil); errors.As(err, &pe) {
 		return pe.Err
 	}
 	return err

@@ -1,0 +1,43 @@
+package plan
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/idsync/idsync/connectors"
+)
+
+func TestSavedPlanRoundTripsExactTypes(t *testing.T) {
+	p := &Plan{Version: Version, Now: time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC), Full: true, Targets: []*Target{{
+		Name: "dir", Serial: 7, Managed: 2,
+		Ops: []Op{{
+			Op: connectors.Op{Action: connectors.Update, Key: "E1", ID: "1", Reason: "changed",
+				Changes: []connectors.Change{{Attr: "level", Old: int64(2), New: int64(3)}, {Attr: "groups", Old: []string{"a"}, New: []string{"a", "b"}}}},
+			Desired: connectors.Attrs{"level": int64(3), "ratio": 0.5, "groups": []string{"a", "b"}, "active": true},
+			Hash:    18446744073709551615, // above 2^53: must survive JSON exactly
+		}},
+		Guard: &Guard{Reason: "max-deletes", Count: 3, Limit: 2},
+	}}}
+	var buf bytes.Buffer
+	if err := Write(&buf, p); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Read(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(p, got); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+}
+
+func TestReadRefusesOtherVersions(t *testing.T) {
+	_, err := Read(strings.NewReader(`{"version": 99}`))
+	if err == nil || !strings.Contains(err.Error(), "plan format v99 is not supported") {
+		t.Errorf("err = %v, want a version refusal", err)
+	}
+}

@@ -1,0 +1,155 @@
+package pipeline
+
+import (
+	"database/sql"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/idsync/idsync/pipeline/plan"
+)
+
+const smallConfig = `state: state
+sources:
+  hr:
+    type: csv
+    path: ${env:HR:-day1.csv}
+    key: id
+    schema: {id: string, name: string, dept: string, level: int}
+targets:
+  dir:
+    type: sqlite
+    path: dir.db
+    source: hr
+    scope: 'user.dept != "gone"'
+    match: login
+    attributes:
+      login: 'lowerAscii(user.id)'
+      name: user.name
+      title: '"L" + string(100 / user.level)'
+`
+
+const smallDay1 = "id,name,dept,level\nE1,Ann,a,1\nE2,Bo,b,2\nE3,Cy,c,4\n"
+
+func rejectList(p *plan.Plan) []string {
+	var out []string
+	for _, r := range p.Rejects {
+		s := r.Key + ": " + r.Reason
+		if r.Rule != "" {
+			s = r.Key + ": " + r.Target + "." + r.Rule + ": " + r.Reason
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestDuplicateKeysQuarantineEveryCopyAndTouchNothing(t *testing.T) {
+	f := newFixture(t, map[string]string{"idsync.yaml": smallConfig, "day1.csv": smallDay1,
+		// E2 appears twice (one copy renamed); E3 once, changed.
+		"day2.csv": "id,name,dept,level\nE1,Ann,a,1\nE2,Bob,b,2\nE3,Cyd,c,4\nE2,Bo,b,2\n"})
+	f.apply(nil, ApplyOptions{})
+	p := f.plan(map[string]string{"HR": "day2.csv"})
+	if diff := cmp.Diff([]string{"dir update E3 name"}, opList(p)); diff != "" {
+		t.Errorf("ops (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"E2: duplicate key on lines 3, 5; every copy quarantined"}, rejectList(p)); diff != "" {
+		t.Errorf("rejects (-want +got):\n%s", diff)
+	}
+}
+
+func TestRuleErrorQuarantinesOneRecordOnly(t *testing.T) {
+	f := newFixture(t, map[string]string{"idsync.yaml": smallConfig, "day1.csv": smallDay1,
+		"day2.csv": "id,name,dept,level\nE1,Ann,a,0\nE2,Bo,b,2\nE4,Di,d,5\n"})
+	f.apply(nil, ApplyOptions{})
+	// E1's level 0 divides by zero; E3 is absent; E4 is new.
+	p := f.plan(map[string]string{"HR": "day2.csv"})
+	if diff := cmp.Diff([]string{"dir create E4 login,name,title", "dir disable E3"}, opList(p)); diff != "" {
+		t.Errorf("ops (-want +got):\n%s", diff)
+	}
+	want := []string{"E1: dir.attributes.title: division by zero"}
+	if diff := cmp.Diff(want, rejectList(p)); diff != "" {
+		t.Errorf("rejects (-want +got):\n%s", diff)
+	}
+	if p.Rejects[0].Line != 2 || !strings.HasSuffix(p.Rejects[0].File, "day2.csv") {
+		t.Errorf("reject position = %s:%d, want day2.csv:2", p.Rejects[0].File, p.Rejects[0].Line)
+	}
+}
+
+func TestUnchangedRecordsAreSkippedAndPolicyChangesReevaluate(t *testing.T) {
+	f := newFixture(t, map[string]string{"idsync.yaml": smallConfig, "day1.csv": smallDay1})
+	f.apply(nil, ApplyOptions{})
+	if ops := opList(f.plan(nil)); len(ops) != 0 {
+		t.Fatalf("rerun: %v, want no ops", ops)
+	}
+	// A column no attribute reads changes: no op, but the fingerprint is
+	// refreshed so the next run skips the record again.
+	f.write(map[string]string{"day1.csv": "id,name,dept,level\nE1,Ann,a2,1\nE2,Bo,b,2\nE3,Cy,c,4\n"})
+	p, _ := f.apply(nil, ApplyOptions{})
+	if len(opList(p)) != 0 || len(p.Targets[0].Refresh) != 1 || p.Targets[0].Refresh[0].Key != "E1" {
+		t.Fatalf("column change: ops %v refresh %v; want no ops and E1 refreshed", opList(p), p.Targets[0].Refresh)
+	}
+	if p := f.plan(nil); len(p.Targets[0].Refresh) != 0 {
+		t.Errorf("after refresh: %v still refreshed", p.Targets[0].Refresh)
+	}
+	// The policy changes: every record is evaluated again.
+	f.write(map[string]string{"idsync.yaml": strings.Replace(smallConfig, "name: user.name", "name: 'user.name + \"!\"'", 1)})
+	want := []string{"dir update E1 name", "dir update E2 name", "dir update E3 name"}
+	if diff := cmp.Diff(want, opList(f.plan(nil))); diff != "" {
+		t.Errorf("after a policy change (-want +got):\n%s", diff)
+	}
+}
+
+func TestUnreadableRecordsHoldDeprovisions(t *testing.T) {
+	f := newFixture(t, map[string]string{"idsync.yaml": smallConfig, "day1.csv": smallDay1,
+		// E3's line is broken beyond reading its key; E2 truly left scope.
+		"day2.csv": "id,name,dept,level\nE1,Ann,a,1\nE2,Bo,gone,2\nE3\"x,\"Cy,c,4\n"})
+	f.apply(nil, ApplyOptions{})
+	p := f.plan(map[string]string{"HR": "day2.csv"})
+	g := p.Targets[0].Guard
+	if g == nil || g.Reason != "unreadable-records" || g.Count != 2 {
+		t.Fatalf("guard = %+v, want unreadable-records holding 2", g)
+	}
+	_, rep := f.apply(map[string]string{"HR": "day2.csv"}, ApplyOptions{})
+	if rep.Held() != 2 {
+		t.Errorf("held = %d, want 2", rep.Held())
+	}
+}
+
+func TestMatchNeverGuessesOrStealsAnObject(t *testing.T) {
+	f := newFixture(t, map[string]string{"idsync.yaml": smallConfig, "day1.csv": smallDay1,
+		// E9's login would be "e1": the object E1 already owns.
+		"day2.csv": "id,name,dept,level\nE1,Ann,gone,1\nE2,Bo,b,2\nE3,Cy,c,4\ne1,Impostor,x,1\n"})
+	f.apply(nil, ApplyOptions{})
+	p := f.plan(map[string]string{"HR": "day2.csv"})
+	if diff := cmp.Diff([]string{"dir disable E1"}, opList(p)); diff != "" {
+		t.Errorf("ops (-want +got):\n%s", diff)
+	}
+	want := []string{"e1: dir.match: match conflict: object 1 (login=e1) is already linked to key E1"}
+	if diff := cmp.Diff(want, rejectList(p)); diff != "" {
+		t.Errorf("rejects (-want +got):\n%s", diff)
+	}
+}
+
+func TestDriftedObjectIsForgottenThenRecreated(t *testing.T) {
+	f := newFixture(t, map[string]string{"idsync.yaml": smallConfig, "day1.csv": smallDay1,
+		"day2.csv": "id,name,dept,level\nE1,Ann,a,1\nE2,Bob,b,2\nE3,Cy,c,4\n"})
+	f.apply(nil, ApplyOptions{})
+	tg := f.engine(nil)
+	conn, err := tg.target(t.Context(), tg.c.sources[0].targets[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Someone deletes E2's row behind idsync's back.
+	if _, err := conn.(interface{ DB() *sql.DB }).DB().Exec(`DELETE FROM users WHERE login = 'e2'`); err != nil {
+		t.Fatal(err)
+	}
+	tg.Close()
+	_, rep := f.apply(map[string]string{"HR": "day2.csv"}, ApplyOptions{})
+	if len(rep.Targets[0].Drift) != 1 || !strings.Contains(rep.Targets[0].Drift[0], "E2") {
+		t.Fatalf("drift = %v, want E2 reported", rep.Targets[0].Drift)
+	}
+	if diff := cmp.Diff([]string{"dir create E2 login,name,title"}, opList(f.plan(map[string]string{"HR": "day2.csv"}))); diff != "" {
+		t.Errorf("next run (-want +got):\n%s", diff)
+	}
+}

@@ -186,7 +186,7 @@ func (e *Engine) adoptOnConflict(ctx context.Context, conn connectors.Target, t 
 		return connectors.Result{}, connectors.Terminal(connectors.ErrExists, "create of %s collided and the target has no match rule", op.Key)
 	}
 	attr := t.policy.Attrs[t.match].Name
-	found, err := m.Match(ctx, attr, op.Desired[attr])
+	found, err := m.Match(ctx, attr, op.Attrs()[attr])
 	if err != nil {
 		return connectors.Result{}, err
 	}
@@ -217,8 +217,12 @@ func (e *Engine) commit(target string, op plan.Op, res connectors.Result) error 
 	case connectors.Enable, connectors.Disable:
 		en.Disabled, en.Since = op.Action == connectors.Disable, e.opts.Now.Unix()
 	}
-	if op.Desired != nil {
-		if en.Attrs, err = encodeAttrs(op.Desired); err != nil {
+	desired := op.Desired
+	if op.Action == connectors.Create {
+		desired = op.Attrs()
+	}
+	if desired != nil {
+		if en.Attrs, err = encodeAttrs(desired); err != nil {
 			return err
 		}
 	}

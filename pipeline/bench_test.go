@@ -3,12 +3,10 @@ package pipeline
 import (
 	"bytes"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/idsync/idsync/bench/population"
-	"github.com/idsync/idsync/snapshots"
 )
 
 // benchFixture is the quickstart policy over n generated people.
@@ -23,19 +21,7 @@ func benchFixture(b *testing.B, n int) *fixture {
 	if err := population.WriteCSV(&csv, people); err != nil {
 		b.Fatal(err)
 	}
-	f := &fixture{t: b, dir: b.TempDir()}
-	for name, data := range map[string][]byte{"idsync.yaml": cfg, "hr.csv": csv.Bytes()} {
-		if err := os.WriteFile(filepath.Join(f.dir, name), data, 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
-	store, err := snapshots.Open(filepath.Join(f.dir, "state"), snapshots.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { store.Close() })
-	f.store = store
-	return f
+	return newFixture(b, map[string]string{"idsync.yaml": string(cfg), "hr.csv": csv.String()})
 }
 
 // BenchmarkPlan reports rows/s for a first plan (every rule evaluated,

@@ -241,8 +241,8 @@ func (e *Engine) planRow(ctx context.Context, sr *sourceRun, tr *targetRun, ev *
 	}
 	for j, op := range ops {
 		po := plan.Op{Op: op}
-		if op.Action == connectors.Create || op.Action == connectors.Update {
-			po.Desired = d.Attrs
+		if op.Action == connectors.Update {
+			po.Desired = d.Attrs // a create's changes already are its whole state
 		}
 		if j == len(ops)-1 {
 			po.Hash = h
@@ -269,7 +269,7 @@ func (e *Engine) resolveMatches(ctx context.Context, sr *sourceRun, tr *targetRu
 	var idx []int
 	var values []connectors.Value
 	for _, i := range tr.toMatch {
-		if v := tr.out.Ops[i].Desired[attr]; v != nil && v != "" {
+		if v := tr.out.Ops[i].Attrs()[attr]; v != nil && v != "" {
 			idx = append(idx, i)
 			values = append(values, v)
 		}
@@ -310,7 +310,8 @@ func matchAll(ctx context.Context, m connectors.Matcher, attr string, values []c
 
 // adoption decides what a create whose match value found objects becomes.
 func (e *Engine) adoption(tr *targetRun, op *plan.Op, attr string, found []connectors.Object) (*connectors.Op, error) {
-	value := op.Desired[attr]
+	desired := op.Attrs()
+	value := desired[attr]
 	switch len(found) {
 	case 0:
 		return nil, nil
@@ -328,7 +329,8 @@ func (e *Engine) adoption(tr *targetRun, op *plan.Op, attr string, found []conne
 		return nil, fmt.Errorf("match conflict: object %s (%s=%v) is also matched by key %s in this run", obj.ID, attr, value, owner)
 	}
 	tr.claimed[obj.ID] = op.Key
-	adopt := diff.Adopt(tr.t.policy, diff.Desired{Key: op.Key, InScope: true, Attrs: op.Desired}, obj)
+	op.Desired = desired // an adoption writes only differences; state keeps the whole
+	adopt := diff.Adopt(tr.t.policy, diff.Desired{Key: op.Key, InScope: true, Attrs: desired}, obj)
 	return &adopt, nil
 }
 

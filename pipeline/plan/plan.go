@@ -40,8 +40,10 @@ type Target struct {
 // Op is one planned op with what apply needs to record afterwards.
 type Op struct {
 	connectors.Op
-	// Desired is the complete attribute set the object has after the op,
-	// for create, adopt and update. Apply stores it as the last-known state.
+	// Desired is the complete attribute set the object has after an adopt
+	// or update; apply stores it as the last-known state. A create's changes
+	// are its complete set, so creates leave it nil (plans of a first run
+	// are mostly creates, and this halves their memory).
 	Desired connectors.Attrs `json:"desired,omitempty"`
 	// Hash is the record-and-policy fingerprint to store once this op
 	// succeeds. Zero on every op but the last of its key, so a key whose

@@ -18,6 +18,9 @@ type Options struct {
 	// makes static cost estimates finite; sources must enforce it. Defaults
 	// to 4 KiB, the sources' default.
 	MaxStringBytes uint64
+	// RandomSalt keys randomString. Without one, its values follow from
+	// the seed alone, which is fine for ids but not for initial passwords.
+	RandomSalt []byte
 }
 
 // NowVar is the variable holding the run's clock. It is fixed per run (and
@@ -43,8 +46,13 @@ func NewEnv(schema *arrow.Schema, opts Options) (*Env, error) {
 		opts.MaxStringBytes = 4 << 10
 	}
 	decls := []cel.EnvOption{
+		// Not cel.OptionalTypes (nor ext.Regex, which needs it): with it on,
+		// a misspelt user.field is reported as "undeclared reference to
+		// 'user'" instead of naming the field and suggesting the right one.
 		ext.Strings(),
-		library(),
+		ext.Lists(),
+		ext.Sets(),
+		library(opts.RandomSalt),
 		cel.Variable(NowVar, cel.TimestampType),
 		// Homogeneous literals catch ["a", 1] mistakes at load time.
 		cel.HomogeneousAggregateLiterals(),

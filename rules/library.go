@@ -16,11 +16,11 @@ import (
 // library declares idsync's functions beyond CEL's standard and strings
 // extension. Every function here is linear in its input, and cost.go
 // charges it so.
-func library() cel.EnvOption {
+func library(salt []byte) cel.EnvOption {
 	str := func(f func(string) string) cel.OverloadOpt {
 		return cel.UnaryBinding(func(v ref.Val) ref.Val { return types.String(f(string(v.(types.String)))) })
 	}
-	return cel.Lib(libFuncs{
+	return cel.Lib(libFuncs(append(entraFunctions(salt),
 		// Global forms of the strings extension's member functions, so rules
 		// can read like Entra expressions: lowerAscii(user.mail).
 		cel.Function("lowerAscii", cel.Overload("idsync_lower_ascii", []*cel.Type{cel.StringType}, cel.StringType, str(lowerASCII))),
@@ -29,13 +29,14 @@ func library() cel.EnvOption {
 		cel.Function("normalizeDiacritics", cel.Overload("idsync_normalize_diacritics", []*cel.Type{cel.StringType}, cel.StringType, str(NormalizeDiacritics))),
 		// stripSpaces("Van der Berg") == "VanderBerg".
 		cel.Function("stripSpaces", cel.Overload("idsync_strip_spaces", []*cel.Type{cel.StringType}, cel.StringType, str(stripSpaces))),
-	})
+	)))
 }
 
 // linearFuncs are charged a cost proportional to their input's length.
 var linearFuncs = map[string]bool{
 	"idsync_lower_ascii": true, "idsync_upper_ascii": true,
 	"idsync_normalize_diacritics": true, "idsync_strip_spaces": true,
+	"idsync_title_case": true, "idsync_parse_date": true, "idsync_regex_replace": true,
 }
 
 type libFuncs []cel.EnvOption

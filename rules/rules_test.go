@@ -152,3 +152,59 @@ func TestUsesNow(t *testing.T) {
 		t.Errorf("UsesNow = %v, %v; want true, false", progs[0].UsesNow, progs[1].UsesNow)
 	}
 }
+
+func TestFunctionLibrary(t *testing.T) {
+	env, err := NewEnv(testSchema, Options{RandomSalt: []byte("s")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := testBatch(t, memory.NewGoAllocator())
+	defer rec.Release()
+	tests := map[string]struct {
+		text string
+		row  int
+		want any
+	}{
+		"coalesce skips null and empty":  {text: `coalesce(user.age, 7)`, row: 1, want: int64(7)},
+		"coalesce keeps the first value": {text: `coalesce("", user.given, "x")`, row: 0, want: "José"},
+		"coalesce of nothing is null":    {text: `coalesce(null, "")`, want: nil},
+		"lookup hit":                     {text: `lookup({"E1": "one"}, user.id, "other")`, row: 0, want: "one"},
+		"lookup default":                 {text: `lookup({"E1": "one"}, user.id, "other")`, row: 1, want: "other"},
+		"regex replace":                  {text: `regexReplace("a1b22c", "[0-9]+", "-")`, want: "a-b-c"},
+		"regex replace with groups":      {text: `regexReplace("Smith, John", "^(\\w+), (\\w+)$", "$2 $1")`, want: "John Smith"},
+		"split and join":                 {text: `"a,b,c".split(",").join("|")`, want: "a|b|c"},
+		"title case":                     {text: `titleCase("jOHN o'brien-smith")`, want: "John O'Brien-Smith"},
+		"parse and format a date":        {text: `formatDate(parseDate("31.12.2024", "dd.MM.yyyy"), "yyyy-MM-dd")`, want: "2024-12-31"},
+		"add days":                       {text: `formatDate(addDays(user.hired, 30), "yyyyMMdd")`, row: 0, want: "20200616"},
+		"days between":                   {text: `daysBetween(user.hired, timestamp("2020-06-16T00:00:00Z"))`, row: 0, want: int64(30)},
+		"random string is per key":       {text: `randomString(user.id, 12) != randomString("E2", 12)`, row: 0, want: true},
+		"random string is reproducible":  {text: `randomString(user.id, 12) == randomString("E1", 12)`, row: 0, want: true},
+		"random string length":           {text: `size(randomString(user.id, 20))`, row: 0, want: int64(20)},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			progs, issues := env.Compile([]Expr{{Name: name, Text: tc.text, Kind: ValueRule}})
+			if len(issues) > 0 {
+				t.Fatalf("%s: compile: %v", name, issues)
+			}
+			ev := env.NewEvaluator(time.Now())
+			if err := ev.Bind(rec); err != nil {
+				t.Fatal(err)
+			}
+			got, err := ev.Eval(progs[0], tc.row)
+			if err != nil {
+				t.Fatalf("%s: eval: %v", name, err)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("%s: %s (-want +got):\n%s", name, tc.text, diff)
+			}
+		})
+	}
+}
+
+func TestRandomStringDependsOnSalt(t *testing.T) {
+	a, b := randomString([]byte("one"), "E1", 16), randomString([]byte("two"), "E1", 16)
+	if a == b || len(a) != 16 {
+		t.Errorf("salted values %q and %q: want different 16-character strings", a, b)
+	}
+}

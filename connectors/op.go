@@ -1,8 +1,46 @@
 package connectors
 
+import "fmt"
+
+// Kind is the kind of target object an op is about.
+type Kind uint8
+
+const (
+	// User is the zero value: most ops are about people.
+	User Kind = iota
+	// Group is a group object; membership ops are sent to groups.
+	Group
+)
+
+func (o Kind) String() string {
+	if o == Group {
+		return "group"
+	}
+	return "user"
+}
+
+// MarshalText writes "user" or "group".
+func (o Kind) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
+
+// UnmarshalText reads "user" or "group".
+func (o *Kind) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "user", "":
+		*o = User
+	case "group":
+		*o = Group
+	default:
+		return fmt.Errorf("unknown object kind %q", b)
+	}
+	return nil
+}
+
 // Op is one change to one target object: the target's whole input contract.
 type Op struct {
 	Action Action `json:"action"`
+	// Object says whether Key names a user (a source key) or a group (its
+	// name).
+	Object Kind `json:"object,omitempty"`
 	// Key is the source anchor (for example employeeId) the object is for.
 	Key string `json:"key"`
 	// ID is the target's own id for the object. Empty only for Create.
@@ -15,6 +53,15 @@ type Op struct {
 	// "left-scope", "absent-from-full", "rehire", "match"). It is for
 	// people and logs, not to be used for any decision during apply.
 	Reason string `json:"reason,omitempty"`
+	// Disabled creates the object disabled (Create only): a hire whose
+	// start date has not come yet gets an account, but not access.
+	Disabled bool `json:"disabled,omitempty"`
+	// Group names the group of a membership op.
+	Group string `json:"group,omitempty"`
+	// Members are the target ids of the users a membership op adds or
+	// removes. The engine fills them when it sends the op, at most the
+	// target's membersPerRequest at a time.
+	Members []string `json:"members,omitempty"`
 }
 
 // Change is one attribute's transition. Old is nil on create.

@@ -1,10 +1,10 @@
 package pipeline
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/idsync/idsync/connectors"
@@ -43,6 +43,9 @@ type TargetReport struct {
 	Guard *plan.Guard
 	// Failed lists ops that did not succeed.
 	Failed []Failure
+	// Deferred lists references not written because the identity they
+	// point to has no object yet; the next run tries again.
+	Deferred []string
 	// Drift lists ops that found the target not as idsync left it (an
 	// object gone); state was corrected to match.
 	Drift []string
@@ -72,9 +75,10 @@ func (r *Report) Held() int {
 	return n
 }
 
-// Apply executes p. Each acknowledged op is committed to state in its own
-// transaction, so an interrupted apply loses nothing: the next plan sees
-// exactly what was done.
+// Apply executes p. Each acknowledged op is committed to state before the
+// next is sent, so an interrupted apply loses nothing: the next plan sees
+// exactly what was done. A source's watermark advances only when every op
+// of its targets succeeded.
 func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*Report, error) {
 	if opts.Retries == 0 {
 		opts.Retries = 3
@@ -83,6 +87,7 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*R
 		opts.Backoff = 200 * time.Millisecond
 	}
 	rep := &Report{}
+	failed := map[string]bool{}
 	for _, pt := range p.Targets {
 		t := e.findTarget(pt.Name)
 		if t == nil {
@@ -97,13 +102,45 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*R
 				return rep, fmt.Errorf("target %s: %w", pt.Name, ErrStalePlan)
 			}
 		}
-		tr, err := e.applyTarget(ctx, t, pt, opts)
-		rep.Targets = append(rep.Targets, tr)
+		a := &applier{e: e, t: t, opts: opts, log: e.opts.Log.With("target", pt.Name),
+			rep: &TargetReport{Name: pt.Name, Applied: map[connectors.Action]int{}, Guard: pt.Guard}}
+		err := a.run(ctx, pt)
+		rep.Targets = append(rep.Targets, a.rep)
 		if err != nil {
+			return rep, err
+		}
+		failed[pt.Name] = len(a.rep.Failed) > 0
+	}
+	for _, s := range p.Sources {
+		if err := e.advance(s, failed); err != nil {
 			return rep, err
 		}
 	}
 	return rep, e.store.Sync()
+}
+
+// advance moves a source's watermark after a run. A run that left ops
+// undone marks it unclean instead, which makes the next run a full one.
+func (e *Engine) advance(s plan.Source, failed map[string]bool) error {
+	w, _, err := e.store.Watermark(s.Name)
+	if err != nil {
+		return err
+	}
+	w.Clean = true
+	for _, t := range s.Targets {
+		if failed[t] {
+			w.Clean = false
+		}
+	}
+	if w.Clean {
+		w.LastRun = e.opts.Now.Unix()
+		if s.Full {
+			w.LastFull, w.DeltaRuns = w.LastRun, 0
+		} else {
+			w.DeltaRuns++
+		}
+	}
+	return e.store.SetWatermark(s.Name, w)
 }
 
 func (e *Engine) findTarget(name string) *target {
@@ -117,57 +154,195 @@ func (e *Engine) findTarget(name string) *target {
 	return nil
 }
 
-func (e *Engine) applyTarget(ctx context.Context, t *target, pt *plan.Target, opts ApplyOptions) (*TargetReport, error) {
-	rep := &TargetReport{Name: pt.Name, Applied: map[connectors.Action]int{}, Guard: pt.Guard}
-	conn, err := e.target(ctx, t)
+// applier applies one target's ops.
+type applier struct {
+	e    *Engine
+	t    *target
+	conn connectors.Target
+	opts ApplyOptions
+	log  *slog.Logger
+	rep  *TargetReport
+}
+
+func (a *applier) run(ctx context.Context, pt *plan.Target) error {
+	conn, err := a.e.target(ctx, a.t)
 	if err != nil {
-		return rep, err
+		return err
 	}
-	log := e.opts.Log.With("target", pt.Name)
-	for _, op := range pt.Ops {
+	a.conn = conn
+	ops := pt.Ops
+	for len(ops) > 0 {
 		if err := ctx.Err(); err != nil {
-			return rep, err
+			return err
 		}
-		if op.Action.Destructive() && pt.Guard != nil && !opts.AllowDeletes {
-			rep.Held++
-			continue
-		}
-		res, err := e.send(ctx, conn, t, op, opts)
-		switch {
-		case err == nil:
-		case errors.Is(err, connectors.ErrNotFound) && op.Action == connectors.Delete:
-			// Already gone: the delete has nothing left to do.
-		case errors.Is(err, connectors.ErrNotFound):
-			// The object vanished behind idsync's back. Forget the dead
-			// link; the next run creates the object again if still wanted.
-			rep.Drift = append(rep.Drift, fmt.Sprintf("%s %s: object %s is gone from the target", op.Action, op.Key, op.ID))
-			log.Warn("drift: object vanished", "key", op.Key, "id", op.ID, "action", op.Action.String())
-			if err := e.store.Commit(t.cfg.Name, snapshots.Change{Entry: snapshots.Entry{Key: op.Key}, Delete: true}); err != nil {
-				return rep, err
+		op := ops[0]
+		if op.Action == connectors.AddMember || op.Action == connectors.RemoveMember {
+			n := a.batchLen(ops)
+			if err := a.members(ctx, ops[:n]); err != nil {
+				return err
 			}
-			continue
-		default:
-			rep.Failed = append(rep.Failed, Failure{Op: op.Op, Err: err})
-			log.Error("op failed", "key", op.Key, "action", op.Action.String(), "err", err)
+			ops = ops[n:]
 			continue
 		}
-		if err := e.commit(t.cfg.Name, op, res); err != nil {
-			return rep, fmt.Errorf("target %s key %q: commit state: %w", pt.Name, op.Key, err)
+		ops = ops[1:]
+		if op.Action.Destructive() && pt.Guard != nil && !a.opts.AllowDeletes {
+			a.rep.Held++
+			continue
 		}
-		rep.Applied[op.Action]++
+		if err := a.one(ctx, op); err != nil {
+			return err
+		}
 	}
-	return rep, e.refresh(t.cfg.Name, pt.Refresh)
+	return a.e.refresh(a.t.cfg.Name, pt.Refresh)
+}
+
+// batchLen is how many leading ops share an action and group, up to the
+// target's membersPerRequest: one request's worth.
+func (a *applier) batchLen(ops []plan.Op) int {
+	n := 1
+	for n < len(ops) && n < a.t.cfg.MembersPerRequest && ops[n].Action == ops[0].Action && ops[n].Group == ops[0].Group {
+		n++
+	}
+	return n
+}
+
+// one applies a single user or group op and commits it.
+func (a *applier) one(ctx context.Context, op plan.Op) error {
+	sent, deferred, err := a.resolveRefs(op)
+	if err != nil {
+		return err
+	}
+	var res connectors.Result
+	if len(sent.Changes) > 0 || sent.Action != connectors.Update {
+		res, err = a.send(ctx, plan.Op{Op: sent, Desired: op.Desired})
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, connectors.ErrNotFound) && op.Action == connectors.Delete:
+		// Already gone: the delete has nothing left to do.
+	case errors.Is(err, connectors.ErrNotFound) && op.Object == connectors.User:
+		// The object vanished behind idsync's back. Forget the dead link;
+		// the next run creates the object again if it is still wanted.
+		a.rep.Drift = append(a.rep.Drift, fmt.Sprintf("%s %s: object %s is gone from the target", op.Action, op.Key, op.ID))
+		a.log.Warn("drift: object vanished", "key", op.Key, "id", op.ID, "action", op.Action.String())
+		return a.e.commitUser(a.t.cfg.Name, plan.Op{Op: connectors.Op{Action: connectors.Delete, Key: op.Key}}, res, nil)
+	default:
+		a.rep.Failed = append(a.rep.Failed, Failure{Op: op.Op, Err: err})
+		a.log.Error("op failed", "key", op.Key, "action", op.Action.String(), "err", err)
+		return nil
+	}
+	if op.Object == connectors.Group {
+		err = a.e.commitGroup(a.t.cfg.Name, op, res)
+	} else {
+		err = a.e.commitUser(a.t.cfg.Name, op, res, deferred)
+	}
+	if err != nil {
+		return fmt.Errorf("target %s key %q: commit state: %w", a.t.cfg.Name, op.Key, err)
+	}
+	a.rep.Applied[op.Action]++
+	return nil
+}
+
+// resolveRefs turns reference values (source keys) into the target ids of
+// those identities' objects. A reference whose object does not exist yet
+// is left out and reported as deferred.
+func (a *applier) resolveRefs(op plan.Op) (connectors.Op, []string, error) {
+	sent := op.Op
+	if op.Action != connectors.Update {
+		return sent, nil, nil
+	}
+	var deferred []string
+	sent.Changes = nil
+	for _, c := range op.Changes {
+		if !a.isReference(c.Attr) || c.New == nil || c.New == "" {
+			sent.Changes = append(sent.Changes, c)
+			continue
+		}
+		key, _ := c.New.(string)
+		en, ok, err := a.e.store.Get(a.t.cfg.Name, key)
+		if err != nil {
+			return sent, nil, err
+		}
+		if !ok {
+			deferred = append(deferred, c.Attr)
+			a.rep.Deferred = append(a.rep.Deferred, fmt.Sprintf("%s.%s → %s: not provisioned yet", op.Key, c.Attr, key))
+			continue
+		}
+		c.New = en.ID
+		if old, ok := c.Old.(string); ok && old != "" {
+			if oen, ok, _ := a.e.store.Get(a.t.cfg.Name, old); ok {
+				c.Old = oen.ID
+			}
+		}
+		sent.Changes = append(sent.Changes, c)
+	}
+	return sent, deferred, nil
+}
+
+func (a *applier) isReference(attr string) bool {
+	for _, p := range a.t.policy.Attrs {
+		if p.Name == attr {
+			return p.Reference
+		}
+	}
+	return false
+}
+
+// members sends one batch of membership ops as one request.
+func (a *applier) members(ctx context.Context, batch []plan.Op) error {
+	name, target := batch[0].Group, a.t.cfg.Name
+	g, ok, err := a.e.store.Group(target, name)
+	if err != nil {
+		return err
+	}
+	fail := func(op plan.Op, err error) {
+		a.rep.Failed = append(a.rep.Failed, Failure{Op: op.Op, Err: err})
+	}
+	if !ok {
+		for _, op := range batch {
+			fail(op, fmt.Errorf("group %s does not exist in the target", name))
+		}
+		return nil
+	}
+	req := connectors.Op{Action: batch[0].Action, Object: connectors.Group, Key: name, ID: g.ID, Group: name}
+	var sent []plan.Op
+	for _, op := range batch {
+		en, ok, err := a.e.store.Get(target, op.Key)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			fail(op, fmt.Errorf("member %s has no object in the target", op.Key))
+			continue
+		}
+		req.Members = append(req.Members, en.ID)
+		sent = append(sent, op)
+	}
+	if len(sent) == 0 {
+		return nil
+	}
+	if _, err := a.send(ctx, plan.Op{Op: req}); err != nil {
+		for _, op := range sent {
+			fail(op, err)
+		}
+		return nil
+	}
+	if err := a.e.commitMembers(target, g, sent); err != nil {
+		return err
+	}
+	a.rep.Applied[req.Action] += len(sent)
+	return nil
 }
 
 // send applies one op with retries; a create that collides with an
 // existing object is turned into an adoption of it.
-func (e *Engine) send(ctx context.Context, conn connectors.Target, t *target, op plan.Op, opts ApplyOptions) (connectors.Result, error) {
-	delay := opts.Backoff
+func (a *applier) send(ctx context.Context, op plan.Op) (connectors.Result, error) {
+	delay := a.opts.Backoff
 	for attempt := 0; ; attempt++ {
-		res, err := conn.Apply(ctx, op.Op)
-		if err == nil || !connectors.IsRetryable(err) || attempt >= opts.Retries {
-			if errors.Is(err, connectors.ErrExists) && op.Action == connectors.Create {
-				return e.adoptOnConflict(ctx, conn, t, op)
+		res, err := a.conn.Apply(ctx, op.Op)
+		if err == nil || !connectors.IsRetryable(err) || attempt >= a.opts.Retries {
+			if errors.Is(err, connectors.ErrExists) && op.Action == connectors.Create && op.Object == connectors.User {
+				return a.adoptOnConflict(ctx, op)
 			}
 			return res, err
 		}
@@ -180,12 +355,12 @@ func (e *Engine) send(ctx context.Context, conn connectors.Target, t *target, op
 	}
 }
 
-func (e *Engine) adoptOnConflict(ctx context.Context, conn connectors.Target, t *target, op plan.Op) (connectors.Result, error) {
-	m, ok := conn.(connectors.Matcher)
-	if !ok || t.match < 0 {
+func (a *applier) adoptOnConflict(ctx context.Context, op plan.Op) (connectors.Result, error) {
+	m, ok := a.conn.(connectors.Matcher)
+	if !ok || a.t.match < 0 {
 		return connectors.Result{}, connectors.Terminal(connectors.ErrExists, "create of %s collided and the target has no match rule", op.Key)
 	}
-	attr := t.policy.Attrs[t.match].Name
+	attr := a.t.policy.Attrs[a.t.match].Name
 	found, err := m.Match(ctx, attr, op.Attrs()[attr])
 	if err != nil {
 		return connectors.Result{}, err
@@ -197,36 +372,7 @@ func (e *Engine) adoptOnConflict(ctx context.Context, conn connectors.Target, t 
 	for _, c := range op.Changes {
 		adopt.Changes = append(adopt.Changes, connectors.Change{Attr: c.Attr, Old: found[0].Attrs[c.Attr], New: c.New})
 	}
-	return conn.Apply(ctx, adopt)
-}
-
-// commit records an acknowledged op as the object's last-known state.
-func (e *Engine) commit(target string, op plan.Op, res connectors.Result) error {
-	if op.Action == connectors.Delete {
-		return e.store.Commit(target, snapshots.Change{Entry: snapshots.Entry{Key: op.Key}, Delete: true})
-	}
-	en, _, err := e.store.Get(target, op.Key)
-	if err != nil {
-		return err
-	}
-	en.Key, en.Hash = op.Key, op.Hash
-	switch op.Action {
-	case connectors.Create, connectors.Adopt:
-		en.ID = cmp.Or(res.ID, op.ID)
-		en.Disabled, en.Since = false, e.opts.Now.Unix()
-	case connectors.Enable, connectors.Disable:
-		en.Disabled, en.Since = op.Action == connectors.Disable, e.opts.Now.Unix()
-	}
-	desired := op.Desired
-	if op.Action == connectors.Create {
-		desired = op.Attrs()
-	}
-	if desired != nil {
-		if en.Attrs, err = encodeAttrs(desired); err != nil {
-			return err
-		}
-	}
-	return e.store.Commit(target, snapshots.Change{Entry: en})
+	return a.conn.Apply(ctx, adopt)
 }
 
 // refresh stores new fingerprints for records that needed no op.

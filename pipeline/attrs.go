@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 
 	"github.com/idsync/idsync/connectors"
 )
@@ -12,6 +13,35 @@ import (
 // exact Value types.
 func encodeAttrs(a connectors.Attrs) ([]byte, error) {
 	return json.Marshal(a)
+}
+
+// groupsAttr holds, inside the stored attributes, the groups idsync last
+// put the user in. Attribute names starting with "_" are reserved for it.
+const groupsAttr = "_groups"
+
+// encodeState stores attributes and group memberships together.
+func encodeState(attrs connectors.Attrs, groups []string) ([]byte, error) {
+	if len(groups) == 0 {
+		return encodeAttrs(attrs)
+	}
+	withGroups := make(connectors.Attrs, len(attrs)+1)
+	for k, v := range attrs {
+		withGroups[k] = v
+	}
+	slices.Sort(groups)
+	withGroups[groupsAttr] = slices.Compact(groups)
+	return encodeAttrs(withGroups)
+}
+
+// decodeState splits stored attributes from stored group memberships.
+func decodeState(b []byte) (connectors.Attrs, []string, error) {
+	attrs, err := decodeAttrs(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	groups, _ := attrs[groupsAttr].([]string)
+	delete(attrs, groupsAttr)
+	return attrs, groups, nil
 }
 
 func decodeAttrs(b []byte) (connectors.Attrs, error) {

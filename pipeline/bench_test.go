@@ -37,7 +37,7 @@ func BenchmarkPlan(b *testing.B) {
 			f := benchFixture(b, n)
 			e := f.engine(nil)
 			if steady {
-				p, err := e.Plan(b.Context())
+				p, err := e.Plan(b.Context(), PlanOptions{})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -47,7 +47,7 @@ func BenchmarkPlan(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := e.Plan(b.Context()); err != nil {
+				if _, err := e.Plan(b.Context(), PlanOptions{}); err != nil {
 					b.Fatal(err)
 				}
 			}

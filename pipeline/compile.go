@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -22,10 +24,15 @@ type source struct {
 
 // target is a config target with its compiled policy.
 type target struct {
-	cfg    *config.Target
-	scope  *rules.Program // nil: every identity is in scope
-	attrs  []*rules.Program
-	policy diff.Policy
+	cfg     *config.Target
+	scope   *rules.Program // nil: every identity is in scope
+	enabled *rules.Program // nil: every in-scope identity is active
+	groups  *rules.Program // nil: the target's groups are not managed
+	// attrs are the attribute then reference rules, aligned with
+	// policy.Attrs; defaults holds each one's value for null, or nil.
+	attrs    []*rules.Program
+	defaults []any
+	policy   diff.Policy
 	// version fingerprints everything in the policy that shapes desired
 	// state; a change re-evaluates every record.
 	version uint64
@@ -61,7 +68,7 @@ func compile(cfg *config.Config) (*compiled, error) {
 		if maxField <= 0 {
 			maxField = batch.DefaultMaxFieldBytes
 		}
-		env, err := rules.NewEnv(batch.Schema(s.columns, true), rules.Options{MaxStringBytes: uint64(maxField)})
+		env, err := rules.NewEnv(batch.Schema(s.columns, true), rules.Options{MaxStringBytes: uint64(maxField), RandomSalt: []byte(cfg.RandomSalt)})
 		if err != nil {
 			errs = append(errs, &config.Error{File: cfg.File, Line: sc.Line, Msg: fmt.Sprintf("source %s: %v", sc.Name, err)})
 			continue
@@ -98,13 +105,24 @@ func (c *compiled) source(name string) *source {
 func compileTarget(file string, env *rules.Env, tc *config.Target) (*target, config.Errors) {
 	var exprs []rules.Expr
 	var at []config.Rule
-	if tc.Scope.Text != "" {
-		exprs = append(exprs, rules.Expr{Name: "scope", Text: tc.Scope.Text, Kind: rules.BoolRule})
-		at = append(at, tc.Scope)
+	add := func(name string, r config.Rule, kind rules.Kind) {
+		exprs = append(exprs, rules.Expr{Name: name, Text: r.Text, Kind: kind})
+		at = append(at, r)
+	}
+	for _, x := range []struct {
+		name string
+		rule config.Rule
+		kind rules.Kind
+	}{{"scope", tc.Scope, rules.BoolRule}, {"enabled", tc.Enabled, rules.BoolRule}, {"groups", tc.Groups, rules.ListRule}} {
+		if x.rule.Text != "" {
+			add(x.name, x.rule, x.kind)
+		}
 	}
 	for _, a := range tc.Attributes {
-		exprs = append(exprs, rules.Expr{Name: "attributes." + a.Name, Text: a.Rule.Text, Kind: rules.ValueRule})
-		at = append(at, a.Rule)
+		add("attributes."+a.Name, a.Rule, rules.ValueRule)
+	}
+	for _, a := range tc.References {
+		add("references."+a.Name, a.Rule, rules.ValueRule)
 	}
 	progs, issues := env.Compile(exprs)
 	var errs config.Errors
@@ -121,22 +139,33 @@ func compileTarget(file string, env *rules.Env, tc *config.Target) (*target, con
 		return nil, errs
 	}
 	dep, _ := diff.ParseDeprovision(tc.Deprovision) // validated by config
-	t := &target{cfg: tc, policy: diff.Policy{Deprovision: dep}, match: -1}
-	if tc.Scope.Text != "" {
-		t.scope, progs = progs[0], progs[1:]
+	t := &target{cfg: tc, policy: diff.Policy{Deprovision: dep, Groups: tc.Groups.Text != ""}, match: -1}
+	for len(progs) > 0 && !strings.HasPrefix(progs[0].Name, "attributes.") && !strings.HasPrefix(progs[0].Name, "references.") {
+		switch progs[0].Name {
+		case "scope":
+			t.scope = progs[0]
+		case "enabled":
+			t.enabled = progs[0]
+		case "groups":
+			t.groups = progs[0]
+		}
+		progs = progs[1:]
 	}
 	t.attrs = progs
 	h := xxhash.New() // writes to a hash never fail
-	fmt.Fprintf(h, "scope=%q deprovision=%q\n", tc.Scope.Text, tc.Deprovision)
-	for i, a := range tc.Attributes {
-		t.policy.Attrs = append(t.policy.Attrs, diff.AttrPolicy{Name: a.Name, IgnoreCase: a.IgnoreCase, ClearOnNull: a.ClearOnNull})
-		fmt.Fprintf(h, "attr %q=%q ic=%v con=%v\n", a.Name, a.Rule.Text, a.IgnoreCase, a.ClearOnNull)
+	fmt.Fprintf(h, "scope=%q enabled=%q groups=%q deprovision=%q\n", tc.Scope.Text, tc.Enabled.Text, tc.Groups.Text, tc.Deprovision)
+	for i, a := range append(slices.Clone(tc.Attributes), tc.References...) {
+		ref := i >= len(tc.Attributes)
+		t.policy.Attrs = append(t.policy.Attrs, diff.AttrPolicy{Name: a.Name, IgnoreCase: a.IgnoreCase,
+			ClearOnNull: a.ClearOnNull, CreateOnly: a.CreateOnly, Reference: ref})
+		t.defaults = append(t.defaults, a.Default)
+		fmt.Fprintf(h, "attr %q=%q ic=%v con=%v co=%v ref=%v default=%#v\n", a.Name, a.Rule.Text, a.IgnoreCase, a.ClearOnNull, a.CreateOnly, ref, a.Default)
 		if a.Name == tc.Match {
 			t.match = i
 		}
 	}
 	t.version = h.Sum64()
-	for _, p := range append(t.attrs, t.scope) {
+	for _, p := range append(slices.Clone(t.attrs), t.scope, t.enabled, t.groups) {
 		if p != nil && p.UsesNow {
 			t.usesNow = true
 		}

@@ -11,15 +11,20 @@ import (
 	"github.com/idsync/idsync/connectors/sqlite"
 )
 
-// openSource builds the source connector for s; rejects go to reject.
-func openSource(s *source, reject connectors.RejectFunc) (connectors.Source, error) {
+// openSource builds the source connector for s, reading its delta file
+// when delta is set; rejects go to reject.
+func openSource(s *source, delta bool, reject connectors.RejectFunc) (connectors.Source, error) {
 	bo := batch.Options{MaxFieldBytes: s.cfg.MaxFieldBytes}
+	path := s.cfg.Path
+	if delta {
+		path = s.cfg.Delta
+	}
 	switch s.cfg.Type {
 	case "csv":
-		return csv.New(csv.Options{Path: s.cfg.Path, Columns: s.columns, Key: s.cfg.Key,
+		return csv.New(csv.Options{Path: path, Columns: s.columns, Key: s.cfg.Key,
 			Comma: s.cfg.Delimiter, Tombstones: true, Batch: bo, Reject: reject})
 	case "jsonl":
-		return jsonl.New(jsonl.Options{Path: s.cfg.Path, Columns: s.columns, Key: s.cfg.Key,
+		return jsonl.New(jsonl.Options{Path: path, Columns: s.columns, Key: s.cfg.Key,
 			Tombstones: true, Batch: bo, Reject: reject})
 	}
 	return nil, fmt.Errorf("source %s: unknown type %q", s.cfg.Name, s.cfg.Type)

@@ -68,7 +68,7 @@ func newEngine(t testing.TB, dir string, store *snapshots.Store, env map[string]
 
 func (f *fixture) plan(env map[string]string) *plan.Plan {
 	f.t.Helper()
-	p, err := f.engine(env).Plan(f.t.Context())
+	p, err := f.engine(env).Plan(f.t.Context(), PlanOptions{})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func (f *fixture) plan(env map[string]string) *plan.Plan {
 func (f *fixture) apply(env map[string]string, opts ApplyOptions) (*plan.Plan, *Report) {
 	f.t.Helper()
 	e := f.engine(env)
-	p, err := e.Plan(f.t.Context())
+	p, err := e.Plan(f.t.Context(), PlanOptions{})
 	if err != nil {
 		f.t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -17,33 +18,50 @@ import (
 	"github.com/idsync/idsync/snapshots"
 )
 
+// PlanOptions tune one Plan call.
+type PlanOptions struct {
+	// Full reads every source as a full snapshot, whatever its schedule.
+	Full bool
+}
+
 // indexEntry is what planning keeps in memory per managed object: enough to
-// skip unchanged records and to deprovision absent ones without reading
-// their attributes.
+// skip unchanged records, deprovision absent ones and expire grace periods
+// without reading their attributes.
 type indexEntry struct {
-	hash     uint64
-	id       string
-	disabled bool
+	hash          uint64
+	id            string
+	disabled      bool
+	deprovisioned bool
+	since         int64
+}
+
+func (ie indexEntry) stored() *diff.Stored {
+	return &diff.Stored{ID: ie.id, Disabled: ie.disabled, Deprovisioned: ie.deprovisioned}
 }
 
 // targetRun is one target's planning state during a source read.
 type targetRun struct {
 	t       *target
 	index   map[string]indexEntry
+	groups  map[string]snapshots.GroupEntry
 	out     *plan.Target
 	matcher connectors.Matcher
-	// failed holds keys whose rules failed: no ops, and never "absent".
+	// failed holds keys whose records or rules failed: no ops, and never
+	// "absent".
 	failed map[string]bool
 	// claimed maps target ids adopted in this run to the key adopting them,
 	// so two identities never adopt the same object.
 	claimed map[string]string
 	// toMatch indexes the creates in out.Ops still to be matched.
 	toMatch []int
+	// hashes are the fingerprints to store once all of a key's ops succeed.
+	hashes map[string]uint64
 }
 
 // sourceRun is one source read.
 type sourceRun struct {
 	s       *source
+	full    bool
 	runs    []*targetRun
 	seen    map[string]int64   // key -> first line
 	dups    map[string][]int64 // key -> every line it appears on
@@ -54,20 +72,27 @@ type sourceRun struct {
 // Plan reads every source once, evaluates each target's rules and diffs
 // against stored state. It changes nothing, but it may query targets
 // (read-only) to find objects to adopt.
-func (e *Engine) Plan(ctx context.Context) (*plan.Plan, error) {
-	p := &plan.Plan{Version: plan.Version, Now: e.opts.Now, Full: true}
+func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error) {
+	p := &plan.Plan{Version: plan.Version, Now: e.opts.Now}
 	for _, s := range e.c.sources {
 		if len(s.targets) == 0 {
 			continue
 		}
-		sr, err := e.planSource(ctx, s)
+		full, err := e.readFull(s, opts.Full)
 		if err != nil {
 			return nil, err
 		}
+		sr, err := e.planSource(ctx, s, full)
+		if err != nil {
+			return nil, err
+		}
+		sp := plan.Source{Name: s.cfg.Name, Full: full}
 		p.Rejects = append(p.Rejects, sr.rejects...)
 		for _, tr := range sr.runs {
 			p.Targets = append(p.Targets, tr.out)
+			sp.Targets = append(sp.Targets, tr.out.Name)
 		}
+		p.Sources = append(p.Sources, sp)
 	}
 	slices.SortStableFunc(p.Rejects, func(a, b plan.Reject) int {
 		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Target, b.Target))
@@ -75,8 +100,28 @@ func (e *Engine) Plan(ctx context.Context) (*plan.Plan, error) {
 	return p, nil
 }
 
-func (e *Engine) planSource(ctx context.Context, s *source) (*sourceRun, error) {
-	sr := &sourceRun{s: s, seen: map[string]int64{}, dups: map[string][]int64{}}
+// readFull decides whether this run reads s in full: always for full
+// sources, on --full, on a first run, after a run that left ops undone, and
+// when the schedule says a full run is due.
+func (e *Engine) readFull(s *source, force bool) (bool, error) {
+	if force || s.cfg.Read != "delta" {
+		return true, nil
+	}
+	w, ok, err := e.store.Watermark(s.cfg.Name)
+	if err != nil || !ok || !w.Clean {
+		return true, err
+	}
+	if n := s.cfg.FullEveryRuns; n > 0 && w.DeltaRuns >= n {
+		return true, nil
+	}
+	if d := s.cfg.FullEvery; d > 0 && e.opts.Now.Unix()-w.LastFull >= int64(d.Seconds()) {
+		return true, nil
+	}
+	return false, nil
+}
+
+func (e *Engine) planSource(ctx context.Context, s *source, full bool) (*sourceRun, error) {
+	sr := &sourceRun{s: s, full: full, seen: map[string]int64{}, dups: map[string][]int64{}}
 	for _, t := range s.targets {
 		tr, err := e.startTarget(ctx, t)
 		if err != nil {
@@ -84,7 +129,7 @@ func (e *Engine) planSource(ctx context.Context, s *source) (*sourceRun, error) 
 		}
 		sr.runs = append(sr.runs, tr)
 	}
-	src, err := openSource(s, sr.reject)
+	src, err := openSource(s, !full, sr.reject)
 	if err != nil {
 		return nil, err
 	}
@@ -97,15 +142,20 @@ func (e *Engine) planSource(ctx context.Context, s *source) (*sourceRun, error) 
 		h.bind(b, len(s.columns))
 		keys := b.Column(s.keyCol).(*array.String)
 		pos := b.Column(len(s.columns)).(*array.Int64)
+		tombs := b.Column(len(s.columns) + 1).(*array.Boolean)
 		for i := range int(b.NumRows()) {
 			// Clone: Arrow strings alias the batch, which is released soon.
 			key := strings.Clone(keys.Value(i))
 			if !sr.occurs(key, pos.Value(i)) {
 				continue
 			}
-			rh := h.hash(i)
+			tomb, rh := tombs.Value(i), h.hash(i)
 			for _, tr := range sr.runs {
-				if err := e.planRow(ctx, sr, tr, ev, i, key, pos.Value(i), rh); err != nil {
+				if tomb {
+					tr.tombstone(key)
+					continue
+				}
+				if err := e.planRow(sr, tr, ev, i, key, pos.Value(i), rh); err != nil {
 					return err
 				}
 			}
@@ -116,20 +166,23 @@ func (e *Engine) planSource(ctx context.Context, s *source) (*sourceRun, error) 
 		return nil, fmt.Errorf("source %s: %w", s.cfg.Name, err)
 	}
 	for key, lines := range sr.dups {
-		sr.rejects = append(sr.rejects, plan.Reject{Source: s.cfg.Name, File: s.cfg.Path, Line: int(lines[0]), Key: key,
+		sr.rejects = append(sr.rejects, plan.Reject{Source: s.cfg.Name, File: src.Name(), Line: int(lines[0]), Key: key,
 			Reason: fmt.Sprintf("duplicate key on lines %s; every copy quarantined", joinLines(lines))})
 	}
 	for _, tr := range sr.runs {
-		if err := e.resolveMatches(ctx, sr, tr); err != nil {
+		if err := e.resolveMatches(ctx, sr, tr, src.Name()); err != nil {
 			return nil, err
 		}
-		sr.finish(tr)
+		if err := e.finish(sr, tr); err != nil {
+			return nil, err
+		}
 	}
 	return sr, nil
 }
 
 func (e *Engine) startTarget(ctx context.Context, t *target) (*targetRun, error) {
-	tr := &targetRun{t: t, index: map[string]indexEntry{}, failed: map[string]bool{}, claimed: map[string]string{},
+	tr := &targetRun{t: t, index: map[string]indexEntry{}, groups: map[string]snapshots.GroupEntry{},
+		failed: map[string]bool{}, claimed: map[string]string{}, hashes: map[string]uint64{},
 		out: &plan.Target{Name: t.cfg.Name}}
 	serial, err := e.store.Serial(t.cfg.Name)
 	if err != nil {
@@ -137,7 +190,14 @@ func (e *Engine) startTarget(ctx context.Context, t *target) (*targetRun, error)
 	}
 	tr.out.Serial = serial
 	err = e.store.Scan(t.cfg.Name, false, func(en snapshots.Entry) error {
-		tr.index[en.Key] = indexEntry{hash: en.Hash, id: en.ID, disabled: en.Disabled}
+		tr.index[en.Key] = indexEntry{hash: en.Hash, id: en.ID, disabled: en.Disabled, deprovisioned: en.Deprovisioned, since: en.Since}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = e.store.ScanGroups(t.cfg.Name, func(g snapshots.GroupEntry) error {
+		tr.groups[g.Name] = g
 		return nil
 	})
 	if err != nil {
@@ -184,8 +244,27 @@ func (sr *sourceRun) occurs(key string, line int64) bool {
 	return false
 }
 
+// tombstone deprovisions a managed object whose record a delta removed.
+func (tr *targetRun) tombstone(key string) {
+	if ie, ok := tr.index[key]; ok {
+		tr.add(diff.Absent(tr.t.policy, key, ie.stored(), diff.ReasonTombstone), nil)
+	}
+}
+
+// add queues ops; desired is the identity's full desired state, which
+// updates carry so apply can record it.
+func (tr *targetRun) add(ops []connectors.Op, desired connectors.Attrs) {
+	for _, op := range ops {
+		po := plan.Op{Op: op}
+		if op.Action == connectors.Update {
+			po.Desired = desired
+		}
+		tr.out.Ops = append(tr.out.Ops, po)
+	}
+}
+
 // planRow evaluates one record for one target and queues its ops.
-func (e *Engine) planRow(ctx context.Context, sr *sourceRun, tr *targetRun, ev *rules.Evaluator, i int, key string, line int64, rowHash uint64) error {
+func (e *Engine) planRow(sr *sourceRun, tr *targetRun, ev *rules.Evaluator, i int, key string, line int64, rowHash uint64) error {
 	t := tr.t
 	h := combine(rowHash, t.version)
 	ie, managed := tr.index[key]
@@ -194,170 +273,104 @@ func (e *Engine) planRow(ctx context.Context, sr *sourceRun, tr *targetRun, ev *
 	}
 	fail := func(rule string, err error) error {
 		sr.rejects = append(sr.rejects, plan.Reject{Source: sr.s.cfg.Name, Target: t.cfg.Name, Rule: rule,
-			File: sr.s.cfg.Path, Line: int(line), Key: key, Reason: err.Error()})
+			File: sr.path(), Line: int(line), Key: key, Reason: err.Error()})
 		tr.failed[key] = true
 		return nil
 	}
-	inScope := true
-	if t.scope != nil {
-		var err error
-		if inScope, err = ev.EvalBool(t.scope, i); err != nil {
-			return fail(t.scope.Name, err)
-		}
+	d, err := evaluate(t, ev, i, key)
+	if re := (ruleError{}); errors.As(err, &re) {
+		return fail(re.rule, re.err)
 	}
-	if !inScope && !managed {
+	if !d.InScope && !managed {
 		return nil
-	}
-	d := diff.Desired{Key: key, InScope: inScope}
-	if inScope {
-		d.Attrs = make(connectors.Attrs, len(t.attrs))
-		for j, p := range t.attrs {
-			v, err := ev.Eval(p, i)
-			if err != nil {
-				return fail(p.Name, err)
-			}
-			d.Attrs[t.policy.Attrs[j].Name] = v
-		}
 	}
 	var stored *diff.Stored
 	if managed {
-		en, ok, err := e.store.Get(t.cfg.Name, key)
-		if err != nil {
-			return fmt.Errorf("target %s key %q: read state: %w", t.cfg.Name, key, err)
+		if stored, err = e.stored(t.cfg.Name, key); err != nil {
+			return err
 		}
-		if !ok {
-			return fmt.Errorf("target %s key %q: state entry vanished during planning", t.cfg.Name, key)
-		}
-		attrs, err := decodeAttrs(en.Attrs)
-		if err != nil {
-			return fmt.Errorf("target %s key %q: stored attributes: %w", t.cfg.Name, key, err)
-		}
-		stored = &diff.Stored{ID: en.ID, Disabled: en.Disabled, Attrs: attrs}
 	}
 	ops := diff.Present(t.policy, d, stored)
 	if len(ops) == 0 {
 		tr.out.Refresh = append(tr.out.Refresh, plan.Refresh{Key: key, Hash: h})
 		return nil
 	}
-	for j, op := range ops {
-		po := plan.Op{Op: op}
-		if op.Action == connectors.Update {
-			po.Desired = d.Attrs // a create's changes already are its whole state
-		}
-		if j == len(ops)-1 {
-			po.Hash = h
-		}
-		tr.out.Ops = append(tr.out.Ops, po)
-	}
+	tr.hashes[key] = h
+	tr.add(ops, d.Attrs)
 	if ops[0].Action == connectors.Create && tr.matcher != nil {
 		// Matched later, in one batch per target: see resolveMatches.
-		tr.toMatch = append(tr.toMatch, len(tr.out.Ops)-1)
+		tr.toMatch = append(tr.toMatch, len(tr.out.Ops)-len(ops))
 	}
 	return nil
 }
 
-// resolveMatches looks up every planned create's match value in the
-// target, in batches where the target allows, and turns a create into an
-// adoption when exactly one unclaimed object matches. It never guesses:
-// several matches, or an object already linked to another identity,
-// quarantine the record instead.
-func (e *Engine) resolveMatches(ctx context.Context, sr *sourceRun, tr *targetRun) error {
-	if len(tr.toMatch) == 0 {
-		return nil
-	}
-	attr := tr.t.policy.Attrs[tr.t.match].Name
-	var idx []int
-	var values []connectors.Value
-	for _, i := range tr.toMatch {
-		if v := tr.out.Ops[i].Attrs()[attr]; v != nil && v != "" {
-			idx = append(idx, i)
-			values = append(values, v)
+// evaluate runs a target's rules on one record.
+func evaluate(t *target, ev *rules.Evaluator, i int, key string) (diff.Desired, error) {
+	d := diff.Desired{Key: key, InScope: true, Enabled: true}
+	var err error
+	if t.scope != nil {
+		if d.InScope, err = ev.EvalBool(t.scope, i); err != nil {
+			return d, ruleError{t.scope.Name, err}
 		}
 	}
-	found, err := matchAll(ctx, tr.matcher, attr, values)
-	if err != nil {
-		return fmt.Errorf("target %s: looking up %s: %w", tr.t.cfg.Name, attr, err)
+	if !d.InScope {
+		return d, nil
 	}
-	for k, i := range idx {
-		op := &tr.out.Ops[i]
-		adopt, err := e.adoption(tr, op, attr, found[k])
-		switch {
-		case err != nil:
-			sr.rejects = append(sr.rejects, plan.Reject{Source: sr.s.cfg.Name, Target: tr.t.cfg.Name, Rule: "match",
-				File: sr.s.cfg.Path, Line: int(sr.seen[op.Key]), Key: op.Key, Reason: err.Error()})
-			tr.failed[op.Key] = true
-		case adopt != nil:
-			op.Op = *adopt
+	if t.enabled != nil {
+		if d.Enabled, err = ev.EvalBool(t.enabled, i); err != nil {
+			return d, ruleError{t.enabled.Name, err}
 		}
 	}
-	return nil
-}
-
-func matchAll(ctx context.Context, m connectors.Matcher, attr string, values []connectors.Value) ([][]connectors.Object, error) {
-	if bm, ok := m.(connectors.BatchMatcher); ok {
-		return bm.MatchMany(ctx, attr, values)
-	}
-	out := make([][]connectors.Object, len(values))
-	for i, v := range values {
-		objs, err := m.Match(ctx, attr, v)
+	if t.groups != nil {
+		v, err := ev.Eval(t.groups, i)
 		if err != nil {
-			return nil, err
+			return d, ruleError{t.groups.Name, err}
 		}
-		out[i] = objs
+		d.Groups, _ = v.([]string)
 	}
-	return out, nil
+	d.Attrs = make(connectors.Attrs, len(t.attrs))
+	for j, p := range t.attrs {
+		v, err := ev.Eval(p, i)
+		if err != nil {
+			return d, ruleError{p.Name, err}
+		}
+		if v == nil {
+			v = t.defaults[j]
+		}
+		d.Attrs[t.policy.Attrs[j].Name] = v
+	}
+	return d, nil
 }
 
-// adoption decides what a create whose match value found objects becomes.
-func (e *Engine) adoption(tr *targetRun, op *plan.Op, attr string, found []connectors.Object) (*connectors.Op, error) {
-	desired := op.Attrs()
-	value := desired[attr]
-	switch len(found) {
-	case 0:
-		return nil, nil
-	case 1:
-	default:
-		return nil, fmt.Errorf("ambiguous match: %d objects have %s=%v", len(found), attr, value)
-	}
-	obj := found[0]
-	if owner, ok, err := e.store.KeyForID(tr.t.cfg.Name, obj.ID); err != nil {
-		return nil, err
-	} else if ok && owner != op.Key {
-		return nil, fmt.Errorf("match conflict: object %s (%s=%v) is already linked to key %s", obj.ID, attr, value, owner)
-	}
-	if owner, ok := tr.claimed[obj.ID]; ok {
-		return nil, fmt.Errorf("match conflict: object %s (%s=%v) is also matched by key %s in this run", obj.ID, attr, value, owner)
-	}
-	tr.claimed[obj.ID] = op.Key
-	op.Desired = desired // an adoption writes only differences; state keeps the whole
-	adopt := diff.Adopt(tr.t.policy, diff.Desired{Key: op.Key, InScope: true, Attrs: desired}, obj)
-	return &adopt, nil
+// ruleError is a rule failing on one record: the record is quarantined.
+type ruleError struct {
+	rule string
+	err  error
 }
 
-// finish adds deprovisions for absent objects, drops ops of duplicate keys,
-// orders ops and applies the guards.
-func (sr *sourceRun) finish(tr *targetRun) {
-	for key := range sr.dups {
-		tr.failed[key] = true
+func (r ruleError) Error() string { return r.rule + ": " + r.err.Error() }
+
+// stored reads a managed object's full last-known state.
+func (e *Engine) stored(target, key string) (*diff.Stored, error) {
+	en, ok, err := e.store.Get(target, key)
+	if err != nil {
+		return nil, fmt.Errorf("target %s key %q: read state: %w", target, key, err)
 	}
-	tr.out.Ops = slices.DeleteFunc(tr.out.Ops, func(op plan.Op) bool { return tr.failed[op.Key] })
-	tr.out.Refresh = slices.DeleteFunc(tr.out.Refresh, func(r plan.Refresh) bool { return tr.failed[r.Key] })
-	for key, ie := range tr.index {
-		if _, ok := sr.seen[key]; ok {
-			continue
-		}
-		for _, op := range diff.Absent(tr.t.policy, key, &diff.Stored{ID: ie.id, Disabled: ie.disabled}) {
-			tr.out.Ops = append(tr.out.Ops, plan.Op{Op: op})
-		}
+	if !ok {
+		return nil, fmt.Errorf("target %s key %q: state entry vanished during planning", target, key)
 	}
-	rank := map[connectors.Action]int{}
-	for i, a := range connectors.Actions {
-		rank[a] = i
+	attrs, groups, err := decodeState(en.Attrs)
+	if err != nil {
+		return nil, fmt.Errorf("target %s key %q: stored attributes: %w", target, key, err)
 	}
-	slices.SortStableFunc(tr.out.Ops, func(a, b plan.Op) int {
-		return cmp.Or(cmp.Compare(rank[a.Action], rank[b.Action]), cmp.Compare(a.Key, b.Key))
-	})
-	tr.out.Guard = guard(tr.t, tr.out, len(sr.seen)-len(sr.dups), sr.unkeyed)
+	return &diff.Stored{ID: en.ID, Disabled: en.Disabled, Deprovisioned: en.Deprovisioned, Attrs: attrs, Groups: groups}, nil
+}
+
+func (sr *sourceRun) path() string {
+	if sr.full {
+		return sr.s.cfg.Path
+	}
+	return sr.s.cfg.Delta
 }
 
 func joinLines(lines []int64) string {

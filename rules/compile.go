@@ -16,6 +16,8 @@ const (
 	// ValueRule must yield an attribute value: string, bool, int, double,
 	// timestamp, list of strings, or null.
 	ValueRule
+	// ListRule must yield a list of strings (group names).
+	ListRule
 )
 
 // Expr is one rule to compile.
@@ -114,9 +116,15 @@ func checkOutput(k Kind, t *cel.Type) error {
 	if t.IsExactType(types.DynType) {
 		return nil // checked again at evaluation time
 	}
-	if k == BoolRule {
+	switch k {
+	case BoolRule:
 		if !t.IsExactType(types.BoolType) {
 			return fmt.Errorf("must yield a bool, but yields %s", t)
+		}
+		return nil
+	case ListRule:
+		if !t.IsExactType(cel.ListType(cel.StringType)) {
+			return fmt.Errorf("must yield a list(string), but yields %s", t)
 		}
 		return nil
 	}

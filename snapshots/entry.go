@@ -14,6 +14,10 @@ type Entry struct {
 	ID string
 	// Disabled is the status idsync last set.
 	Disabled bool
+	// Deprovisioned is true when the object was disabled because its
+	// identity left; a grace-period delete may follow. False while disabled
+	// for inactivity (a start date not yet reached).
+	Deprovisioned bool
 	// Hash fingerprints the source record and policy that produced Attrs.
 	// When both are unchanged the engine skips evaluation. Zero means
 	// unknown: the record is always re-evaluated.
@@ -28,7 +32,10 @@ type Entry struct {
 
 const entryVersion = 1
 
-const flagDisabled = 1
+const (
+	flagDisabled      = 1
+	flagDeprovisioned = 2
+)
 
 // encode writes: version, flags, hash, since, len(id), id, attrs.
 func (e *Entry) encode() []byte {
@@ -36,6 +43,9 @@ func (e *Entry) encode() []byte {
 	var flags byte
 	if e.Disabled {
 		flags |= flagDisabled
+	}
+	if e.Deprovisioned {
+		flags |= flagDeprovisioned
 	}
 	b = append(b, entryVersion, flags)
 	b = binary.BigEndian.AppendUint64(b, e.Hash)
@@ -54,6 +64,7 @@ func (e *Entry) decode(b []byte, attrs bool) error {
 		return fmt.Errorf("%w (%d bytes)", errCorrupt, len(b))
 	}
 	e.Disabled = b[1]&flagDisabled != 0
+	e.Deprovisioned = b[1]&flagDeprovisioned != 0
 	e.Hash = binary.BigEndian.Uint64(b[2:])
 	e.Since = int64(binary.BigEndian.Uint64(b[10:]))
 	n, w := binary.Uvarint(b[18:])

@@ -14,6 +14,8 @@ const (
 	famMeta   = 'm' // m/version, m/serial/<target>
 	famObject = 'o' // o<target>\x00<key> -> entry
 	famLink   = 'l' // l<target>\x00<id>  -> key
+	famGroup  = 'g' // g<target>\x00<name> -> group entry
+	famWater  = 'w' // w<source>          -> watermark
 )
 
 var versionKey = []byte("m/version")
@@ -27,6 +29,14 @@ func objectPrefix(target string) []byte {
 }
 
 func objectKey(target, key string) []byte { return append(objectPrefix(target), key...) }
+
+func groupPrefix(target string) []byte {
+	return append(append([]byte{famGroup}, target...), 0)
+}
+
+func groupKey(target, name string) []byte { return append(groupPrefix(target), name...) }
+
+func watermarkKey(source string) []byte { return append([]byte{famWater}, source...) }
 
 func linkKey(target, id string) []byte {
 	return append(append(append([]byte{famLink}, target...), 0), id...)

@@ -176,10 +176,12 @@ func serial(txn *badger.Txn, target string) (uint64, error) {
 	return n, err
 }
 
-// Change is one entry write in a commit: Put stores Entry; Delete removes
-// the entry with Entry.Key (and its link).
+// Change is one write in a commit: an object entry, or (when Group is
+// set) a group entry. Delete removes it (an entry by Entry.Key, with its
+// link; a group by Group.Name).
 type Change struct {
 	Entry  Entry
+	Group  *GroupEntry
 	Delete bool
 }
 
@@ -201,6 +203,12 @@ func (s *Store) Commit(target string, changes ...Change) error {
 }
 
 func commitOne(txn *badger.Txn, target string, c Change) error {
+	if c.Group != nil {
+		if c.Delete {
+			return txn.Delete(groupKey(target, c.Group.Name))
+		}
+		return txn.Set(groupKey(target, c.Group.Name), c.Group.encode())
+	}
 	ok := objectKey(target, c.Entry.Key)
 	// Drop the old reverse link if the id changed or the entry goes.
 	item, err := txn.Get(ok)

@@ -78,6 +78,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	}
 }
 
+// fullFlag forces a full read of sources that are normally read as deltas.
+var fullFlag = &cli.BoolFlag{Name: "full", Usage: "read every source in full (a full reconcile), even when a delta is scheduled"}
+
 // globals are the parsed global flags.
 type globals struct {
 	config string

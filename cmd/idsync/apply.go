@@ -23,6 +23,7 @@ func applyCommand() *cli.Command {
 			&cli.BoolFlag{Name: "allow-deletes", Usage: "apply disables/deletes even when a deletion guard trips"},
 			&cli.StringFlag{Name: "plan", Usage: "apply exactly the saved plan `FILE`; refused if state moved since"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the summary"},
+			fullFlag,
 		},
 		Action: func(c *cli.Context) (err error) {
 			s, err := openSession(c)
@@ -58,7 +59,7 @@ func applyCommand() *cli.Command {
 func loadOrPlan(c *cli.Context, s *session) (*plan.Plan, bool, error) {
 	path := c.String("plan")
 	if path == "" {
-		p, err := s.engine.Plan(c.Context)
+		p, err := s.engine.Plan(c.Context, pipeline.PlanOptions{Full: c.Bool("full")})
 		if err != nil {
 			return nil, false, exitf(exitFailure, "%v", err)
 		}
@@ -91,6 +92,9 @@ func printReport(stdout, stderr io.Writer, rep *pipeline.Report) {
 		fmt.Fprintf(stdout, "applied %s: %s; %d failed\n", t.Name, done, len(t.Failed))
 		for _, f := range t.Failed {
 			fmt.Fprintf(stderr, "%s/%s: %s failed: %v\n", t.Name, f.Op.Key, f.Op.Action, f.Err)
+		}
+		for _, d := range t.Deferred {
+			fmt.Fprintf(stderr, "%s: deferred: %s\n", t.Name, d)
 		}
 		for _, d := range t.Drift {
 			fmt.Fprintf(stderr, "%s: drift: %s\n", t.Name, d)

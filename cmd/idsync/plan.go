@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/idsync/idsync/pipeline"
 	"github.com/idsync/idsync/pipeline/plan"
 	"github.com/idsync/idsync/pipeline/planfmt"
 )
@@ -19,6 +20,7 @@ func planCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "text or jsonl (one op per line)"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "also save the plan to `FILE` for apply --plan"},
+			fullFlag,
 		},
 		Action: func(c *cli.Context) (err error) {
 			format := c.String("format")
@@ -30,7 +32,7 @@ func planCommand() *cli.Command {
 				return err
 			}
 			defer s.close(&err)
-			p, err := s.engine.Plan(c.Context)
+			p, err := s.engine.Plan(c.Context, pipeline.PlanOptions{Full: c.Bool("full")})
 			if err != nil {
 				return exitf(exitFailure, "%v", err)
 			}

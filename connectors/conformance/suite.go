@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"context"
 	"errors"
 	"testing"
 
@@ -8,6 +9,12 @@ import (
 
 	"github.com/idsync/idsync/connectors"
 )
+
+// MemberLister is what the suite needs to check memberships; targets with
+// groups implement it (it is a test hook, not part of the contract).
+type MemberLister interface {
+	Members(ctx context.Context, groupID string) ([]string, error)
+}
 
 // Open returns a fresh, empty target whose attributes include "userName",
 // "displayName" and "department". The suite closes it.
@@ -28,6 +35,7 @@ func Run(t *testing.T, open Open) {
 		"match finds exactly one":        matchExact,
 		"batch match agrees with match":  matchMany,
 		"hostile values round-trip":      hostileValues,
+		"groups and batched members":     groupMembers,
 	}
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -181,6 +189,39 @@ func matchMany(t *testing.T, tg connectors.Target) {
 	}
 	if diff := cmp.Diff([][]string{{b}, nil, {a}, nil}, ids); diff != "" {
 		t.Errorf("MatchMany ids per value (-want +got):\n%s", diff)
+	}
+}
+
+func groupMembers(t *testing.T, tg connectors.Target) {
+	ml, ok := tg.(MemberLister)
+	if !ok {
+		t.Skip("target does not list members")
+	}
+	var users []string
+	for _, k := range []string{"E1", "E2", "E3"} {
+		users = append(users, create(t, tg, k, connectors.Attrs{"userName": k}))
+	}
+	gid := apply(t, tg, connectors.Op{Action: connectors.Create, Object: connectors.Group, Key: "Sales", Group: "Sales"})
+	if again := apply(t, tg, connectors.Op{Action: connectors.Create, Object: connectors.Group, Key: "Sales", Group: "Sales"}); again != gid {
+		t.Errorf("creating an existing group: id %s, want the existing %s", again, gid)
+	}
+	apply(t, tg, connectors.Op{Action: connectors.AddMember, Object: connectors.Group, Key: "Sales", ID: gid, Members: users})
+	apply(t, tg, connectors.Op{Action: connectors.AddMember, Object: connectors.Group, Key: "Sales", ID: gid, Members: users[:1]})
+	apply(t, tg, connectors.Op{Action: connectors.RemoveMember, Object: connectors.Group, Key: "Sales", ID: gid, Members: users[1:2]})
+	got, err := ml.Members(t.Context(), gid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{users[0], users[2]}, got); diff != "" {
+		t.Errorf("members (-want +got):\n%s", diff)
+	}
+	apply(t, tg, connectors.Op{Action: connectors.Delete, Key: "E1", ID: users[0]})
+	if got, _ := ml.Members(t.Context(), gid); !cmp.Equal([]string{users[2]}, got) {
+		t.Errorf("after deleting a member: members %v, want [%s]", got, users[2])
+	}
+	apply(t, tg, connectors.Op{Action: connectors.Delete, Object: connectors.Group, Key: "Sales", ID: gid})
+	if _, err := tg.Apply(t.Context(), connectors.Op{Action: connectors.AddMember, Object: connectors.Group, ID: gid, Members: users[2:]}); !errors.Is(err, connectors.ErrNotFound) {
+		t.Errorf("adding to a deleted group: err = %v, want ErrNotFound", err)
 	}
 }
 

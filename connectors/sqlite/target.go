@@ -70,7 +70,7 @@ func Open(ctx context.Context, opts Options) (*Target, error) {
 		}
 	}
 	dsn := "file:" + (&url.URL{Path: opts.Path}).EscapedPath() +
-		"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+		"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite target %s: %w", opts.Path, err)
@@ -106,6 +106,18 @@ func (t *Target) migrate(ctx context.Context, match string) error {
 			}
 		}
 	}
+	// Groups live in two tables beside the users: names, and memberships
+	// that vanish with either side.
+	for _, q := range []string{
+		fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE)`, quote(t.groupTable())),
+		fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s (group_id INTEGER NOT NULL REFERENCES %s(id) ON DELETE CASCADE,
+			user_id INTEGER NOT NULL REFERENCES %s(id) ON DELETE CASCADE, PRIMARY KEY (group_id, user_id))`,
+			quote(t.memberTable()), quote(t.groupTable()), quote(t.table)),
+	} {
+		if _, err := t.db.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
 	if match == "" {
 		return nil
 	}
@@ -133,6 +145,9 @@ func (t *Target) columns(ctx context.Context) (map[string]bool, error) {
 
 // Apply performs one op in its own statement.
 func (t *Target) Apply(ctx context.Context, op connectors.Op) (connectors.Result, error) {
+	if op.Object == connectors.Group {
+		return t.applyGroup(ctx, op)
+	}
 	switch op.Action {
 	case connectors.Create:
 		return t.create(ctx, op)
@@ -145,7 +160,7 @@ func (t *Target) Apply(ctx context.Context, op connectors.Op) (connectors.Result
 		q := fmt.Sprintf(`DELETE FROM %s WHERE %s = ?`, quote(t.table), quote(idColumn))
 		return t.exec(ctx, op.ID, q, op.ID)
 	case connectors.AddMember, connectors.RemoveMember:
-		return connectors.Result{}, connectors.Terminal(nil, "sqlite target: %v is not supported", op.Action)
+		return connectors.Result{}, connectors.Terminal(nil, "sqlite target: %v is sent to the group, not the user", op.Action)
 	}
 	return connectors.Result{}, connectors.Terminal(nil, "sqlite target: unknown action %v", op.Action)
 }

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -169,6 +170,47 @@ func (d *decoder) boolean(n *yaml.Node, into *bool) {
 		return
 	}
 	*into = v
+}
+
+// literal decodes a scalar default value as the type YAML gives it: a
+// quoted or plain string, a number, or a boolean.
+func (d *decoder) literal(n *yaml.Node) any {
+	if n.Kind != yaml.ScalarNode {
+		d.errorf(n, "want a string, number or boolean")
+		return nil
+	}
+	switch n.Tag {
+	case "!!bool":
+		var b bool
+		d.boolean(n, &b)
+		return b
+	case "!!int":
+		i, err := strconv.ParseInt(n.Value, 0, 64)
+		if err != nil {
+			d.errorf(n, "want an integer, got %q", n.Value)
+		}
+		return i
+	case "!!float":
+		var f float64
+		d.float(n, &f)
+		return f
+	}
+	var s string
+	d.str(n, &s)
+	return s
+}
+
+// ParseDuration reads Go durations plus a "d" suffix for days, which
+// retention and grace periods are written in.
+func ParseDuration(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }
 
 // rule decodes a CEL expression and records where its text begins, so CEL's

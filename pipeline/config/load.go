@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -52,7 +53,8 @@ func Parse(path string, data []byte, opts Options) (*Config, error) {
 		return nil, Errors{&Error{File: path, Msg: "config is empty"}}
 	}
 	d.fields(root.Content[0], "config", map[string]func(*yaml.Node){
-		"state": func(n *yaml.Node) { d.str(n, &cfg.State) },
+		"state":      func(n *yaml.Node) { d.str(n, &cfg.State) },
+		"randomSalt": func(n *yaml.Node) { d.str(n, &cfg.RandomSalt) },
 		"sources": func(n *yaml.Node) {
 			d.entries(n, "source", func(k, v *yaml.Node) { cfg.Sources = append(cfg.Sources, d.source(k, v)) })
 		},
@@ -81,7 +83,7 @@ func (d *decoder) path(p string) string {
 }
 
 func (d *decoder) source(k, n *yaml.Node) *Source {
-	s := &Source{Name: k.Value, Line: k.Line}
+	s := &Source{Name: k.Value, Line: k.Line, Read: "full"}
 	d.fields(n, "source "+s.Name, map[string]func(*yaml.Node){
 		"type": func(n *yaml.Node) { d.str(n, &s.Type) },
 		"path": func(n *yaml.Node) { d.str(n, &s.Path); s.Path = d.path(s.Path) },
@@ -96,6 +98,22 @@ func (d *decoder) source(k, n *yaml.Node) *Source {
 			s.Delimiter, _ = utf8.DecodeRuneInString(v)
 		},
 		"maxFieldBytes": func(n *yaml.Node) { d.integer(n, &s.MaxFieldBytes) },
+		"read":          func(n *yaml.Node) { d.str(n, &s.Read) },
+		"delta":         func(n *yaml.Node) { d.str(n, &s.Delta); s.Delta = d.path(s.Delta) },
+		"fullEvery": func(n *yaml.Node) {
+			var v string
+			d.str(n, &v)
+			if runs, err := strconv.Atoi(v); err == nil && runs > 0 {
+				s.FullEveryRuns = runs
+				return
+			}
+			dur, err := ParseDuration(v)
+			if err != nil || dur <= 0 {
+				d.errorf(n, "fullEvery: want a number of runs or a duration like 24h or 7d, got %q", v)
+				return
+			}
+			s.FullEvery = dur
+		},
 		"schema": func(n *yaml.Node) {
 			d.entries(n, "schema column", func(k, v *yaml.Node) {
 				c := Column{Name: k.Value, Line: k.Line}
@@ -111,7 +129,8 @@ func (d *decoder) source(k, n *yaml.Node) *Source {
 }
 
 func (d *decoder) target(k, n *yaml.Node) *Target {
-	t := &Target{Name: k.Value, Line: k.Line, Deprovision: "disable", Safety: Safety{MaxDeletes: DefaultMaxDeletes}}
+	t := &Target{Name: k.Value, Line: k.Line, Deprovision: "disable", MembersPerRequest: 100,
+		Safety: Safety{MaxDeletes: DefaultMaxDeletes}}
 	d.fields(n, "target "+t.Name, map[string]func(*yaml.Node){
 		"type":        func(n *yaml.Node) { d.str(n, &t.Type) },
 		"path":        func(n *yaml.Node) { d.str(n, &t.Path); t.Path = d.path(t.Path) },
@@ -120,6 +139,26 @@ func (d *decoder) target(k, n *yaml.Node) *Target {
 		"scope":       func(n *yaml.Node) { d.rule(n, &t.Scope) },
 		"match":       func(n *yaml.Node) { d.str(n, &t.Match) },
 		"deprovision": func(n *yaml.Node) { d.str(n, &t.Deprovision) },
+		"deleteAfter": func(n *yaml.Node) {
+			var v string
+			d.str(n, &v)
+			dur, err := ParseDuration(v)
+			if err != nil || dur <= 0 {
+				d.errorf(n, "deleteAfter: want a duration like 30d or 720h, got %q", v)
+			}
+			t.DeleteAfter = dur
+		},
+		"enabled":           func(n *yaml.Node) { d.rule(n, &t.Enabled) },
+		"groups":            func(n *yaml.Node) { d.rule(n, &t.Groups) },
+		"membersPerRequest": func(n *yaml.Node) { d.integer(n, &t.MembersPerRequest) },
+		"deleteEmptyGroups": func(n *yaml.Node) { d.boolean(n, &t.DeleteEmptyGroups) },
+		"references": func(n *yaml.Node) {
+			d.entries(n, "reference", func(k, v *yaml.Node) {
+				a := &Attribute{Name: k.Value}
+				d.rule(v, &a.Rule)
+				t.References = append(t.References, a)
+			})
+		},
 		"attributes": func(n *yaml.Node) {
 			d.entries(n, "attribute", func(k, v *yaml.Node) { t.Attributes = append(t.Attributes, d.attribute(t, k, v)) })
 		},
@@ -144,6 +183,8 @@ func (d *decoder) attribute(t *Target, k, n *yaml.Node) *Attribute {
 		"expr":        func(n *yaml.Node) { d.rule(n, &a.Rule) },
 		"ignoreCase":  func(n *yaml.Node) { d.boolean(n, &a.IgnoreCase) },
 		"clearOnNull": func(n *yaml.Node) { d.boolean(n, &a.ClearOnNull) },
+		"createOnly":  func(n *yaml.Node) { d.boolean(n, &a.CreateOnly) },
+		"default":     func(n *yaml.Node) { a.Default = d.literal(n) },
 	})
 	if a.Rule.Text == "" {
 		d.errorf(k, "attribute %s.%s needs expr", t.Name, a.Name)

@@ -1,5 +1,7 @@
 package config
 
+import "time"
+
 // Config is a loaded, validated configuration.
 type Config struct {
 	// File is the config file's path as given; Dir is its directory, which
@@ -7,6 +9,9 @@ type Config struct {
 	File, Dir string
 	// State is the state directory. Defaults to ".idsync" beside the file.
 	State string
+	// RandomSalt keys randomString() in rules. Give it from a secret
+	// (${file:...}); without it, generated values follow from the key alone.
+	RandomSalt string
 	// Sources and Targets are in file order.
 	Sources []*Source
 	Targets []*Target
@@ -27,6 +32,18 @@ type Source struct {
 	// MaxFieldBytes bounds any one field; longer records are rejected.
 	// Defaults to 4 KiB.
 	MaxFieldBytes int
+	// Read is "full" (default: Path is the whole population) or "delta"
+	// (Delta holds only changed records and tombstones; a full read still
+	// happens every FullEvery).
+	Read string
+	// Delta is the path of the delta file: changed rows, with a "_deleted"
+	// column marking removed records. Required when Read is "delta".
+	Delta string
+	// FullEvery forces a full read after this many delta runs, or after
+	// this long since the last full read, whichever the config gives.
+	// Zero means never (only --full).
+	FullEveryRuns int
+	FullEvery     time.Duration
 }
 
 // Column is one declared schema column; Type is a batch type name.
@@ -56,7 +73,25 @@ type Target struct {
 	Attributes []*Attribute
 	// Deprovision is "disable" (default), "delete" or "ignore".
 	Deprovision string
-	Safety      Safety
+	// DeleteAfter, with Deprovision "disable", hard-deletes an object that
+	// has stayed deprovisioned this long. Zero means never.
+	DeleteAfter time.Duration
+	// Enabled decides whether an in-scope identity's object is active; a
+	// false result (a future start date, a leave) keeps it disabled. Empty
+	// means always.
+	Enabled Rule
+	// Groups yields the list of group names the identity belongs to.
+	Groups Rule
+	// MembersPerRequest bounds membership changes sent in one request.
+	// Defaults to 100.
+	MembersPerRequest int
+	// DeleteEmptyGroups deletes a group idsync created once it has no
+	// members. Defaults to false.
+	DeleteEmptyGroups bool
+	// References maps an attribute to a rule yielding another identity's
+	// source key (a manager); the target receives that identity's target id.
+	References []*Attribute
+	Safety     Safety
 }
 
 // Attribute maps a target attribute to a rule.
@@ -69,6 +104,11 @@ type Attribute struct {
 	// ClearOnNull clears the target value when the rule yields null.
 	// Defaults to false: a gap in source data leaves the target alone.
 	ClearOnNull bool
+	// CreateOnly writes the attribute when the object is created and never
+	// again (an initial password, a generated id).
+	CreateOnly bool
+	// Default is used when the rule yields null. Nil means none.
+	Default any
 }
 
 // Rule is a CEL expression with where it sits in the file.

@@ -38,6 +38,15 @@ func (d *decoder) validate(cfg *Config, root *yaml.Node) {
 				d.errorf(&yaml.Node{Line: c.Line}, "source %s: column names starting with _ are reserved", s.Name)
 			}
 		}
+		switch s.Read {
+		case "full":
+		case "delta":
+			if s.Delta == "" {
+				d.errorf(at, "source %s: read: delta needs a delta file path", s.Name)
+			}
+		default:
+			d.errorf(at, "source %s: read must be full or delta, got %q", s.Name, s.Read)
+		}
 		switch {
 		case s.Key == "":
 			d.errorf(at, "source %s: key is required (the column that anchors each identity)", s.Name)
@@ -68,6 +77,22 @@ func (d *decoder) validate(cfg *Config, root *yaml.Node) {
 		}
 		if t.Match != "" && !t.hasAttribute(t.Match) {
 			d.errorf(at, "target %s: match %q is not one of its attributes", t.Name, t.Match)
+		}
+		if t.DeleteAfter > 0 && t.Deprovision != "disable" {
+			d.errorf(at, "target %s: deleteAfter needs deprovision: disable", t.Name)
+		}
+		if t.MembersPerRequest < 1 {
+			d.errorf(at, "target %s: membersPerRequest must be at least 1", t.Name)
+		}
+		for _, a := range append(t.Attributes, t.References...) {
+			if strings.HasPrefix(a.Name, "_") {
+				d.errorf(at, "target %s: attribute names starting with _ are reserved (%s)", t.Name, a.Name)
+			}
+		}
+		for _, r := range t.References {
+			if t.hasAttribute(r.Name) {
+				d.errorf(at, "target %s: %s is both an attribute and a reference", t.Name, r.Name)
+			}
 		}
 		if t.Safety.MaxDeletes < 0 || t.Safety.MaxDeletePercent < 0 || t.Safety.MaxDeletePercent > 100 {
 			d.errorf(at, "target %s: safety limits must be >= 0 (percent <= 100)", t.Name)

@@ -1,31 +1,52 @@
 package diff
 
 import (
+	"slices"
+
 	"github.com/idsync/idsync/connectors"
 )
 
 // Reasons recorded on ops. They complete "because ...".
 const (
-	ReasonNew       = "new"
-	ReasonChanged   = "changed"
-	ReasonLeftScope = "left-scope"
-	ReasonAbsent    = "absent-from-full"
-	ReasonRehire    = "rehire"
-	ReasonMatch     = "match"
+	ReasonNew         = "new"
+	ReasonChanged     = "changed"
+	ReasonLeftScope   = "left-scope"
+	ReasonAbsent      = "absent-from-full"
+	ReasonTombstone   = "tombstone"
+	ReasonGrace       = "grace-expired"
+	ReasonRehire      = "rehire"
+	ReasonMatch       = "match"
+	ReasonActivated   = "activated"   // the enabled rule turned true (a start date came)
+	ReasonDeactivated = "deactivated" // the enabled rule turned false while in scope
+	ReasonEmptyGroup  = "empty-group"
 )
+
+// Deprovisioning reports whether a disable with this reason means the
+// identity left (so a grace-period delete may follow), rather than an
+// in-scope identity being inactive for now.
+func Deprovisioning(reason string) bool { return reason != ReasonDeactivated }
 
 // Desired is what the rules say one identity should look like in a target.
 type Desired struct {
 	Key     string
 	InScope bool
+	// Enabled is false for an in-scope identity that must not have access
+	// yet (or now): the object exists, disabled.
+	Enabled bool
 	Attrs   connectors.Attrs
+	// Groups are the names of the groups the identity belongs to.
+	Groups []string
 }
 
 // Stored is the last-known state of the identity's object in the target.
 type Stored struct {
 	ID       string
 	Disabled bool
-	Attrs    connectors.Attrs
+	// Deprovisioned is true when the object was disabled because its
+	// identity left, false when it is disabled by the enabled rule.
+	Deprovisioned bool
+	Attrs         connectors.Attrs
+	Groups        []string
 }
 
 // Present returns the ops for an identity present in the source. stored is
@@ -33,7 +54,7 @@ type Stored struct {
 func Present(p Policy, d Desired, stored *Stored) []connectors.Op {
 	switch {
 	case stored == nil && d.InScope:
-		return []connectors.Op{{Action: connectors.Create, Key: d.Key, Changes: createChanges(p, d.Attrs), Reason: ReasonNew}}
+		return create(p, d)
 	case stored == nil:
 		return nil
 	case !d.InScope:
@@ -41,20 +62,58 @@ func Present(p Policy, d Desired, stored *Stored) []connectors.Op {
 	}
 	var ops []connectors.Op
 	reason := ReasonChanged
-	if stored.Disabled {
-		ops = append(ops, connectors.Op{Action: connectors.Enable, Key: d.Key, ID: stored.ID, Reason: ReasonRehire})
-		reason = ReasonRehire
+	switch {
+	case stored.Disabled && d.Enabled:
+		reason = ReasonActivated
+		if stored.Deprovisioned {
+			reason = ReasonRehire
+		}
+		ops = append(ops, connectors.Op{Action: connectors.Enable, Key: d.Key, ID: stored.ID, Reason: reason})
+	case !d.Enabled && (!stored.Disabled || stored.Deprovisioned):
+		// Rehired with a future start: it stays disabled, but as inactive,
+		// no longer as deprovisioned, so no grace-period delete hits it.
+		ops = append(ops, connectors.Op{Action: connectors.Disable, Key: d.Key, ID: stored.ID, Reason: ReasonDeactivated})
+		if stored.Deprovisioned {
+			reason = ReasonRehire
+		}
 	}
 	if ch := Changes(p, d.Attrs, stored.Attrs); len(ch) > 0 {
 		ops = append(ops, connectors.Op{Action: connectors.Update, Key: d.Key, ID: stored.ID, Changes: ch, Reason: reason})
+	}
+	if p.Groups {
+		ops = append(ops, memberships(d.Key, d.Groups, stored.Groups, reason)...)
+	}
+	return ops
+}
+
+func create(p Policy, d Desired) []connectors.Op {
+	ops := []connectors.Op{{Action: connectors.Create, Key: d.Key, Changes: createChanges(p, d.Attrs), Reason: ReasonNew, Disabled: !d.Enabled}}
+	var refs []connectors.Change
+	for _, a := range p.Attrs {
+		if v := d.Attrs[a.Name]; a.Reference && !isEmpty(v) {
+			refs = append(refs, connectors.Change{Attr: a.Name, New: v})
+		}
+	}
+	if len(refs) > 0 {
+		ops = append(ops, connectors.Op{Action: connectors.Update, Key: d.Key, Changes: refs, Reason: ReasonNew})
+	}
+	if p.Groups {
+		ops = append(ops, memberships(d.Key, d.Groups, nil, ReasonNew)...)
 	}
 	return ops
 }
 
 // Absent returns the ops for a managed object whose identity is missing
-// from a full snapshot.
-func Absent(p Policy, key string, stored *Stored) []connectors.Op {
-	return deprovision(p, key, stored, ReasonAbsent)
+// from a full snapshot (reason ReasonAbsent) or tombstoned in a delta
+// (ReasonTombstone).
+func Absent(p Policy, key string, stored *Stored, reason string) []connectors.Op {
+	return deprovision(p, key, stored, reason)
+}
+
+// Expired returns the hard delete of an object deprovisioned for longer
+// than the grace period; the caller decides that it has.
+func Expired(key string, stored *Stored) []connectors.Op {
+	return []connectors.Op{{Action: connectors.Delete, Key: key, ID: stored.ID, Reason: ReasonGrace}}
 }
 
 func deprovision(p Policy, key string, s *Stored, reason string) []connectors.Op {
@@ -64,7 +123,7 @@ func deprovision(p Policy, key string, s *Stored, reason string) []connectors.Op
 	case Ignore:
 		return nil
 	}
-	if s.Disabled {
+	if s.Disabled && s.Deprovisioned {
 		return nil
 	}
 	return []connectors.Op{{Action: connectors.Disable, Key: key, ID: s.ID, Reason: reason}}
@@ -73,14 +132,26 @@ func deprovision(p Policy, key string, s *Stored, reason string) []connectors.Op
 // Adopt returns the op that links a pre-existing object found by match,
 // writing only the attributes that differ from what it holds.
 func Adopt(p Policy, d Desired, found connectors.Object) connectors.Op {
-	return connectors.Op{Action: connectors.Adopt, Key: d.Key, ID: found.ID, Changes: Changes(p, d.Attrs, found.Attrs), Reason: ReasonMatch}
+	return connectors.Op{Action: connectors.Adopt, Key: d.Key, ID: found.ID, Changes: adoptChanges(p, d.Attrs, found.Attrs), Reason: ReasonMatch}
 }
 
 func createChanges(p Policy, want connectors.Attrs) []connectors.Change {
 	out := make([]connectors.Change, 0, len(p.Attrs))
 	for _, a := range p.Attrs {
-		if v := want[a.Name]; !isEmpty(v) {
+		if v := want[a.Name]; !isEmpty(v) && !a.Reference {
 			out = append(out, connectors.Change{Attr: a.Name, New: v})
+		}
+	}
+	return out
+}
+
+// adoptChanges are the differences an adopted object needs; create-only
+// attributes are set too, since idsync never created this object.
+func adoptChanges(p Policy, want, have connectors.Attrs) []connectors.Change {
+	var out []connectors.Change
+	for _, a := range p.Attrs {
+		if w := want[a.Name]; !a.Reference && !isEmpty(w) && !Equal(w, have[a.Name], a.IgnoreCase) {
+			out = append(out, connectors.Change{Attr: a.Name, Old: have[a.Name], New: w})
 		}
 	}
 	return out
@@ -88,12 +159,12 @@ func createChanges(p Policy, want connectors.Attrs) []connectors.Change {
 
 // Changes lists the attributes whose desired value differs from have, in
 // policy order. A null desired value changes nothing unless the attribute
-// clears on null.
+// clears on null; create-only attributes never change.
 func Changes(p Policy, want, have connectors.Attrs) []connectors.Change {
 	var out []connectors.Change
 	for _, a := range p.Attrs {
 		w, h := want[a.Name], have[a.Name]
-		if isEmpty(w) && !a.ClearOnNull {
+		if a.CreateOnly || (isEmpty(w) && !a.ClearOnNull) {
 			continue
 		}
 		if !Equal(w, h, a.IgnoreCase) {
@@ -101,4 +172,21 @@ func Changes(p Policy, want, have connectors.Attrs) []connectors.Change {
 		}
 	}
 	return out
+}
+
+// memberships diffs group names as sets: one op per group joined or left,
+// never the whole list.
+func memberships(key string, want, have []string, reason string) []connectors.Op {
+	var ops []connectors.Op
+	for _, g := range setOf(want, false) {
+		if !slices.Contains(have, g) {
+			ops = append(ops, connectors.Op{Action: connectors.AddMember, Key: key, Group: g, Reason: reason})
+		}
+	}
+	for _, g := range setOf(have, false) {
+		if !slices.Contains(want, g) {
+			ops = append(ops, connectors.Op{Action: connectors.RemoveMember, Key: key, Group: g, Reason: reason})
+		}
+	}
+	return ops
 }

@@ -33,6 +33,8 @@ type Policy struct {
 	// Attrs lists the managed attributes in config order; ops list their
 	// changes in this order so plans read the same every run.
 	Attrs []AttrPolicy
+	// Groups is true when the target manages group memberships.
+	Groups bool
 }
 
 // AttrPolicy is how one attribute is compared and written.
@@ -44,4 +46,10 @@ type AttrPolicy struct {
 	// null. Off by default: a missing source value then leaves the target's
 	// value alone, so a gap in HR data never blanks a directory field.
 	ClearOnNull bool
+	// CreateOnly attributes are written on create and never compared again.
+	CreateOnly bool
+	// Reference attributes hold another identity's source key. They are
+	// written in a second pass after creates, when the referenced object
+	// exists, so a create never waits for (or fails on) its manager.
+	Reference bool
 }

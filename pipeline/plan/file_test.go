@@ -12,7 +12,7 @@ import (
 )
 
 func TestSavedPlanRoundTripsExactTypes(t *testing.T) {
-	p := &Plan{Version: Version, Now: time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC), Full: true, Targets: []*Target{{
+	p := &Plan{Version: Version, Now: time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC), Sources: []Source{{Name: "hr", Full: true, Targets: []string{"dir"}}}, Targets: []*Target{{
 		Name: "dir", Serial: 7, Managed: 2,
 		Ops: []Op{{
 			Op: connectors.Op{Action: connectors.Update, Key: "E1", ID: "1", Reason: "changed",

@@ -14,11 +14,19 @@ const Version = 1
 type Plan struct {
 	Version int       `json:"version"`
 	Now     time.Time `json:"now"`
-	// Full is true when every source was read as a full snapshot.
-	Full    bool      `json:"full"`
+	// Sources says how each source was read.
+	Sources []Source  `json:"sources"`
 	Targets []*Target `json:"targets"`
 	// Rejects are the records quarantined while planning.
 	Rejects []Reject `json:"rejects,omitempty"`
+}
+
+// Source is how one source was read, and which targets it fed.
+type Source struct {
+	Name string `json:"name"`
+	// Full is true for a full snapshot, false for a delta.
+	Full    bool     `json:"full"`
+	Targets []string `json:"targets"`
 }
 
 // Target is the plan for one target.
@@ -90,11 +98,12 @@ func (t *Target) Counts() map[connectors.Action]int {
 	return m
 }
 
-// Destructive counts the disables and deletes.
+// Destructive counts the disables and deletes of users: what the deletion
+// guard limits.
 func (t *Target) Destructive() int {
 	n := 0
 	for _, op := range t.Ops {
-		if op.Action.Destructive() {
+		if op.Action.Destructive() && op.Object == connectors.User {
 			n++
 		}
 	}

@@ -11,15 +11,20 @@ import (
 // jsonOp is the line format of `plan --format jsonl`: stable field names
 // that scripts depend on.
 type jsonOp struct {
-	Target  string            `json:"target"`
-	Action  connectors.Action `json:"action"`
-	Object  string            `json:"object"`
-	Key     string            `json:"key"`
-	ID      string            `json:"id,omitempty"`
-	Changes connectors.Attrs  `json:"changes,omitempty"`
-	Before  connectors.Attrs  `json:"before,omitempty"`
-	Reason  string            `json:"reason,omitempty"`
-	Held    bool              `json:"held,omitempty"`
+	Target string            `json:"target"`
+	Action connectors.Action `json:"action"`
+	Object string            `json:"object"`
+	Key    string            `json:"key"`
+	// Group and Member are set on membership ops (Member is the user's
+	// key) and Group on group ops.
+	Group    string           `json:"group,omitempty"`
+	Member   string           `json:"member,omitempty"`
+	Disabled bool             `json:"disabled,omitempty"`
+	ID       string           `json:"id,omitempty"`
+	Changes  connectors.Attrs `json:"changes,omitempty"`
+	Before   connectors.Attrs `json:"before,omitempty"`
+	Reason   string           `json:"reason,omitempty"`
+	Held     bool             `json:"held,omitempty"`
 }
 
 // JSONL writes one JSON object per op. Held marks destructive ops that a
@@ -28,8 +33,11 @@ func JSONL(w io.Writer, p *plan.Plan) error {
 	enc := json.NewEncoder(w)
 	for _, t := range p.Targets {
 		for _, op := range t.Ops {
-			line := jsonOp{Target: t.Name, Action: op.Action, Object: "user", Key: op.Key, ID: op.ID,
-				Reason: op.Reason, Held: t.Guard != nil && op.Action.Destructive()}
+			line := jsonOp{Target: t.Name, Action: op.Action, Object: op.Object.String(), Key: op.Key, ID: op.ID,
+				Group: op.Group, Disabled: op.Disabled, Reason: op.Reason, Held: t.Guard != nil && op.Action.Destructive()}
+			if op.Action == connectors.AddMember || op.Action == connectors.RemoveMember {
+				line.Object, line.Member = "group", op.Key
+			}
 			for _, c := range op.Changes {
 				if line.Changes == nil {
 					line.Changes = connectors.Attrs{}

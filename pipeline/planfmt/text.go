@@ -14,7 +14,7 @@ func Text(w io.Writer, p *plan.Plan) error {
 	ew := &errWriter{w: w}
 	for _, t := range p.Targets {
 		for _, op := range t.Ops {
-			ew.printf("%c %-13s %s/%s%s\n", op.Action.Symbol(), op.Action, t.Name, op.Key, details(op))
+			ew.printf("%c %-13s %s/%s%s\n", op.Action.Symbol(), op.Action, t.Name, subject(op), details(op))
 		}
 		ew.printf("%s\n", Summary(t))
 		if g := t.Guard; g != nil {
@@ -22,6 +22,20 @@ func Text(w io.Writer, p *plan.Plan) error {
 		}
 	}
 	return ew.err
+}
+
+// subject names what an op is about: a user key, a group, or a member
+// joining or leaving a group.
+func subject(op plan.Op) string {
+	switch {
+	case op.Object == connectors.Group:
+		return "group:" + op.Key
+	case op.Action == connectors.AddMember:
+		return op.Key + " → group:" + op.Group
+	case op.Action == connectors.RemoveMember:
+		return op.Key + " ← group:" + op.Group
+	}
+	return op.Key
 }
 
 func details(op plan.Op) string {
@@ -36,7 +50,10 @@ func details(op plan.Op) string {
 			fmt.Fprintf(&b, " %s: %s → %s", c.Attr, show(c.Old), show(c.New))
 		}
 	}
-	if op.Reason != "" {
+	switch {
+	case op.Disabled:
+		fmt.Fprintf(&b, " (%s; created disabled)", op.Reason)
+	case op.Reason != "":
 		fmt.Fprintf(&b, " (%s)", op.Reason)
 	}
 	return b.String()

@@ -1,0 +1,118 @@
+package pipeline
+
+import (
+	"cmp"
+	"maps"
+	"slices"
+
+	"github.com/idsync/idsync/connectors"
+	"github.com/idsync/idsync/pipeline/diff"
+	"github.com/idsync/idsync/pipeline/plan"
+	"github.com/idsync/idsync/snapshots"
+)
+
+// commitUser records an acknowledged user op as the object's last-known
+// state. Attributes whose reference was deferred keep their old stored
+// value, and the fingerprint is cleared, so the next run tries again.
+func (e *Engine) commitUser(target string, op plan.Op, res connectors.Result, deferred []string) error {
+	en, ok, err := e.store.Get(target, op.Key)
+	if err != nil {
+		return err
+	}
+	attrs, groups, err := decodeState(en.Attrs)
+	if err != nil {
+		return err
+	}
+	if op.Action == connectors.Delete {
+		if !ok {
+			return nil
+		}
+		// The target drops a deleted user's memberships with it.
+		changes, err := e.groupCounts(target, groups, -1)
+		if err != nil {
+			return err
+		}
+		return e.store.Commit(target, append(changes, snapshots.Change{Entry: snapshots.Entry{Key: op.Key}, Delete: true})...)
+	}
+	en.Key, en.Hash = op.Key, op.Hash
+	if len(deferred) > 0 {
+		en.Hash = 0
+	}
+	now := e.opts.Now.Unix()
+	switch op.Action {
+	case connectors.Create, connectors.Adopt:
+		en.ID = cmp.Or(res.ID, op.ID)
+		en.Disabled, en.Deprovisioned, en.Since = op.Disabled, false, now
+	case connectors.Enable:
+		en.Disabled, en.Deprovisioned, en.Since = false, false, now
+	case connectors.Disable:
+		en.Disabled, en.Deprovisioned, en.Since = true, diff.Deprovisioning(op.Reason), now
+	}
+	desired := op.Desired
+	if op.Action == connectors.Create {
+		desired = op.Attrs()
+	}
+	if desired != nil {
+		next := maps.Clone(desired)
+		for _, attr := range deferred {
+			next[attr] = attrs[attr]
+		}
+		if en.Attrs, err = encodeState(next, groups); err != nil {
+			return err
+		}
+	}
+	return e.store.Commit(target, snapshots.Change{Entry: en})
+}
+
+// commitGroup records a group create or delete.
+func (e *Engine) commitGroup(target string, op plan.Op, res connectors.Result) error {
+	g := &snapshots.GroupEntry{Name: op.Key, ID: cmp.Or(res.ID, op.ID)}
+	return e.store.Commit(target, snapshots.Change{Group: g, Delete: op.Action == connectors.Delete})
+}
+
+// commitMembers records one acknowledged membership batch: each member's
+// group list and the group's member count change in one transaction.
+func (e *Engine) commitMembers(target string, g snapshots.GroupEntry, ops []plan.Op) error {
+	changes := make([]snapshots.Change, 0, len(ops)+1)
+	for _, op := range ops {
+		en, _, err := e.store.Get(target, op.Key)
+		if err != nil {
+			return err
+		}
+		attrs, groups, err := decodeState(en.Attrs)
+		if err != nil {
+			return err
+		}
+		if op.Action == connectors.AddMember {
+			groups = append(groups, g.Name)
+			g.Members++
+		} else {
+			groups = slices.DeleteFunc(groups, func(n string) bool { return n == g.Name })
+			g.Members--
+		}
+		if en.Attrs, err = encodeState(attrs, groups); err != nil {
+			return err
+		}
+		if op.Hash != 0 {
+			en.Hash = op.Hash
+		}
+		changes = append(changes, snapshots.Change{Entry: en})
+	}
+	return e.store.Commit(target, append(changes, snapshots.Change{Group: &g})...)
+}
+
+// groupCounts adjusts the member counts of the named groups by delta.
+func (e *Engine) groupCounts(target string, names []string, delta int64) ([]snapshots.Change, error) {
+	var changes []snapshots.Change
+	for _, name := range names {
+		g, ok, err := e.store.Group(target, name)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			g.Members += delta
+			changes = append(changes, snapshots.Change{Group: &g})
+		}
+	}
+	return changes, nil
+}

@@ -1,0 +1,135 @@
+package pipeline
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/idsync/idsync/connectors"
+	"github.com/idsync/idsync/pipeline/diff"
+	"github.com/idsync/idsync/pipeline/plan"
+)
+
+// finish completes a target's plan once the source is read: it drops ops
+// of quarantined keys, deprovisions absent objects (full reads), expires
+// grace periods, plans group creates and deletes, orders the ops, marks
+// each key's last op with its fingerprint, and applies the guards.
+func (e *Engine) finish(sr *sourceRun, tr *targetRun) error {
+	for key := range sr.dups {
+		tr.failed[key] = true
+	}
+	tr.out.Ops = slices.DeleteFunc(tr.out.Ops, func(op plan.Op) bool { return tr.failed[op.Key] })
+	tr.out.Refresh = slices.DeleteFunc(tr.out.Refresh, func(r plan.Refresh) bool { return tr.failed[r.Key] })
+	planned := map[string]bool{}
+	for _, op := range tr.out.Ops {
+		planned[op.Key] = true
+	}
+	policy, grace := tr.t.policy, tr.t.cfg.DeleteAfter
+	for key, ie := range tr.index {
+		_, seen := sr.seen[key]
+		switch {
+		case planned[key] || tr.failed[key]:
+		case !seen && sr.full:
+			tr.add(diff.Absent(policy, key, ie.stored(), diff.ReasonAbsent), nil)
+		case grace > 0 && ie.deprovisioned && e.opts.Now.Unix()-ie.since >= int64(grace.Seconds()):
+			tr.add(diff.Expired(key, ie.stored()), nil)
+		}
+	}
+	if policy.Groups {
+		if err := e.planGroups(tr); err != nil {
+			return err
+		}
+	}
+	slices.SortStableFunc(tr.out.Ops, compareOps)
+	last := map[string]int{}
+	for i, op := range tr.out.Ops {
+		if op.Object == connectors.User {
+			last[op.Key] = i
+		}
+	}
+	for key, i := range last {
+		tr.out.Ops[i].Hash = tr.hashes[key]
+	}
+	read := len(sr.seen) - len(sr.dups)
+	if !sr.full {
+		read = -1 // a delta may be empty; the empty-source guard is for full reads
+	}
+	tr.out.Guard = guard(tr.t, tr.out, read, sr.unkeyed)
+	return nil
+}
+
+// planGroups creates the groups that memberships need and, when the target
+// asks for it, deletes groups idsync manages that this plan empties.
+func (e *Engine) planGroups(tr *targetRun) error {
+	delta := map[string]int64{}
+	creating := map[string]bool{}
+	var extra []plan.Op
+	for _, op := range tr.out.Ops {
+		switch {
+		case op.Action == connectors.AddMember:
+			delta[op.Group]++
+			if _, ok := tr.groups[op.Group]; !ok && !creating[op.Group] {
+				creating[op.Group] = true
+				extra = append(extra, plan.Op{Op: connectors.Op{Action: connectors.Create, Object: connectors.Group,
+					Key: op.Group, Group: op.Group, Reason: diff.ReasonNew}})
+			}
+		case op.Action == connectors.RemoveMember:
+			delta[op.Group]--
+		case op.Action == connectors.Delete && op.Object == connectors.User:
+			// The target drops a deleted user's memberships with it.
+			st, err := e.stored(tr.t.cfg.Name, op.Key)
+			if err != nil {
+				return err
+			}
+			for _, g := range st.Groups {
+				delta[g]--
+			}
+		}
+	}
+	if tr.t.cfg.DeleteEmptyGroups {
+		for name, d := range delta {
+			if g, ok := tr.groups[name]; ok && d < 0 && g.Members+d <= 0 {
+				extra = append(extra, plan.Op{Op: connectors.Op{Action: connectors.Delete, Object: connectors.Group,
+					Key: name, ID: g.ID, Group: name, Reason: diff.ReasonEmptyGroup}})
+			}
+		}
+	}
+	tr.out.Ops = append(tr.out.Ops, extra...)
+	return nil
+}
+
+// rank orders ops the way they must be applied: groups exist before
+// members join them, objects exist before references and memberships point
+// at them, and removals come last.
+func rank(op plan.Op) int {
+	if op.Object == connectors.Group {
+		if op.Action == connectors.Create {
+			return 0
+		}
+		return 9 // group deletes, after every membership removal
+	}
+	switch op.Action {
+	case connectors.Adopt:
+		return 1
+	case connectors.Create:
+		return 2
+	case connectors.Enable:
+		return 3
+	case connectors.Update:
+		return 4
+	case connectors.AddMember:
+		return 5
+	case connectors.RemoveMember:
+		return 6
+	case connectors.Disable:
+		return 7
+	case connectors.Delete:
+		return 8
+	}
+	return 10
+}
+
+// compareOps sorts by rank, then membership ops by group so apply can
+// batch them, then by key.
+func compareOps(a, b plan.Op) int {
+	return cmp.Or(cmp.Compare(rank(a), rank(b)), cmp.Compare(a.Group, b.Group), cmp.Compare(a.Key, b.Key))
+}

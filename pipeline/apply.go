@@ -212,6 +212,10 @@ func (a *applier) one(ctx context.Context, op plan.Op) error {
 	if err != nil {
 		return err
 	}
+	if sent.ID == "" && op.Action != connectors.Create {
+		a.rep.Failed = append(a.rep.Failed, Failure{Op: op.Op, Err: fmt.Errorf("%s has no object in the target: its create did not succeed", op.Key)})
+		return nil
+	}
 	var res connectors.Result
 	if len(sent.Changes) > 0 || sent.Action != connectors.Update {
 		res, err = a.send(ctx, plan.Op{Op: sent, Desired: op.Desired})
@@ -246,8 +250,20 @@ func (a *applier) one(ctx context.Context, op plan.Op) error {
 // resolveRefs turns reference values (source keys) into the target ids of
 // those identities' objects. A reference whose object does not exist yet
 // is left out and reported as deferred.
+//
+// It also fills in the target id of an object created earlier in this
+// apply: the plan could not know it.
 func (a *applier) resolveRefs(op plan.Op) (connectors.Op, []string, error) {
 	sent := op.Op
+	if sent.ID == "" && op.Object == connectors.User && op.Action != connectors.Create {
+		en, ok, err := a.e.store.Get(a.t.cfg.Name, op.Key)
+		if err != nil {
+			return sent, nil, err
+		}
+		if ok {
+			sent.ID = en.ID
+		}
+	}
 	if op.Action != connectors.Update {
 		return sent, nil, nil
 	}

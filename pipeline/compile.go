@@ -41,6 +41,8 @@ type target struct {
 	usesNow bool
 	// match is the index in attrs of the match attribute, or -1.
 	match int
+	// unique indexes the attrs whose rule is selectUnique(...).
+	unique []int
 }
 
 // compiled is a config whose rules all compiled.
@@ -165,6 +167,16 @@ func compileTarget(file string, env *rules.Env, tc *config.Target) (*target, con
 		}
 	}
 	t.version = h.Sum64()
+	for i, p := range t.attrs {
+		if !p.Unique {
+			continue
+		}
+		if t.policy.Attrs[i].Reference || i == t.match {
+			return nil, config.Errors{&config.Error{File: file, Line: tc.Line,
+				Msg: fmt.Sprintf("target %s: %s cannot use selectUnique: it is the match attribute or a reference", tc.Name, t.policy.Attrs[i].Name)}}
+		}
+		t.unique = append(t.unique, i)
+	}
 	for _, p := range append(slices.Clone(t.attrs), t.scope, t.enabled, t.groups) {
 		if p != nil && p.UsesNow {
 			t.usesNow = true

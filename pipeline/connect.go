@@ -34,8 +34,8 @@ func openSource(s *source, delta bool, reject connectors.RejectFunc) (connectors
 func openTarget(ctx context.Context, t *target) (connectors.Target, error) {
 	switch t.cfg.Type {
 	case "sqlite":
-		names := make([]string, len(t.cfg.Attributes))
-		for i, a := range t.cfg.Attributes {
+		names := make([]string, len(t.policy.Attrs)) // attributes and references
+		for i, a := range t.policy.Attrs {
 			names[i] = a.Name
 		}
 		return sqlite.Open(ctx, sqlite.Options{Path: t.cfg.Path, Table: t.cfg.Table, Attributes: names, Match: t.cfg.Match})

@@ -56,6 +56,8 @@ type targetRun struct {
 	toMatch []int
 	// hashes are the fingerprints to store once all of a key's ops succeed.
 	hashes map[string]uint64
+	// picks are the unique values still to choose, in finish.
+	picks []uniquePick
 }
 
 // sourceRun is one source read.
@@ -102,10 +104,18 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 
 // readFull decides whether this run reads s in full: always for full
 // sources, on --full, on a first run, after a run that left ops undone, and
-// when the schedule says a full run is due.
+// when the schedule says a full run is due. A target whose rules read the
+// clock also needs every record each run (a start date can arrive with no
+// change to the record), so its source is read in full.
 func (e *Engine) readFull(s *source, force bool) (bool, error) {
 	if force || s.cfg.Read != "delta" {
 		return true, nil
+	}
+	for _, t := range s.targets {
+		if t.usesNow {
+			e.opts.Log.Info("reading in full: a rule reads now", "source", s.cfg.Name, "target", t.cfg.Name)
+			return true, nil
+		}
 	}
 	w, ok, err := e.store.Watermark(s.cfg.Name)
 	if err != nil || !ok || !w.Clean {
@@ -170,6 +180,9 @@ func (e *Engine) planSource(ctx context.Context, s *source, full bool) (*sourceR
 			Reason: fmt.Sprintf("duplicate key on lines %s; every copy quarantined", joinLines(lines))})
 	}
 	for _, tr := range sr.runs {
+		if err := e.resolveUniques(ctx, sr, tr, src.Name()); err != nil {
+			return nil, err
+		}
 		if err := e.resolveMatches(ctx, sr, tr, src.Name()); err != nil {
 			return nil, err
 		}
@@ -184,6 +197,11 @@ func (e *Engine) startTarget(ctx context.Context, t *target) (*targetRun, error)
 	tr := &targetRun{t: t, index: map[string]indexEntry{}, groups: map[string]snapshots.GroupEntry{},
 		failed: map[string]bool{}, claimed: map[string]string{}, hashes: map[string]uint64{},
 		out: &plan.Target{Name: t.cfg.Name}}
+	for _, a := range t.cfg.Attributes {
+		if a.Sensitive {
+			tr.out.Sensitive = append(tr.out.Sensitive, a.Name)
+		}
+	}
 	serial, err := e.store.Serial(t.cfg.Name)
 	if err != nil {
 		return nil, err
@@ -204,12 +222,15 @@ func (e *Engine) startTarget(ctx context.Context, t *target) (*targetRun, error)
 		return nil, err
 	}
 	tr.out.Managed = len(tr.index)
-	if t.match >= 0 {
+	if t.match >= 0 || len(t.unique) > 0 {
 		conn, err := e.target(ctx, t)
 		if err != nil {
 			return nil, err
 		}
 		tr.matcher, _ = conn.(connectors.Matcher)
+		if tr.matcher == nil && len(t.unique) > 0 {
+			return nil, fmt.Errorf("target %s: selectUnique needs a target that can look values up, and %s cannot", t.cfg.Name, t.cfg.Type)
+		}
 	}
 	return tr, nil
 }
@@ -290,14 +311,18 @@ func (e *Engine) planRow(sr *sourceRun, tr *targetRun, ev *rules.Evaluator, i in
 			return err
 		}
 	}
+	pick := tr.pinUnique(&d, stored)
 	ops := diff.Present(t.policy, d, stored)
+	if len(pick.attrs) > 0 && len(ops) > 0 {
+		tr.picks = append(tr.picks, pick)
+	}
 	if len(ops) == 0 {
 		tr.out.Refresh = append(tr.out.Refresh, plan.Refresh{Key: key, Hash: h})
 		return nil
 	}
 	tr.hashes[key] = h
 	tr.add(ops, d.Attrs)
-	if ops[0].Action == connectors.Create && tr.matcher != nil {
+	if ops[0].Action == connectors.Create && tr.matcher != nil && t.match >= 0 {
 		// Matched later, in one batch per target: see resolveMatches.
 		tr.toMatch = append(tr.toMatch, len(tr.out.Ops)-len(ops))
 	}
@@ -334,8 +359,8 @@ func evaluate(t *target, ev *rules.Evaluator, i int, key string) (diff.Desired, 
 		if err != nil {
 			return d, ruleError{p.Name, err}
 		}
-		if v == nil {
-			v = t.defaults[j]
+		if v == nil || v == "" {
+			v = t.defaults[j] // "no value" is null or "" everywhere in idsync
 		}
 		d.Attrs[t.policy.Attrs[j].Name] = v
 	}

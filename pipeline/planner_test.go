@@ -2,11 +2,13 @@ package pipeline
 
 import (
 	"database/sql"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/idsync/idsync/connectors"
 	"github.com/idsync/idsync/pipeline/plan"
 )
 
@@ -152,4 +154,63 @@ func TestDriftedObjectIsForgottenThenRecreated(t *testing.T) {
 	if diff := cmp.Diff([]string{"dir create E2 login,name,title"}, opList(f.plan(map[string]string{"HR": "day2.csv"}))); diff != "" {
 		t.Errorf("next run (-want +got):\n%s", diff)
 	}
+}
+
+const uniqueConfig = `state: state
+sources:
+  hr:
+    type: csv
+    path: ${env:HR:-day1.csv}
+    key: id
+    schema: {id: string, given: string, sur: string}
+targets:
+  dir:
+    type: sqlite
+    path: dir.db
+    source: hr
+    attributes:
+      login: 'selectUnique([lowerAscii(user.given + "." + user.sur), lowerAscii(user.given + "." + user.sur) + "2", lowerAscii(user.given.substring(0, 1) + user.sur)])'
+`
+
+func TestSelectUniquePicksFreeValuesDeterministically(t *testing.T) {
+	day1 := "id,given,sur\nE2,John,Smith\nE1,John,Smith\nE3,Ann,Lee\n"
+	// Reordered input, a third John Smith, a fourth who finds every
+	// candidate taken, and E1 renamed while E2 keeps its value.
+	day2 := "id,given,sur\nE4,John,Smith\nE3,Ann,Lee\nE2,John,Smith\nE1,Jon,Smith\nE5,John,Smith\n"
+	f := newFixture(t, map[string]string{"idsync.yaml": uniqueConfig, "day1.csv": day1, "day2.csv": day2})
+	p, _ := f.apply(nil, ApplyOptions{})
+	want := []string{`E1 login=john.smith`, `E2 login=john.smith2`, `E3 login=ann.lee`}
+	if diff := cmp.Diff(want, creates(p)); diff != "" {
+		t.Errorf("day 1: two John Smiths in one run (-want +got):\n%s", diff)
+	}
+	p = f.plan(map[string]string{"HR": "day2.csv"})
+	// E1 becomes jon.smith, freeing john.smith, which E4 (first by key) takes.
+	wantOps := []string{"dir create E4 login", "dir update E1 login"}
+	if diff := cmp.Diff(wantOps, opList(p)); diff != "" {
+		t.Errorf("day 2 ops (-want +got):\n%s", diff)
+	}
+	if got := p.Targets[0].Ops[0].Changes[0].New; got != "jsmith" {
+		// john.smith is still held by E1's object until E1's update is
+		// applied, so E4 gets the third candidate.
+		t.Errorf("E4 login = %v, want jsmith", got)
+	}
+	want5 := []string{"E5: dir.attributes.login: no unique value free: john.smith, john.smith2, jsmith are all taken"}
+	if diff := cmp.Diff(want5, rejectList(p)); diff != "" {
+		t.Errorf("day 2 rejects (-want +got):\n%s", diff)
+	}
+}
+
+// creates lists "key attr=value ..." for the plan's creates.
+func creates(p *plan.Plan) []string {
+	var out []string
+	for _, op := range p.Targets[0].Ops {
+		if op.Action == connectors.Create {
+			s := op.Key
+			for _, c := range op.Changes {
+				s += fmt.Sprintf(" %s=%v", c.Attr, c.New)
+			}
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -2,8 +2,10 @@ package rules
 
 import (
 	"fmt"
+	"strings"
 
 	"cel.dev/cel-go/cel"
+	celast "cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/types"
 )
 
@@ -55,6 +57,9 @@ type Program struct {
 	Limited bool
 	// MaxCost is the static worst-case cost estimate.
 	MaxCost uint64
+	// Unique is true when the rule is a call to selectUnique: it yields
+	// candidates, and the engine picks the first free one.
+	Unique bool
 }
 
 // Compile type-checks and cost-checks every rule and returns all problems
@@ -104,6 +109,11 @@ func (e *Env) compile(x Expr) (*Program, []Issue) {
 		return nil, at("%v", err)
 	}
 	p.prg = prg
+	root := ast.NativeRep().Expr()
+	p.Unique = root.Kind() == celast.CallKind && root.AsCall().FunctionName() == UniqueFunc
+	if !p.Unique && strings.Contains(x.Text, UniqueFunc) {
+		return nil, at("%s must be the whole expression of an attribute", UniqueFunc)
+	}
 	for _, ref := range ast.NativeRep().ReferenceMap() {
 		if ref.Name == NowVar {
 			p.UsesNow = true

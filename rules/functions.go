@@ -60,6 +60,12 @@ func entraFunctions(salt []byte) []cel.EnvOption {
 				}
 				return types.String(re.ReplaceAllString(string(vs[0].(types.String)), string(vs[2].(types.String))))
 			}))),
+		// selectUnique(candidates) marks an attribute whose value is the
+		// first candidate free in the target and in this run, like Entra's
+		// SelectUniqueValue. The engine picks; the function only passes the
+		// candidates on, so it must be the whole expression.
+		cel.Function(UniqueFunc, cel.Overload("idsync_select_unique", []*cel.Type{cel.ListType(cel.StringType)}, cel.ListType(cel.StringType),
+			cel.UnaryBinding(func(v ref.Val) ref.Val { return v }))),
 		cel.Function("titleCase", cel.Overload("idsync_title_case", []*cel.Type{cel.StringType}, cel.StringType,
 			cel.UnaryBinding(func(v ref.Val) ref.Val { return types.String(titleCase(string(v.(types.String)))) }))),
 		cel.Function("parseDate", cel.Overload("idsync_parse_date", []*cel.Type{cel.StringType, cel.StringType}, cel.TimestampType,
@@ -118,6 +124,9 @@ func (c *patternCache) compile(p string) (*regexp.Regexp, error) {
 	}
 	return re, err
 }
+
+// UniqueFunc is the name of the unique-value function.
+const UniqueFunc = "selectUnique"
 
 // maxRandomLength bounds randomString, keeping its cost static.
 const maxRandomLength = 256

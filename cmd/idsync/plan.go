@@ -62,7 +62,8 @@ func planCommand() *cli.Command {
 }
 
 func savePlan(path string, p *plan.Plan) error {
-	f, err := os.Create(path)
+	// 0600: a saved plan holds the values it will write, sensitive ones too.
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}

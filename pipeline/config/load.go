@@ -184,6 +184,7 @@ func (d *decoder) attribute(t *Target, k, n *yaml.Node) *Attribute {
 		"ignoreCase":  func(n *yaml.Node) { d.boolean(n, &a.IgnoreCase) },
 		"clearOnNull": func(n *yaml.Node) { d.boolean(n, &a.ClearOnNull) },
 		"createOnly":  func(n *yaml.Node) { d.boolean(n, &a.CreateOnly) },
+		"sensitive":   func(n *yaml.Node) { d.boolean(n, &a.Sensitive) },
 		"default":     func(n *yaml.Node) { a.Default = d.literal(n) },
 	})
 	if a.Rule.Text == "" {

@@ -107,8 +107,12 @@ type Attribute struct {
 	// CreateOnly writes the attribute when the object is created and never
 	// again (an initial password, a generated id).
 	CreateOnly bool
-	// Default is used when the rule yields null. Nil means none.
+	// Default is used when the rule yields no value (null or ""). Nil
+	// means none.
 	Default any
+	// Sensitive values (an initial password) are never printed: plans and
+	// reports show "(sensitive)" instead.
+	Sensitive bool
 }
 
 // Rule is a CEL expression with where it sits in the file.

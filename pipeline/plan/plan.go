@@ -38,6 +38,8 @@ type Target struct {
 	// Managed is how many objects idsync managed in the target.
 	Managed int  `json:"managed"`
 	Ops     []Op `json:"ops"`
+	// Sensitive names attributes whose values must never be printed.
+	Sensitive []string `json:"sensitive,omitempty"`
 	// Refresh lists keys whose stored fingerprint changed with no op, so
 	// apply records it and the next run skips them.
 	Refresh []Refresh `json:"refresh,omitempty"`
@@ -87,15 +89,6 @@ type Reject struct {
 	Field  string `json:"field,omitempty"`
 	Key    string `json:"key,omitempty"`
 	Reason string `json:"reason"`
-}
-
-// Counts tallies ops by action.
-func (t *Target) Counts() map[connectors.Action]int {
-	m := map[connectors.Action]int{}
-	for _, op := range t.Ops {
-		m[op.Action]++
-	}
-	return m
 }
 
 // Destructive counts the disables and deletes of users: what the deletion

@@ -33,6 +33,7 @@ func JSONL(w io.Writer, p *plan.Plan) error {
 	enc := json.NewEncoder(w)
 	for _, t := range p.Targets {
 		for _, op := range t.Ops {
+			op = redact(t, op)
 			line := jsonOp{Target: t.Name, Action: op.Action, Object: op.Object.String(), Key: op.Key, ID: op.ID,
 				Group: op.Group, Disabled: op.Disabled, Reason: op.Reason, Held: t.Guard != nil && op.Action.Destructive()}
 			if op.Action == connectors.AddMember || op.Action == connectors.RemoveMember {

@@ -3,6 +3,7 @@ package planfmt
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/idsync/idsync/connectors"
@@ -14,7 +15,7 @@ func Text(w io.Writer, p *plan.Plan) error {
 	ew := &errWriter{w: w}
 	for _, t := range p.Targets {
 		for _, op := range t.Ops {
-			ew.printf("%c %-13s %s/%s%s\n", op.Action.Symbol(), op.Action, t.Name, subject(op), details(op))
+			ew.printf("%c %-13s %s/%s%s\n", op.Action.Symbol(), op.Action, t.Name, subject(op), details(redact(t, op)))
 		}
 		ew.printf("%s\n", Summary(t))
 		if g := t.Guard; g != nil {
@@ -22,6 +23,32 @@ func Text(w io.Writer, p *plan.Plan) error {
 		}
 	}
 	return ew.err
+}
+
+// Redacted replaces sensitive values in printed plans.
+const Redacted = "(sensitive)"
+
+// redact returns op with the target's sensitive attribute values replaced.
+func redact(t *plan.Target, op plan.Op) plan.Op {
+	if len(t.Sensitive) == 0 {
+		return op
+	}
+	changes := make([]connectors.Change, len(op.Changes))
+	for i, c := range op.Changes {
+		if slices.Contains(t.Sensitive, c.Attr) {
+			c.Old, c.New = hide(c.Old), hide(c.New)
+		}
+		changes[i] = c
+	}
+	op.Changes = changes
+	return op
+}
+
+func hide(v connectors.Value) connectors.Value {
+	if v == nil {
+		return nil
+	}
+	return Redacted
 }
 
 // subject names what an op is about: a user key, a group, or a member
@@ -80,11 +107,23 @@ func Summary(t *plan.Target) string {
 	if len(t.Ops) == 0 {
 		return fmt.Sprintf("%s: no changes (%d managed)", t.Name, t.Managed)
 	}
-	c := t.Counts()
+	users, groups := map[connectors.Action]int{}, map[connectors.Action]int{}
+	for _, op := range t.Ops {
+		if op.Object == connectors.Group {
+			groups[op.Action]++
+		} else {
+			users[op.Action]++
+		}
+	}
 	var parts []string
 	for _, a := range connectors.Actions {
-		if n := c[a]; n > 0 {
+		if n := users[a]; n > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", n, a))
+		}
+	}
+	for _, a := range connectors.Actions {
+		if n := groups[a]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d group %s", n, a))
 		}
 	}
 	return fmt.Sprintf("%s: %s (%d managed)", t.Name, strings.Join(parts, ", "), t.Managed)

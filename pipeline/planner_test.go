@@ -2,7 +2,10 @@ package pipeline
 
 import (
 	"database/sql"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -213,4 +216,52 @@ func creates(p *plan.Plan) []string {
 		}
 	}
 	return out
+}
+
+func TestMembershipsAreSentInChunks(t *testing.T) {
+	cfg := `state: state
+sources:
+  hr: {type: csv, path: hr.csv, key: id, schema: {id: string}}
+targets:
+  log:
+    type: jsonl
+    path: ops.jsonl
+    source: hr
+    attributes: {id: user.id}
+    groups: '["All"]'
+    membersPerRequest: 100
+`
+	var csv strings.Builder
+	csv.WriteString("id\n")
+	for i := range 250 {
+		fmt.Fprintf(&csv, "E%03d\n", i)
+	}
+	f := newFixture(t, map[string]string{"idsync.yaml": cfg, "hr.csv": csv.String()})
+	_, rep := f.apply(nil, ApplyOptions{})
+	if got := rep.Targets[0].Applied[connectors.AddMember]; got != 250 {
+		t.Errorf("applied add-member = %d, want 250", got)
+	}
+	data, err := os.ReadFile(filepath.Join(f.dir, "ops.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sizes []int
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var rec struct {
+			Action  string
+			Members []string
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Action == "add-member" {
+			sizes = append(sizes, len(rec.Members))
+		}
+	}
+	if diff := cmp.Diff([]int{100, 100, 50}, sizes); diff != "" {
+		t.Errorf("members per request (-want +got):\n%s", diff)
+	}
+	if ops := opList(f.plan(nil)); len(ops) != 0 {
+		t.Errorf("second run: %v, want no ops (membership is diffed as a set)", ops)
+	}
 }

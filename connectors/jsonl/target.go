@@ -31,11 +31,14 @@ func Open(path string) (*Target, error) {
 
 // record is the line format. Field names are part of the file contract.
 type record struct {
-	Action  connectors.Action `json:"action"`
-	Key     string            `json:"key"`
-	ID      string            `json:"id"`
-	Changes connectors.Attrs  `json:"changes,omitempty"`
-	Reason  string            `json:"reason,omitempty"`
+	Action   connectors.Action `json:"action"`
+	Object   connectors.Kind   `json:"object,omitempty"`
+	Key      string            `json:"key"`
+	ID       string            `json:"id"`
+	Changes  connectors.Attrs  `json:"changes,omitempty"`
+	Disabled bool              `json:"disabled,omitempty"`
+	Members  []string          `json:"members,omitempty"`
+	Reason   string            `json:"reason,omitempty"`
 }
 
 // Apply appends the op with one write, so an acknowledged op survives the
@@ -45,7 +48,8 @@ func (t *Target) Apply(_ context.Context, op connectors.Op) (connectors.Result, 
 	if id == "" {
 		id = op.Key
 	}
-	line, err := json.Marshal(record{Action: op.Action, Key: op.Key, ID: id, Changes: op.Attrs(), Reason: op.Reason})
+	line, err := json.Marshal(record{Action: op.Action, Object: op.Object, Key: op.Key, ID: id, Changes: op.Attrs(),
+		Disabled: op.Disabled, Members: op.Members, Reason: op.Reason})
 	if err != nil {
 		return connectors.Result{}, connectors.Terminal(err, "encode op for %s", op.Key)
 	}

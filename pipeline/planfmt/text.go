@@ -10,9 +10,17 @@ import (
 	"github.com/idsync/idsync/pipeline/plan"
 )
 
-// Text writes one line per op and a summary line per target.
+// Text writes how each source was read, then one line per op and a
+// summary line per target.
 func Text(w io.Writer, p *plan.Plan) error {
 	ew := &errWriter{w: w}
+	for _, s := range p.Sources {
+		how := "full"
+		if !s.Full {
+			how = "delta"
+		}
+		ew.printf("source %s: %s read\n", s.Name, how)
+	}
 	for _, t := range p.Targets {
 		for _, op := range t.Ops {
 			ew.printf("%c %-13s %s/%s%s\n", op.Action.Symbol(), op.Action, t.Name, subject(op), details(redact(t, op)))

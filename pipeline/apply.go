@@ -36,8 +36,10 @@ type Report struct {
 // TargetReport is what Apply did to one target.
 type TargetReport struct {
 	Name string
-	// Applied counts successful ops by action.
-	Applied map[connectors.Action]int
+	// Applied counts successful user ops by action; AppliedGroups, group
+	// creates and deletes.
+	Applied       map[connectors.Action]int
+	AppliedGroups map[connectors.Action]int
 	// Held counts destructive ops a guard kept back.
 	Held  int
 	Guard *plan.Guard
@@ -103,7 +105,7 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*R
 			}
 		}
 		a := &applier{e: e, t: t, opts: opts, log: e.opts.Log.With("target", pt.Name),
-			rep: &TargetReport{Name: pt.Name, Applied: map[connectors.Action]int{}, Guard: pt.Guard}}
+			rep: &TargetReport{Name: pt.Name, Applied: map[connectors.Action]int{}, AppliedGroups: map[connectors.Action]int{}, Guard: pt.Guard}}
 		err := a.run(ctx, pt)
 		rep.Targets = append(rep.Targets, a.rep)
 		if err != nil {
@@ -243,7 +245,11 @@ func (a *applier) one(ctx context.Context, op plan.Op) error {
 	if err != nil {
 		return fmt.Errorf("target %s key %q: commit state: %w", a.t.cfg.Name, op.Key, err)
 	}
-	a.rep.Applied[op.Action]++
+	if op.Object == connectors.Group {
+		a.rep.AppliedGroups[op.Action]++
+	} else {
+		a.rep.Applied[op.Action]++
+	}
 	return nil
 }
 

@@ -85,6 +85,11 @@ func printReport(stdout, stderr io.Writer, rep *pipeline.Report) {
 				parts = append(parts, fmt.Sprintf("%d %s", n, a))
 			}
 		}
+		for _, a := range connectors.Actions {
+			if n := t.AppliedGroups[a]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%d group %s", n, a))
+			}
+		}
 		done := "nothing to do"
 		if len(parts) > 0 {
 			done = strings.Join(parts, ", ")

@@ -139,6 +139,8 @@ func TestFullAndDeltaPlansAgree(t *testing.T) {
 }
 
 var oracleSeeds = []oracleCase{
+	// The quickstart's shape: 1,000 people and hr-day2.csv's change counts.
+	{seed: 7, n: 1000, changes: population.Changes{Hires: 15, Moves: 10, Renames: 5, ManagerChanges: 10, Terminations: 8, Rehires: 1}, removed: 3},
 	{seed: 1, n: 300, changes: population.Changes{Hires: 10, Moves: 10, Renames: 5, ManagerChanges: 10, Terminations: 6, Rehires: 2}, removed: 5},
 	{seed: 2, n: 150, changes: population.Changes{Hires: 3, Moves: 30}, removed: 20},
 	{seed: 3, n: 80, changes: population.Changes{Terminations: 10, Rehires: 3}},

@@ -3,6 +3,7 @@ package connectors
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Sentinels for the conditions the engine reacts to. Match them with
@@ -29,6 +30,9 @@ type Error struct {
 	Detail string
 	// Cause is the underlying error, if any.
 	Cause error
+	// RetryAfter is how long the target asked to be left alone (an HTTP
+	// Retry-After), for retryable errors; zero if it did not say.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -55,6 +59,15 @@ func Terminal(err error, format string, args ...any) error {
 // Retryable wraps err as a failure worth retrying.
 func Retryable(err error, format string, args ...any) error {
 	return &Error{Kind: ErrRetryable, Detail: fmt.Sprintf(format, args...), Cause: err}
+}
+
+// RetryAfterOf returns the delay a target asked for, or zero.
+func RetryAfterOf(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }
 
 // IsRetryable reports whether err is worth retrying. Anything not classified

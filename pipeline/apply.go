@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/idsync/idsync/connectors"
@@ -22,10 +24,13 @@ type ApplyOptions struct {
 	// CheckSerial refuses targets whose state moved since planning. Set it
 	// when applying a saved plan.
 	CheckSerial bool
-	// Retries is how many times a retryable failure is retried. Defaults to 3.
+	// Retries is how many times a retryable failure is retried. Defaults to 5.
 	Retries int
-	// Backoff is the first retry delay, doubled each time. Defaults to 200ms.
+	// Backoff is the first retry delay, doubled each time and jittered;
+	// a longer Retry-After from the target wins. Defaults to 200ms.
 	Backoff time.Duration
+	// MaxBackoff caps one retry delay, Retry-After included. Defaults to 1m.
+	MaxBackoff time.Duration
 }
 
 // Report is what Apply did.
@@ -83,10 +88,13 @@ func (r *Report) Held() int {
 // of its targets succeeded.
 func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*Report, error) {
 	if opts.Retries == 0 {
-		opts.Retries = 3
+		opts.Retries = 5
 	}
 	if opts.Backoff == 0 {
 		opts.Backoff = 200 * time.Millisecond
+	}
+	if opts.MaxBackoff == 0 {
+		opts.MaxBackoff = time.Minute
 	}
 	rep := &Report{}
 	failed := map[string]bool{}
@@ -163,9 +171,13 @@ type applier struct {
 	conn connectors.Target
 	opts ApplyOptions
 	log  *slog.Logger
+	mu   sync.Mutex // guards rep: workers report concurrently
 	rep  *TargetReport
 }
 
+// run applies the ops rank by rank (see rank): every op of one rank is
+// independent of the others, so up to the target's concurrency run at once,
+// and a rank starts only when the one before it has finished.
 func (a *applier) run(ctx context.Context, pt *plan.Target) error {
 	conn, err := a.e.target(ctx, a.t)
 	if err != nil {
@@ -174,38 +186,86 @@ func (a *applier) run(ctx context.Context, pt *plan.Target) error {
 	a.conn = conn
 	ops := pt.Ops
 	for len(ops) > 0 {
-		if err := ctx.Err(); err != nil {
+		n := 1
+		for n < len(ops) && rank(ops[n]) == rank(ops[0]) {
+			n++
+		}
+		if err := a.parallel(ctx, a.units(ops[:n], pt.Guard)); err != nil {
 			return err
 		}
-		op := ops[0]
-		if op.Action == connectors.AddMember || op.Action == connectors.RemoveMember {
-			n := a.batchLen(ops)
-			if err := a.members(ctx, ops[:n]); err != nil {
-				return err
-			}
-			ops = ops[n:]
-			continue
-		}
-		ops = ops[1:]
-		if op.Action.Destructive() && pt.Guard != nil && !a.opts.AllowDeletes {
-			a.rep.Held++
-			continue
-		}
-		if err := a.one(ctx, op); err != nil {
-			return err
-		}
+		ops = ops[n:]
 	}
 	return a.e.refresh(a.t.cfg.Name, pt.Refresh)
 }
 
-// batchLen is how many leading ops share an action and group, up to the
-// target's membersPerRequest: one request's worth.
-func (a *applier) batchLen(ops []plan.Op) int {
-	n := 1
-	for n < len(ops) && n < a.t.cfg.MembersPerRequest && ops[n].Action == ops[0].Action && ops[n].Group == ops[0].Group {
-		n++
+// units splits one rank's ops into independent pieces of work. Membership
+// ops of one group stay in one unit, as batches of membersPerRequest sent
+// in order; every other op is a unit of its own.
+func (a *applier) units(ops []plan.Op, g *plan.Guard) []func(context.Context) error {
+	var units []func(context.Context) error
+	for len(ops) > 0 {
+		op := ops[0]
+		if op.Action == connectors.AddMember || op.Action == connectors.RemoveMember {
+			n := 1
+			for n < len(ops) && ops[n].Action == op.Action && ops[n].Group == op.Group {
+				n++
+			}
+			group := ops[:n]
+			units = append(units, func(ctx context.Context) error {
+				for start := 0; start < len(group); start += a.t.cfg.MembersPerRequest {
+					if err := a.members(ctx, group[start:min(start+a.t.cfg.MembersPerRequest, len(group))]); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			ops = ops[n:]
+			continue
+		}
+		ops = ops[1:]
+		if op.Action.Destructive() && g != nil && !a.opts.AllowDeletes {
+			a.rep.Held++
+			continue
+		}
+		units = append(units, func(ctx context.Context) error { return a.one(ctx, op) })
 	}
-	return n
+	return units
+}
+
+// parallel runs units on the target's concurrency, stopping at the first
+// error (an error here is a state failure, not a failed op).
+func (a *applier) parallel(ctx context.Context, units []func(context.Context) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan func(context.Context) error)
+	var wg sync.WaitGroup
+	for range min(a.t.cfg.Concurrency, len(units)) {
+		wg.Go(func() {
+			for u := range next {
+				if err := u(ctx); err != nil {
+					cancel(err)
+				}
+			}
+		})
+	}
+feed:
+	for _, u := range units {
+		select {
+		case next <- u:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
+// fail records a failed op.
+func (a *applier) fail(op connectors.Op, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.rep.Failed = append(a.rep.Failed, Failure{Op: op, Err: err})
 }
 
 // one applies a single user or group op and commits it.
@@ -215,7 +275,7 @@ func (a *applier) one(ctx context.Context, op plan.Op) error {
 		return err
 	}
 	if sent.ID == "" && op.Action != connectors.Create {
-		a.rep.Failed = append(a.rep.Failed, Failure{Op: op.Op, Err: fmt.Errorf("%s has no object in the target: its create did not succeed", op.Key)})
+		a.fail(op.Op, fmt.Errorf("%s has no object in the target: its create did not succeed", op.Key))
 		return nil
 	}
 	var res connectors.Result
@@ -229,11 +289,13 @@ func (a *applier) one(ctx context.Context, op plan.Op) error {
 	case errors.Is(err, connectors.ErrNotFound) && op.Object == connectors.User:
 		// The object vanished behind idsync's back. Forget the dead link;
 		// the next run creates the object again if it is still wanted.
+		a.mu.Lock()
 		a.rep.Drift = append(a.rep.Drift, fmt.Sprintf("%s %s: object %s is gone from the target", op.Action, op.Key, op.ID))
+		a.mu.Unlock()
 		a.log.Warn("drift: object vanished", "key", op.Key, "id", op.ID, "action", op.Action.String())
 		return a.e.commitUser(a.t.cfg.Name, plan.Op{Op: connectors.Op{Action: connectors.Delete, Key: op.Key}}, res, nil)
 	default:
-		a.rep.Failed = append(a.rep.Failed, Failure{Op: op.Op, Err: err})
+		a.fail(op.Op, err)
 		a.log.Error("op failed", "key", op.Key, "action", op.Action.String(), "err", err)
 		return nil
 	}
@@ -245,6 +307,8 @@ func (a *applier) one(ctx context.Context, op plan.Op) error {
 	if err != nil {
 		return fmt.Errorf("target %s key %q: commit state: %w", a.t.cfg.Name, op.Key, err)
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if op.Object == connectors.Group {
 		a.rep.AppliedGroups[op.Action]++
 	} else {
@@ -287,7 +351,9 @@ func (a *applier) resolveRefs(op plan.Op) (connectors.Op, []string, error) {
 		}
 		if !ok {
 			deferred = append(deferred, c.Attr)
+			a.mu.Lock()
 			a.rep.Deferred = append(a.rep.Deferred, fmt.Sprintf("%s.%s → %s: not provisioned yet", op.Key, c.Attr, key))
+			a.mu.Unlock()
 			continue
 		}
 		c.New = en.ID
@@ -317,9 +383,7 @@ func (a *applier) members(ctx context.Context, batch []plan.Op) error {
 	if err != nil {
 		return err
 	}
-	fail := func(op plan.Op, err error) {
-		a.rep.Failed = append(a.rep.Failed, Failure{Op: op.Op, Err: err})
-	}
+	fail := func(op plan.Op, err error) { a.fail(op.Op, err) }
 	if !ok {
 		for _, op := range batch {
 			fail(op, fmt.Errorf("group %s does not exist in the target", name))
@@ -349,9 +413,11 @@ func (a *applier) members(ctx context.Context, batch []plan.Op) error {
 		}
 		return nil
 	}
-	if err := a.e.commitMembers(target, g, sent); err != nil {
+	if err := a.e.commitMembers(target, name, sent); err != nil {
 		return err
 	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	a.rep.Applied[req.Action] += len(sent)
 	return nil
 }
@@ -359,7 +425,6 @@ func (a *applier) members(ctx context.Context, batch []plan.Op) error {
 // send applies one op with retries; a create that collides with an
 // existing object is turned into an adoption of it.
 func (a *applier) send(ctx context.Context, op plan.Op) (connectors.Result, error) {
-	delay := a.opts.Backoff
 	for attempt := 0; ; attempt++ {
 		res, err := a.conn.Apply(ctx, op.Op)
 		if err == nil || !connectors.IsRetryable(err) || attempt >= a.opts.Retries {
@@ -368,13 +433,22 @@ func (a *applier) send(ctx context.Context, op plan.Op) (connectors.Result, erro
 			}
 			return res, err
 		}
+		a.log.Info("retrying", "key", op.Key, "action", op.Action.String(), "attempt", attempt+1, "err", err)
 		select {
 		case <-ctx.Done():
 			return res, ctx.Err()
-		case <-time.After(delay):
+		case <-time.After(backoff(a.opts, attempt, connectors.RetryAfterOf(err))):
 		}
-		delay *= 2
 	}
+}
+
+// backoff is the wait before retry attempt+1: exponential with full
+// jitter, so concurrent workers hit by the same 429 spread out, but never
+// shorter than what the target asked for, and never past MaxBackoff.
+func backoff(o ApplyOptions, attempt int, retryAfter time.Duration) time.Duration {
+	ceiling := min(o.Backoff<<min(attempt, 20), o.MaxBackoff)
+	d := time.Duration(rand.Int64N(int64(ceiling) + 1))
+	return min(max(d, retryAfter), o.MaxBackoff)
 }
 
 func (a *applier) adoptOnConflict(ctx context.Context, op plan.Op) (connectors.Result, error) {

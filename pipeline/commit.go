@@ -11,10 +11,16 @@ import (
 	"github.com/idsync/idsync/snapshots"
 )
 
+// Commits read and then write state; commitMu makes each one atomic with
+// respect to the others, which concurrent appliers need (group member
+// counts are shared), and costs little: a commit takes microseconds.
+
 // commitUser records an acknowledged user op as the object's last-known
 // state. Attributes whose reference was deferred keep their old stored
 // value, and the fingerprint is cleared, so the next run tries again.
 func (e *Engine) commitUser(target string, op plan.Op, res connectors.Result, deferred []string) error {
+	e.commitMu.Lock()
+	defer e.commitMu.Unlock()
 	en, ok, err := e.store.Get(target, op.Key)
 	if err != nil {
 		return err
@@ -66,13 +72,21 @@ func (e *Engine) commitUser(target string, op plan.Op, res connectors.Result, de
 
 // commitGroup records a group create or delete.
 func (e *Engine) commitGroup(target string, op plan.Op, res connectors.Result) error {
+	e.commitMu.Lock()
+	defer e.commitMu.Unlock()
 	g := &snapshots.GroupEntry{Name: op.Key, ID: cmp.Or(res.ID, op.ID)}
 	return e.store.Commit(target, snapshots.Change{Group: g, Delete: op.Action == connectors.Delete})
 }
 
 // commitMembers records one acknowledged membership batch: each member's
 // group list and the group's member count change in one transaction.
-func (e *Engine) commitMembers(target string, g snapshots.GroupEntry, ops []plan.Op) error {
+func (e *Engine) commitMembers(target, name string, ops []plan.Op) error {
+	e.commitMu.Lock()
+	defer e.commitMu.Unlock()
+	g, _, err := e.store.Group(target, name)
+	if err != nil {
+		return err
+	}
 	changes := make([]snapshots.Change, 0, len(ops)+1)
 	for _, op := range ops {
 		en, _, err := e.store.Get(target, op.Key)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/idsync/idsync/connectors"
@@ -23,10 +24,11 @@ type Options struct {
 
 // Engine plans and applies one config against one state store.
 type Engine struct {
-	c       *compiled
-	store   *snapshots.Store
-	opts    Options
-	targets map[string]connectors.Target
+	c        *compiled
+	store    *snapshots.Store
+	opts     Options
+	targets  map[string]connectors.Target
+	commitMu sync.Mutex // see commit.go
 }
 
 // Validate compiles cfg's rules without touching state or systems. The

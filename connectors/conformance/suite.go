@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -16,26 +17,46 @@ type MemberLister interface {
 	Members(ctx context.Context, groupID string) ([]string, error)
 }
 
-// Open returns a fresh, empty target whose attributes include "userName",
-// "displayName" and "department". The suite closes it.
+// Open returns a fresh, empty target that manages the attributes named in
+// Options. The suite closes it.
 type Open func(t *testing.T) connectors.Target
+
+// Options name the three attributes the suite writes, in the target's own
+// spelling, and what the system cannot do.
+type Options struct {
+	UserName, DisplayName, Department string
+	// EscapesBreakMatch is set for servers known to mis-handle an escaped
+	// character (a quote or backslash) in a filter value: a lookup of such a
+	// value may then find nothing, though it must never find a wrong object.
+	EscapesBreakMatch bool
+}
+
+// Defaults are the plain names the SQL targets use.
+var Defaults = Options{UserName: "userName", DisplayName: "displayName", Department: "department"}
+
+// names is the suite's view of Options; a package variable would race
+// between parallel suites, so it travels with each case.
+type suite struct {
+	o Options
+}
 
 // hostile values must round-trip byte for byte and match nothing extra.
 var hostile = []string{`*)(uid=*`, `x" or userName pr "`, `O'Brien; DROP TABLE users; --`, "Zoë Łukasz 東京", `back\slash`}
 
 // Run runs every conformance case. Cases needing an optional capability
 // (Reader, Matcher) are skipped with the reason when the target lacks it.
-func Run(t *testing.T, open Open) {
+func Run(t *testing.T, open Open, o Options) {
+	su := suite{o: o}
 	cases := map[string]func(t *testing.T, tg connectors.Target){
-		"create then read back":          createReadBack,
-		"update writes only its changes": updateOnlyChanges,
-		"disable and enable":             disableEnable,
-		"delete, then gone":              deleteGone,
-		"ops on a missing object":        missingObject,
-		"match finds exactly one":        matchExact,
-		"batch match agrees with match":  matchMany,
-		"hostile values round-trip":      hostileValues,
-		"groups and batched members":     groupMembers,
+		"create then read back":          su.createReadBack,
+		"update writes only its changes": su.updateOnlyChanges,
+		"disable and enable":             su.disableEnable,
+		"delete, then gone":              su.deleteGone,
+		"ops on a missing object":        su.missingObject,
+		"match finds exactly one":        su.matchExact,
+		"batch match agrees with match":  su.matchMany,
+		"hostile values round-trip":      su.hostileValues,
+		"groups and batched members":     su.groupMembers,
 	}
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -59,12 +80,14 @@ func apply(t *testing.T, tg connectors.Target, op connectors.Op) string {
 	return res.ID
 }
 
-func create(t *testing.T, tg connectors.Target, key string, attrs connectors.Attrs) string {
+// create makes a user; attrs use the suite's logical names (userName,
+// displayName, department), mapped to the target's.
+func (su suite) create(t *testing.T, tg connectors.Target, key string, attrs connectors.Attrs) string {
 	t.Helper()
 	op := connectors.Op{Action: connectors.Create, Key: key}
 	for _, name := range []string{"userName", "displayName", "department"} {
 		if v, ok := attrs[name]; ok {
-			op.Changes = append(op.Changes, connectors.Change{Attr: name, New: v})
+			op.Changes = append(op.Changes, connectors.Change{Attr: su.name(name), New: v})
 		}
 	}
 	id := apply(t, tg, op)
@@ -72,6 +95,30 @@ func create(t *testing.T, tg connectors.Target, key string, attrs connectors.Att
 		t.Fatalf("create %s returned no id", key)
 	}
 	return id
+}
+
+// name maps a logical attribute name to the target's.
+func (su suite) name(logical string) string {
+	switch logical {
+	case "userName":
+		return su.o.UserName
+	case "displayName":
+		return su.o.DisplayName
+	case "department":
+		return su.o.Department
+	}
+	return logical
+}
+
+// logical maps an object's attributes back to the suite's names.
+func (su suite) logical(a connectors.Attrs) connectors.Attrs {
+	out := connectors.Attrs{}
+	for _, n := range []string{"userName", "displayName", "department"} {
+		if v, ok := a[su.name(n)]; ok {
+			out[n] = v
+		}
+	}
+	return out
 }
 
 func reader(t *testing.T, tg connectors.Target) connectors.Reader {
@@ -92,30 +139,30 @@ func get(t *testing.T, tg connectors.Target, id string) connectors.Object {
 	return obj
 }
 
-func createReadBack(t *testing.T, tg connectors.Target) {
+func (su suite) createReadBack(t *testing.T, tg connectors.Target) {
 	want := connectors.Attrs{"userName": "ann", "displayName": "Ann Smith", "department": "Sales"}
-	id := create(t, tg, "E1", want)
+	id := su.create(t, tg, "E1", want)
 	obj := get(t, tg, id)
-	if diff := cmp.Diff(want, obj.Attrs); diff != "" || obj.Disabled {
+	if diff := cmp.Diff(want, su.logical(obj.Attrs)); diff != "" || obj.Disabled {
 		t.Errorf("read back (-want +got):\n%s (disabled=%v)", diff, obj.Disabled)
 	}
-	if other := create(t, tg, "E2", connectors.Attrs{"userName": "bo"}); other == id {
+	if other := su.create(t, tg, "E2", connectors.Attrs{"userName": "bo"}); other == id {
 		t.Errorf("two creates got the same id %s", id)
 	}
 }
 
-func updateOnlyChanges(t *testing.T, tg connectors.Target) {
-	id := create(t, tg, "E1", connectors.Attrs{"userName": "ann", "displayName": "Ann", "department": "Sales"})
+func (su suite) updateOnlyChanges(t *testing.T, tg connectors.Target) {
+	id := su.create(t, tg, "E1", connectors.Attrs{"userName": "ann", "displayName": "Ann", "department": "Sales"})
 	apply(t, tg, connectors.Op{Action: connectors.Update, Key: "E1", ID: id,
-		Changes: []connectors.Change{{Attr: "department", Old: "Sales", New: "Legal"}}})
+		Changes: []connectors.Change{{Attr: su.name("department"), Old: "Sales", New: "Legal"}}})
 	want := connectors.Attrs{"userName": "ann", "displayName": "Ann", "department": "Legal"}
-	if diff := cmp.Diff(want, get(t, tg, id).Attrs); diff != "" {
+	if diff := cmp.Diff(want, su.logical(get(t, tg, id).Attrs)); diff != "" {
 		t.Errorf("after update (-want +got):\n%s", diff)
 	}
 }
 
-func disableEnable(t *testing.T, tg connectors.Target) {
-	id := create(t, tg, "E1", connectors.Attrs{"userName": "ann"})
+func (su suite) disableEnable(t *testing.T, tg connectors.Target) {
+	id := su.create(t, tg, "E1", connectors.Attrs{"userName": "ann"})
 	apply(t, tg, connectors.Op{Action: connectors.Disable, Key: "E1", ID: id})
 	if !get(t, tg, id).Disabled {
 		t.Errorf("after disable: object is enabled")
@@ -126,8 +173,8 @@ func disableEnable(t *testing.T, tg connectors.Target) {
 	}
 }
 
-func deleteGone(t *testing.T, tg connectors.Target) {
-	id := create(t, tg, "E1", connectors.Attrs{"userName": "ann"})
+func (su suite) deleteGone(t *testing.T, tg connectors.Target) {
+	id := su.create(t, tg, "E1", connectors.Attrs{"userName": "ann"})
 	apply(t, tg, connectors.Op{Action: connectors.Delete, Key: "E1", ID: id})
 	if _, err := reader(t, tg).Get(t.Context(), id); !errors.Is(err, connectors.ErrNotFound) {
 		t.Errorf("get after delete: err = %v, want ErrNotFound", err)
@@ -136,12 +183,12 @@ func deleteGone(t *testing.T, tg connectors.Target) {
 
 // missingObject: every op on an id that does not exist reports ErrNotFound,
 // which the engine treats as success for delete and as drift otherwise.
-func missingObject(t *testing.T, tg connectors.Target) {
-	id := create(t, tg, "E1", connectors.Attrs{"userName": "ann"})
+func (su suite) missingObject(t *testing.T, tg connectors.Target) {
+	id := su.create(t, tg, "E1", connectors.Attrs{"userName": "ann"})
 	apply(t, tg, connectors.Op{Action: connectors.Delete, Key: "E1", ID: id})
 	for _, op := range []connectors.Op{
 		{Action: connectors.Delete, Key: "E1", ID: id},
-		{Action: connectors.Update, Key: "E1", ID: id, Changes: []connectors.Change{{Attr: "department", New: "X"}}},
+		{Action: connectors.Update, Key: "E1", ID: id, Changes: []connectors.Change{{Attr: su.name("department"), New: "X"}}},
 		{Action: connectors.Disable, Key: "E1", ID: id},
 	} {
 		if _, err := tg.Apply(t.Context(), op); !errors.Is(err, connectors.ErrNotFound) {
@@ -150,34 +197,34 @@ func missingObject(t *testing.T, tg connectors.Target) {
 	}
 }
 
-func matchExact(t *testing.T, tg connectors.Target) {
+func (su suite) matchExact(t *testing.T, tg connectors.Target) {
 	m, ok := tg.(connectors.Matcher)
 	if !ok {
 		t.Skip("target cannot match")
 	}
-	id := create(t, tg, "E1", connectors.Attrs{"userName": "ann"})
-	create(t, tg, "E2", connectors.Attrs{"userName": "anna"})
-	found, err := m.Match(t.Context(), "userName", "ann")
+	id := su.create(t, tg, "E1", connectors.Attrs{"userName": "ann"})
+	su.create(t, tg, "E2", connectors.Attrs{"userName": "anna"})
+	found, err := m.Match(t.Context(), su.o.UserName, "ann")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(found) != 1 || found[0].ID != id {
 		t.Errorf("match ann: got %+v, want exactly object %s", found, id)
 	}
-	if found, _ := m.Match(t.Context(), "userName", "nobody"); len(found) != 0 {
+	if found, _ := m.Match(t.Context(), su.o.UserName, "nobody"); len(found) != 0 {
 		t.Errorf("match nobody: got %+v, want none", found)
 	}
 }
 
-func matchMany(t *testing.T, tg connectors.Target) {
+func (su suite) matchMany(t *testing.T, tg connectors.Target) {
 	bm, ok := tg.(connectors.BatchMatcher)
 	if !ok {
 		t.Skip("target cannot batch-match")
 	}
-	a := create(t, tg, "E1", connectors.Attrs{"userName": "ann"})
-	b := create(t, tg, "E2", connectors.Attrs{"userName": "bo"})
+	a := su.create(t, tg, "E1", connectors.Attrs{"userName": "ann"})
+	b := su.create(t, tg, "E2", connectors.Attrs{"userName": "bo"})
 	values := []connectors.Value{"bo", "nobody", "ann", hostile[0]}
-	got, err := bm.MatchMany(t.Context(), "userName", values)
+	got, err := bm.MatchMany(t.Context(), su.o.UserName, values)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,14 +239,14 @@ func matchMany(t *testing.T, tg connectors.Target) {
 	}
 }
 
-func groupMembers(t *testing.T, tg connectors.Target) {
+func (su suite) groupMembers(t *testing.T, tg connectors.Target) {
 	ml, ok := tg.(MemberLister)
 	if !ok {
 		t.Skip("target does not list members")
 	}
 	var users []string
 	for _, k := range []string{"E1", "E2", "E3"} {
-		users = append(users, create(t, tg, k, connectors.Attrs{"userName": k}))
+		users = append(users, su.create(t, tg, k, connectors.Attrs{"userName": k}))
 	}
 	gid := apply(t, tg, connectors.Op{Action: connectors.Create, Object: connectors.Group, Key: "Sales", Group: "Sales"})
 	if again := apply(t, tg, connectors.Op{Action: connectors.Create, Object: connectors.Group, Key: "Sales", Group: "Sales"}); again != gid {
@@ -225,10 +272,11 @@ func groupMembers(t *testing.T, tg connectors.Target) {
 	}
 }
 
-func hostileValues(t *testing.T, tg connectors.Target) {
+func (su suite) hostileValues(t *testing.T, tg connectors.Target) {
+	ids := map[string]string{}
 	for i, v := range hostile {
-		id := create(t, tg, "H"+string(rune('0'+i)), connectors.Attrs{"userName": v, "displayName": v})
-		if got := get(t, tg, id).Attrs["displayName"]; got != v {
+		ids[v] = su.create(t, tg, "H"+string(rune('0'+i)), connectors.Attrs{"userName": v, "displayName": v})
+		if got := get(t, tg, ids[v]).Attrs[su.o.DisplayName]; got != v {
 			t.Errorf("value %q read back as %q", v, got)
 		}
 	}
@@ -237,12 +285,15 @@ func hostileValues(t *testing.T, tg connectors.Target) {
 		return
 	}
 	for _, v := range hostile {
-		found, err := m.Match(t.Context(), "userName", v)
+		found, err := m.Match(t.Context(), su.o.UserName, v)
 		if err != nil {
 			t.Fatalf("match %q: %v", v, err)
 		}
-		if len(found) != 1 {
-			t.Errorf("match %q: %d objects, want exactly 1", v, len(found))
+		if len(found) > 1 || (len(found) == 1 && found[0].ID != ids[v]) {
+			t.Errorf("match %q: found %+v, want only object %s: a hostile value matched something extra", v, found, ids[v])
+		}
+		if len(found) == 0 && !(su.o.EscapesBreakMatch && strings.ContainsAny(v, `"\`)) {
+			t.Errorf("match %q: found nothing, want object %s", v, ids[v])
 		}
 	}
 }

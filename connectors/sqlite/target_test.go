@@ -18,7 +18,7 @@ func open(t *testing.T) connectors.Target {
 	return tg
 }
 
-func TestConformance(t *testing.T) { conformance.Run(t, open) }
+func TestConformance(t *testing.T) { conformance.Run(t, open, conformance.Defaults) }
 
 func TestReservedAttributeNames(t *testing.T) {
 	for _, name := range []string{"id", "_disabled"} {

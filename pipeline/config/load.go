@@ -151,6 +151,7 @@ func (d *decoder) target(k, n *yaml.Node) *Target {
 		"enabled":           func(n *yaml.Node) { d.rule(n, &t.Enabled) },
 		"groups":            func(n *yaml.Node) { d.rule(n, &t.Groups) },
 		"membersPerRequest": func(n *yaml.Node) { d.integer(n, &t.MembersPerRequest) },
+		"concurrency":       func(n *yaml.Node) { d.integer(n, &t.Concurrency) },
 		"deleteEmptyGroups": func(n *yaml.Node) { d.boolean(n, &t.DeleteEmptyGroups) },
 		"references": func(n *yaml.Node) {
 			d.entries(n, "reference", func(k, v *yaml.Node) {

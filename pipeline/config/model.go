@@ -85,6 +85,9 @@ type Target struct {
 	// MembersPerRequest bounds membership changes sent in one request.
 	// Defaults to 100.
 	MembersPerRequest int
+	// Concurrency is how many ops are in flight at once. Defaults to 1 for
+	// sqlite (one writer) and 8 for scim.
+	Concurrency int
 	// DeleteEmptyGroups deletes a group idsync created once it has no
 	// members. Defaults to false.
 	DeleteEmptyGroups bool

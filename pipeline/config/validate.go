@@ -81,6 +81,15 @@ func (d *decoder) validate(cfg *Config, root *yaml.Node) {
 		if t.DeleteAfter > 0 && t.Deprovision != "disable" {
 			d.errorf(at, "target %s: deleteAfter needs deprovision: disable", t.Name)
 		}
+		if t.Concurrency == 0 {
+			t.Concurrency = 1
+			if t.Type == "scim" {
+				t.Concurrency = 8
+			}
+		}
+		if t.Concurrency < 1 || t.Concurrency > 256 {
+			d.errorf(at, "target %s: concurrency must be 1 to 256", t.Name)
+		}
 		if t.MembersPerRequest < 1 {
 			d.errorf(at, "target %s: membersPerRequest must be at least 1", t.Name)
 		}

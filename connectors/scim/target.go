@@ -1,0 +1,281 @@
+package scim
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/idsync/idsync/connectors"
+)
+
+var (
+	_ connectors.Target       = (*Target)(nil)
+	_ connectors.Matcher      = (*Target)(nil)
+	_ connectors.BatchMatcher = (*Target)(nil)
+	_ connectors.Reader       = (*Target)(nil)
+)
+
+// Target provisions into one SCIM service provider.
+type Target struct {
+	c     *client
+	opts  Options
+	paths map[string]path
+	// Config is what the server's /ServiceProviderConfig says it supports.
+	Config ProviderConfig
+}
+
+// ProviderConfig is the part of /ServiceProviderConfig idsync uses.
+type ProviderConfig struct {
+	Patch, Filter, ETag, Bulk bool
+	// MaxResults caps a filtered page, when the server says so.
+	MaxResults int
+}
+
+// Open checks the options, reads /ServiceProviderConfig, and returns the
+// target. A server that cannot be reached or refuses the credentials fails
+// here, before any plan is applied.
+func Open(ctx context.Context, o Options) (*Target, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	c, err := newClient(o)
+	if err != nil {
+		return nil, err
+	}
+	t := &Target{c: c, opts: o, paths: map[string]path{}}
+	for _, a := range o.Attributes {
+		p, err := parsePath(a)
+		if err != nil {
+			return nil, err
+		}
+		t.paths[a] = p
+	}
+	if err := t.discover(ctx); err != nil {
+		return nil, fmt.Errorf("scim target %s: %w", c.base.Redacted(), err)
+	}
+	return t, nil
+}
+
+func (t *Target) discover(ctx context.Context) error {
+	r, err := t.c.do(ctx, http.MethodGet, "/ServiceProviderConfig", nil, nil)
+	if err != nil {
+		return err
+	}
+	supported := func(name string) bool {
+		m, _ := lookupFold(r.body, name).(map[string]any)
+		b, _ := lookupFold(m, "supported").(bool)
+		return b
+	}
+	t.Config = ProviderConfig{Patch: supported("patch"), Filter: supported("filter"), ETag: supported("etag"), Bulk: supported("bulk")}
+	if m, ok := lookupFold(r.body, "filter").(map[string]any); ok {
+		if n, ok := lookupFold(m, "maxResults").(float64); ok {
+			t.Config.MaxResults = int(n)
+		}
+	}
+	if !t.Config.Patch {
+		return fmt.Errorf("the server does not support PATCH; idsync never replaces whole resources")
+	}
+	return nil
+}
+
+// Apply sends one op.
+func (t *Target) Apply(ctx context.Context, op connectors.Op) (connectors.Result, error) {
+	if op.Object == connectors.Group {
+		return t.applyGroup(ctx, op)
+	}
+	switch op.Action {
+	case connectors.Create:
+		return t.create(ctx, op)
+	case connectors.Update, connectors.Adopt:
+		return t.patch(ctx, "/Users/"+op.ID, op.ID, t.patchOps(op.Changes))
+	case connectors.Disable, connectors.Enable:
+		ops := []map[string]any{{"op": "replace", "path": "active", "value": op.Action == connectors.Enable}}
+		return t.patch(ctx, "/Users/"+op.ID, op.ID, ops)
+	case connectors.Delete:
+		_, err := t.c.do(ctx, http.MethodDelete, "/Users/"+url.PathEscape(op.ID), nil, nil)
+		return connectors.Result{ID: op.ID}, err
+	}
+	return connectors.Result{}, connectors.Terminal(nil, "scim: %v of a user is not supported", op.Action)
+}
+
+func (t *Target) create(ctx context.Context, op connectors.Op) (connectors.Result, error) {
+	res := map[string]any{"schemas": []string{userSchema}}
+	for _, c := range op.Changes {
+		p, err := t.path(c.Attr)
+		if err != nil {
+			return connectors.Result{}, err
+		}
+		p.set(res, c.New)
+		if p.urn != "" && !containsSchema(res, p.urn) {
+			res["schemas"] = append(res["schemas"].([]string), p.urn)
+		}
+	}
+	res["active"] = !op.Disabled
+	r, err := t.c.do(ctx, http.MethodPost, "/Users", nil, res)
+	if err != nil {
+		return connectors.Result{}, err
+	}
+	id, _ := r.body["id"].(string)
+	if id == "" {
+		return connectors.Result{}, connectors.Terminal(nil, "POST /Users: response has no id")
+	}
+	return connectors.Result{ID: id}, nil
+}
+
+func containsSchema(res map[string]any, urn string) bool {
+	for _, s := range res["schemas"].([]string) {
+		if s == urn {
+			return true
+		}
+	}
+	return false
+}
+
+// patchOps turns changes into PATCH operations: lowercase ops, JSON
+// values, a remove for a cleared attribute.
+func (t *Target) patchOps(changes []connectors.Change) []map[string]any {
+	ops := make([]map[string]any, 0, len(changes))
+	for _, c := range changes {
+		p, _ := t.path(c.Attr)
+		if c.New == nil {
+			ops = append(ops, map[string]any{"op": "remove", "path": c.Attr})
+			continue
+		}
+		ops = append(ops, map[string]any{"op": "replace", "path": c.Attr, "value": p.wire(c.New)})
+	}
+	return ops
+}
+
+func (t *Target) patch(ctx context.Context, endpoint, id string, ops []map[string]any) (connectors.Result, error) {
+	if len(ops) == 0 {
+		return connectors.Result{ID: id}, nil
+	}
+	body := map[string]any{"schemas": []string{patchSchema}, "Operations": ops}
+	_, err := t.c.do(ctx, http.MethodPatch, endpointPath(endpoint), nil, body)
+	return connectors.Result{ID: id}, err
+}
+
+// endpointPath escapes the id part of /Users/{id}.
+func endpointPath(p string) string {
+	kind, id, ok := strings.Cut(strings.TrimPrefix(p, "/"), "/")
+	if !ok {
+		return p
+	}
+	return "/" + kind + "/" + url.PathEscape(id)
+}
+
+func (t *Target) path(attr string) (path, error) {
+	if p, ok := t.paths[attr]; ok {
+		return p, nil
+	}
+	p, err := parsePath(attr)
+	if err != nil {
+		return p, connectors.Terminal(err, "attribute %s", attr)
+	}
+	return p, nil
+}
+
+// Get reads one user.
+func (t *Target) Get(ctx context.Context, id string) (connectors.Object, error) {
+	r, err := t.c.do(ctx, http.MethodGet, "/Users/"+url.PathEscape(id), nil, nil)
+	if err != nil {
+		return connectors.Object{}, err
+	}
+	return t.object(r.body), nil
+}
+
+func (t *Target) object(res map[string]any) connectors.Object {
+	obj := connectors.Object{Attrs: connectors.Attrs{}}
+	obj.ID, _ = res["id"].(string)
+	if active, ok := lookupFold(res, "active").(bool); ok {
+		obj.Disabled = !active
+	}
+	for name, p := range t.paths {
+		if v := p.get(res); v != nil {
+			obj.Attrs[name] = v
+		}
+	}
+	return obj
+}
+
+// Match finds users whose attr equals value.
+func (t *Target) Match(ctx context.Context, attr string, value connectors.Value) ([]connectors.Object, error) {
+	found, err := t.MatchMany(ctx, attr, []connectors.Value{value})
+	if err != nil {
+		return nil, err
+	}
+	return found[0], nil
+}
+
+// matchChunk values go in one `or` filter: long filters are refused by
+// some servers and slow on most.
+const matchChunk = 25
+
+// MatchMany finds users for many values with `or` filters, paging through
+// results. Every result is checked again here: lenient servers compare
+// case-sensitively or ignore a filter they cannot parse, and an adoption
+// must never rest on the server's word alone.
+func (t *Target) MatchMany(ctx context.Context, attr string, values []connectors.Value) ([][]connectors.Object, error) {
+	out := make([][]connectors.Object, len(values))
+	p, err := t.path(attr)
+	if err != nil {
+		return nil, err
+	}
+	for start := 0; start < len(values); start += matchChunk {
+		chunk := values[start:min(start+matchChunk, len(values))]
+		strs := make([]string, len(chunk))
+		for i, v := range chunk {
+			strs[i] = fmt.Sprint(v)
+		}
+		filter, err := eqFilter(attr, strs)
+		if err != nil {
+			return nil, connectors.Terminal(err, "match %s", attr)
+		}
+		objs, err := t.list(ctx, "/Users", filter)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range objs {
+			got := fmt.Sprint(p.get(o))
+			for i, s := range strs {
+				if strings.EqualFold(got, s) {
+					out[start+i] = append(out[start+i], t.object(o))
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// list pages through a filtered query: 1-based startIndex, short pages,
+// and servers that return fewer than asked all end the same way.
+func (t *Target) list(ctx context.Context, endpoint, filter string) ([]map[string]any, error) {
+	var out []map[string]any
+	for index := 1; ; {
+		q := url.Values{"filter": {filter}, "startIndex": {strconv.Itoa(index)}, "count": {strconv.Itoa(t.opts.PageSize)}}
+		r, err := t.c.do(ctx, http.MethodGet, endpoint, q, nil)
+		if err != nil {
+			return nil, err
+		}
+		res, _ := lookupFold(r.body, "Resources").([]any)
+		for _, e := range res {
+			if m, ok := e.(map[string]any); ok {
+				out = append(out, m)
+			}
+		}
+		total, _ := lookupFold(r.body, "totalResults").(float64)
+		index += len(res)
+		if len(res) == 0 || index > int(total) {
+			return out, nil
+		}
+	}
+}
+
+// Close releases idle connections.
+func (t *Target) Close() error {
+	t.c.http.CloseIdleConnections()
+	return nil
+}

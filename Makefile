@@ -10,7 +10,7 @@ GOLANGCI_LINT_VERSION := v2.15.0
 TOOLS := $(CURDIR)/.tools
 
 .DEFAULT_GOAL := help
-.PHONY: help build demo test lint bench check clean
+.PHONY: help build demo test testdeps lint bench check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -21,9 +21,18 @@ build: ## build bin/idsync
 demo: ## run the quickstart: sync testdata/quickstart/hr.csv into a SQLite directory
 	go run ./cmd/idsync -c testdata/quickstart/idsync.yaml apply
 
-test: ## vet and run every test (what CI runs)
+SCIMMY := testdata/scim/scimmy
+
+test: testdeps ## vet and run every test (what CI runs)
 	go vet ./...
 	go test ./...
+
+# The lenient SCIM test server is the npm packages scimmy and
+# scimmy-routers; npm ci installs exactly the locked versions.
+testdeps: $(SCIMMY)/node_modules/.package-lock.json
+$(SCIMMY)/node_modules/.package-lock.json: $(SCIMMY)/package-lock.json
+	npm ci --prefix $(SCIMMY) --no-audit --no-fund
+	@touch $@
 
 lint: ## gofmt, go vet, staticcheck and golangci-lint (pinned)
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }

@@ -8,6 +8,7 @@ import (
 	"github.com/idsync/idsync/connectors/batch"
 	"github.com/idsync/idsync/connectors/csv"
 	"github.com/idsync/idsync/connectors/jsonl"
+	"github.com/idsync/idsync/connectors/scim"
 	"github.com/idsync/idsync/connectors/sqlite"
 )
 
@@ -41,6 +42,21 @@ func openTarget(ctx context.Context, t *target) (connectors.Target, error) {
 		return sqlite.Open(ctx, sqlite.Options{Path: t.cfg.Path, Table: t.cfg.Table, Attributes: names, Match: t.cfg.Match})
 	case "jsonl":
 		return jsonl.Open(t.cfg.Path)
+	case "scim":
+		return scim.Open(ctx, scimOptions(t))
 	}
 	return nil, fmt.Errorf("target %s: unknown type %q", t.cfg.Name, t.cfg.Type)
+}
+
+func scimOptions(t *target) scim.Options {
+	c := t.cfg
+	o := scim.Options{URL: c.URL, Bearer: scim.Secret(c.Auth.Bearer), CAFile: c.TLS.CA,
+		RateLimit: c.RateLimit, Timeout: c.Timeout, Concurrency: c.Concurrency}
+	if a := c.Auth.OAuth2; a != nil {
+		o.OAuth2 = &scim.OAuth2{TokenURL: a.TokenURL, ClientID: a.ClientID, ClientSecret: scim.Secret(a.ClientSecret), Scopes: a.Scopes}
+	}
+	for _, a := range t.policy.Attrs {
+		o.Attributes = append(o.Attributes, a.Name)
+	}
+	return o
 }

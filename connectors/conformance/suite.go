@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -259,6 +260,9 @@ func (su suite) groupMembers(t *testing.T, tg connectors.Target) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Membership is a set; a lenient server may list a re-added member
+	// twice, which changes nothing about who is in the group.
+	got = slices.Compact(got)
 	if diff := cmp.Diff([]string{users[0], users[2]}, got); diff != "" {
 		t.Errorf("members (-want +got):\n%s", diff)
 	}
@@ -292,7 +296,8 @@ func (su suite) hostileValues(t *testing.T, tg connectors.Target) {
 		if len(found) > 1 || (len(found) == 1 && found[0].ID != ids[v]) {
 			t.Errorf("match %q: found %+v, want only object %s: a hostile value matched something extra", v, found, ids[v])
 		}
-		if len(found) == 0 && !(su.o.EscapesBreakMatch && strings.ContainsAny(v, `"\`)) {
+		excused := su.o.EscapesBreakMatch && strings.ContainsAny(v, `"\`)
+		if len(found) == 0 && !excused {
 			t.Errorf("match %q: found nothing, want object %s", v, ids[v])
 		}
 	}

@@ -2,6 +2,7 @@ package scim
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -230,11 +231,7 @@ func (t *Target) MatchMany(ctx context.Context, attr string, values []connectors
 		for i, v := range chunk {
 			strs[i] = fmt.Sprint(v)
 		}
-		filter, err := eqFilter(attr, strs)
-		if err != nil {
-			return nil, connectors.Terminal(err, "match %s", attr)
-		}
-		objs, err := t.list(ctx, "/Users", filter)
+		objs, err := t.search(ctx, attr, strs)
 		if err != nil {
 			return nil, err
 		}
@@ -248,6 +245,42 @@ func (t *Target) MatchMany(ctx context.Context, attr string, values []connectors
 		}
 	}
 	return out, nil
+}
+
+// search runs an `or` filter over values. A server that refuses the filter
+// (some cannot parse an escaped quote) gets the values one by one, and a
+// value it still cannot search finds nothing: a create then collides and
+// fails safely rather than adopting a guess. Control characters are never
+// sent at all.
+func (t *Target) search(ctx context.Context, attr string, values []string) ([]map[string]any, error) {
+	filter, err := eqFilter(attr, values)
+	if err != nil && len(values) == 1 {
+		return nil, nil
+	}
+	if err == nil {
+		objs, err := t.list(ctx, "/Users", filter)
+		if !refused(err) {
+			return objs, err
+		}
+	}
+	if len(values) == 1 {
+		return nil, nil
+	}
+	var out []map[string]any
+	for _, v := range values {
+		objs, err := t.search(ctx, attr, []string{v})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, objs...)
+	}
+	return out, nil
+}
+
+// refused reports a 400 for the query itself (invalidFilter and kin).
+func refused(err error) bool {
+	var e *connectors.Error
+	return errors.As(err, &e) && errors.Is(err, connectors.ErrTerminal) && strings.Contains(e.Detail, "HTTP 400")
 }
 
 // list pages through a filtered query: 1-based startIndex, short pages,

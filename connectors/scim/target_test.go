@@ -13,7 +13,8 @@ const department = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:d
 // servers are the independent SCIM implementations every test runs
 // against.
 var servers = map[string]func(testing.TB) *scimtest.Server{
-	"strict": scimtest.StartStrict,
+	"strict":  scimtest.StartStrict,
+	"lenient": scimtest.StartLenient,
 }
 
 func openOn(s *scimtest.Server, extra ...string) conformance.Open {
@@ -34,7 +35,9 @@ func TestConformance(t *testing.T) {
 			// A fresh server per case: the suite's cases reuse keys.
 			conformance.Run(t, func(t *testing.T) connectors.Target { return openOn(start(t))(t) },
 				conformance.Options{UserName: "userName", DisplayName: "displayName", Department: department,
-					EscapesBreakMatch: name == "strict"})
+					// Both servers mis-handle escaped characters in filter values: one
+					// keeps the escapes verbatim, the other answers 400.
+					EscapesBreakMatch: true})
 		})
 	}
 }

@@ -152,6 +152,46 @@ func (d *decoder) target(k, n *yaml.Node) *Target {
 		"groups":            func(n *yaml.Node) { d.rule(n, &t.Groups) },
 		"membersPerRequest": func(n *yaml.Node) { d.integer(n, &t.MembersPerRequest) },
 		"concurrency":       func(n *yaml.Node) { d.integer(n, &t.Concurrency) },
+		"url":               func(n *yaml.Node) { d.str(n, &t.URL) },
+		"rateLimit":         func(n *yaml.Node) { d.float(n, &t.RateLimit) },
+		"timeout": func(n *yaml.Node) {
+			var v string
+			d.str(n, &v)
+			if dur, err := ParseDuration(v); err != nil || dur <= 0 {
+				d.errorf(n, "timeout: want a duration like 30s, got %q", v)
+			} else {
+				t.Timeout = dur
+			}
+		},
+		"tls": func(n *yaml.Node) {
+			d.fields(n, "tls", map[string]func(*yaml.Node){
+				"ca": func(n *yaml.Node) { d.str(n, &t.TLS.CA); t.TLS.CA = d.path(t.TLS.CA) },
+				"insecureSkipVerify": func(n *yaml.Node) {
+					d.errorf(n, "tls.insecureSkipVerify is not supported: idsync always verifies certificates; give the server's CA with tls.ca")
+				},
+			})
+		},
+		"auth": func(n *yaml.Node) {
+			d.fields(n, "auth", map[string]func(*yaml.Node){
+				"bearer": func(n *yaml.Node) { d.str(n, &t.Auth.Bearer) },
+				"oauth2": func(n *yaml.Node) {
+					o := &OAuth2{}
+					d.fields(n, "auth.oauth2", map[string]func(*yaml.Node){
+						"tokenURL":     func(n *yaml.Node) { d.str(n, &o.TokenURL) },
+						"clientID":     func(n *yaml.Node) { d.str(n, &o.ClientID) },
+						"clientSecret": func(n *yaml.Node) { d.str(n, &o.ClientSecret) },
+						"scopes": func(n *yaml.Node) {
+							for _, c := range n.Content {
+								var s string
+								d.str(c, &s)
+								o.Scopes = append(o.Scopes, s)
+							}
+						},
+					})
+					t.Auth.OAuth2 = o
+				},
+			})
+		},
 		"deleteEmptyGroups": func(n *yaml.Node) { d.boolean(n, &t.DeleteEmptyGroups) },
 		"references": func(n *yaml.Node) {
 			d.entries(n, "reference", func(k, v *yaml.Node) {

@@ -88,6 +88,12 @@ type Target struct {
 	// Concurrency is how many ops are in flight at once. Defaults to 1 for
 	// sqlite (one writer) and 8 for scim.
 	Concurrency int
+	// URL, Auth, TLS, RateLimit and Timeout configure scim targets.
+	URL       string
+	Auth      Auth
+	TLS       TLS
+	RateLimit float64
+	Timeout   time.Duration
 	// DeleteEmptyGroups deletes a group idsync created once it has no
 	// members. Defaults to false.
 	DeleteEmptyGroups bool
@@ -95,6 +101,25 @@ type Target struct {
 	// source key (a manager); the target receives that identity's target id.
 	References []*Attribute
 	Safety     Safety
+}
+
+// Auth holds credentials. Give them as ${env:...} or ${file:...}; they are
+// never printed.
+type Auth struct {
+	Bearer string
+	OAuth2 *OAuth2
+}
+
+// OAuth2 is the client-credentials grant.
+type OAuth2 struct {
+	TokenURL, ClientID, ClientSecret string
+	Scopes                           []string
+}
+
+// TLS configures certificate verification, which is always on.
+type TLS struct {
+	// CA is a PEM file of roots to trust instead of the system's.
+	CA string
 }
 
 // Attribute maps a target attribute to a rule.

@@ -58,11 +58,18 @@ func (d *decoder) validate(cfg *Config, root *yaml.Node) {
 		at := &yaml.Node{Line: t.Line}
 		switch t.Type {
 		case "sqlite", "jsonl":
+			if t.Path == "" {
+				d.errorf(at, "target %s: path is required", t.Name)
+			}
+		case "scim":
+			if !strings.HasPrefix(t.URL, "https://") {
+				d.errorf(at, "target %s: url is required and must start with https://", t.Name)
+			}
+			if (t.Auth.Bearer == "") == (t.Auth.OAuth2 == nil) {
+				d.errorf(at, "target %s: auth needs exactly one of bearer and oauth2", t.Name)
+			}
 		default:
-			d.errorf(at, "target %s: type must be sqlite or jsonl, got %q", t.Name, t.Type)
-		}
-		if t.Path == "" {
-			d.errorf(at, "target %s: path is required", t.Name)
+			d.errorf(at, "target %s: type must be sqlite, jsonl or scim, got %q", t.Name, t.Type)
 		}
 		if cfg.SourceByName(t.Source) == nil {
 			d.errorf(at, "target %s: source %q is not defined", t.Name, t.Source)

@@ -26,7 +26,7 @@ func StartStrict(t testing.TB) *Server {
 		ResourceTypes: []scim.ResourceType{
 			{ID: optional.NewString("User"), Name: "User", Endpoint: "/Users", Schema: schema.CoreUserSchema(),
 				SchemaExtensions: []scim.SchemaExtension{{Schema: schema.ExtensionEnterpriseUser()}},
-				Handler: &handler{st: st, kind: "user"}},
+				Handler:          &handler{st: st, kind: "user"}},
 			{ID: optional.NewString("Group"), Name: "Group", Endpoint: "/Groups", Schema: schema.CoreGroupSchema(),
 				Handler: &handler{st: st, kind: "group"}},
 		},

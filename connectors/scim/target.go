@@ -91,7 +91,13 @@ func (t *Target) Apply(ctx context.Context, op connectors.Op) (connectors.Result
 	case connectors.Create:
 		return t.create(ctx, op)
 	case connectors.Update, connectors.Adopt:
-		return t.patch(ctx, "/Users/"+op.ID, op.ID, t.patchOps(op.Changes))
+		res, err := t.patch(ctx, "/Users/"+op.ID, op.ID, t.patchOps(op.Changes))
+		if noTarget(err) {
+			// A value-filter replace found no element (an adopted user with
+			// no work email yet): add the element to its parent instead.
+			return t.patch(ctx, "/Users/"+op.ID, op.ID, t.patchOpsAdding(op.Changes))
+		}
+		return res, err
 	case connectors.Disable, connectors.Enable:
 		ops := []map[string]any{{"op": "replace", "path": "active", "value": op.Action == connectors.Enable}}
 		return t.patch(ctx, "/Users/"+op.ID, op.ID, ops)
@@ -148,6 +154,30 @@ func (t *Target) patchOps(changes []connectors.Change) []map[string]any {
 		ops = append(ops, map[string]any{"op": "replace", "path": c.Attr, "value": p.wire(c.New)})
 	}
 	return ops
+}
+
+// patchOpsAdding is patchOps with each value-filter replace turned into an
+// add of the whole element to the multi-valued parent.
+func (t *Target) patchOpsAdding(changes []connectors.Change) []map[string]any {
+	ops := t.patchOps(changes)
+	for i, c := range changes {
+		p, _ := t.path(c.Attr)
+		if p.filterAttr == "" || c.New == nil || p.sub == "" {
+			continue
+		}
+		parent := p.attr
+		if p.urn != "" {
+			parent = p.urn + ":" + p.attr
+		}
+		ops[i] = map[string]any{"op": "add", "path": parent, "value": []any{map[string]any{p.filterAttr: p.filterValue, p.sub: c.New}}}
+	}
+	return ops
+}
+
+// noTarget reports the RFC 7644 error for a path that selects nothing.
+func noTarget(err error) bool {
+	var e *connectors.Error
+	return errors.As(err, &e) && strings.Contains(e.Detail, "noTarget")
 }
 
 func (t *Target) patch(ctx context.Context, endpoint, id string, ops []map[string]any) (connectors.Result, error) {

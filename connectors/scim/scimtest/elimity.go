@@ -35,7 +35,8 @@ func StartStrict(t testing.TB) *Server {
 		t.Fatal(err)
 	}
 	s := newServer(t, "strict (elimity-com/scim)", srv)
-	s.users = st.snapshot
+	s.users = func() map[string]map[string]any { return st.snapshot(st.users) }
+	s.groups = func() map[string]map[string]any { return st.snapshot(st.groups) }
 	return s
 }
 
@@ -47,12 +48,12 @@ type store struct {
 	groups map[string]scim.ResourceAttributes
 }
 
-// snapshot returns deep-enough copies of every user, keyed by id.
-func (s *store) snapshot() map[string]map[string]any {
+// snapshot returns deep-enough copies of a table's resources, keyed by id.
+func (s *store) snapshot(table map[string]scim.ResourceAttributes) map[string]map[string]any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := map[string]map[string]any{}
-	for id, u := range s.users {
+	for id, u := range table {
 		out[id] = clone(u)
 	}
 	return out

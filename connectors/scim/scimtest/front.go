@@ -32,14 +32,15 @@ type Server struct {
 
 	front   *httptest.Server
 	backend http.Handler
-	// users reads the server's users back (id -> resource), for tests that
-	// compare what the app holds with what the rules say.
-	users func() map[string]map[string]any
+	// users and groups read the server's resources back (id -> resource),
+	// for tests that compare what the app holds with what the rules say.
+	users, groups func() map[string]map[string]any
 
 	mu      sync.Mutex
 	faults  []Fault
 	tokens  map[string]time.Time // issued OAuth token -> expiry
 	creates atomic.Int64
+	posts   atomic.Int64
 	delay   time.Duration
 }
 
@@ -57,6 +58,9 @@ type Fault struct {
 	Reset bool
 	// Method limits the fault to one HTTP method; empty matches any.
 	Method string
+	// Path limits the fault to requests whose path ends so ("/Users");
+	// empty matches any.
+	Path string
 }
 
 func newServer(t testing.TB, name string, backend http.Handler) *Server {
@@ -96,6 +100,12 @@ func (s *Server) ExpireTokens() {
 // Users returns every user the server holds, keyed by id.
 func (s *Server) Users() map[string]map[string]any { return s.users() }
 
+// Groups returns every group the server holds, keyed by id.
+func (s *Server) Groups() map[string]map[string]any { return s.groups() }
+
+// Posts counts every POST /Users that reached the front, failed or not.
+func (s *Server) Posts() int64 { return s.posts.Load() }
+
 // Creates counts successful POST /Users the server received.
 func (s *Server) Creates() int64 { return s.creates.Load() }
 
@@ -113,7 +123,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	delay := s.delay
 	var fault *Fault
 	for i, f := range s.faults {
-		if f.Method == "" || f.Method == r.Method {
+		if (f.Method == "" || f.Method == r.Method) && strings.HasSuffix(r.URL.Path, f.Path) {
 			fault = &s.faults[i]
 			s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
 			break
@@ -121,6 +131,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	time.Sleep(delay)
+	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/Users") {
+		s.posts.Add(1)
+	}
 	if fault != nil {
 		switch {
 		case fault.Reset:

@@ -58,9 +58,11 @@ SCIMMY.Resources.declare(SCIMMY.Resources.Group, handlers(groups, "displayName")
 SCIMMY.Config.set({patch: true, filter: {supported: true, maxResults: 200}});
 
 const app = express();
-app.use("/", new SCIMMYRouters({type: "bearer", handler: () => "idsync-tests"}));
-// A read-back hook for tests: every user as stored.
+// A read-back hook for tests: every user as stored. Declared before the
+// SCIM routers, which would otherwise answer for it.
 app.get("/_users", (req, res) => res.json(Object.fromEntries(users)));
+app.get("/_groups", (req, res) => res.json(Object.fromEntries(groups)));
+app.use("/", new SCIMMYRouters({type: "bearer", handler: () => "idsync-tests"}));
 
 const server = app.listen(0, "127.0.0.1", () => console.log(`listening ${server.address().port}`));
 process.on("SIGTERM", () => server.close(() => process.exit(0)));

@@ -58,6 +58,9 @@ type Op struct {
 	Disabled bool `json:"disabled,omitempty"`
 	// Group names the group of a membership op.
 	Group string `json:"group,omitempty"`
+	// Version is the object's version as idsync last saw it (from an
+	// earlier Result), for targets that check it; empty if unknown.
+	Version string `json:"version,omitempty"`
 	// Members are the target ids of the users a membership op adds or
 	// removes. The engine fills them when it sends the op, at most the
 	// target's membersPerRequest at a time.

@@ -17,6 +17,10 @@ type Target interface {
 type Result struct {
 	// ID is the target's id of the object the op touched.
 	ID string
+	// Version is the object's version after the op (an HTTP ETag), for
+	// targets that have them; idsync keeps it and sends it back on the next
+	// write so a concurrent change is detected, not overwritten blindly.
+	Version string
 }
 
 // Object is a target object as read back from the target.
@@ -41,6 +45,16 @@ type BatchMatcher interface {
 	// MatchMany returns, for each value, the objects whose attr equals it,
 	// under the same equality Match uses.
 	MatchMany(ctx context.Context, attr string, values []Value) ([][]Object, error)
+}
+
+// BulkApplier is implemented by targets that can take many user ops in
+// one request (SCIM Bulk).
+type BulkApplier interface {
+	// BulkSize is how many ops one ApplyBulk may carry; 0 turns bulk off.
+	BulkSize() int
+	// ApplyBulk applies independent ops together. Results and errors align
+	// with ops: each op succeeds or fails on its own.
+	ApplyBulk(ctx context.Context, ops []Op) ([]Result, []error)
 }
 
 // Reader is implemented by targets that can read one object's live state.

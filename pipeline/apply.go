@@ -227,6 +227,16 @@ func (a *applier) units(ops []plan.Op, g *plan.Guard) []func(context.Context) er
 			a.rep.Held++
 			continue
 		}
+		if ba, ok := a.conn.(connectors.BulkApplier); ok && ba.BulkSize() > 1 && op.Object == connectors.User {
+			// Gather this rank's user ops into requests of BulkSize.
+			chunk := []plan.Op{op}
+			for len(ops) > 0 && len(chunk) < ba.BulkSize() && ops[0].Object == connectors.User &&
+				!(ops[0].Action.Destructive() && g != nil && !a.opts.AllowDeletes) {
+				chunk, ops = append(chunk, ops[0]), ops[1:]
+			}
+			units = append(units, func(ctx context.Context) error { return a.bulk(ctx, ba, chunk) })
+			continue
+		}
 		units = append(units, func(ctx context.Context) error { return a.one(ctx, op) })
 	}
 	return units
@@ -270,18 +280,73 @@ func (a *applier) fail(op connectors.Op, err error) {
 
 // one applies a single user or group op and commits it.
 func (a *applier) one(ctx context.Context, op plan.Op) error {
-	sent, deferred, err := a.resolveRefs(op)
-	if err != nil {
+	sent, deferred, ok, err := a.prepare(op)
+	if err != nil || !ok {
 		return err
-	}
-	if sent.ID == "" && op.Action != connectors.Create {
-		a.fail(op.Op, fmt.Errorf("%s has no object in the target: its create did not succeed", op.Key))
-		return nil
 	}
 	var res connectors.Result
 	if len(sent.Changes) > 0 || sent.Action != connectors.Update {
 		res, err = a.send(ctx, plan.Op{Op: sent, Desired: op.Desired})
 	}
+	return a.settle(op, res, err, deferred)
+}
+
+// bulk applies independent user ops in one request where the target takes
+// bulk. An op that failed in a retryable way, or a create that collided,
+// goes through the single-op path with its retries and adoption.
+func (a *applier) bulk(ctx context.Context, ba connectors.BulkApplier, ops []plan.Op) error {
+	var batch []plan.Op
+	var sent []connectors.Op
+	var deferred [][]string
+	for _, op := range ops {
+		s, d, ok, err := a.prepare(op)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		if len(s.Changes) == 0 && s.Action == connectors.Update {
+			if err := a.settle(op, connectors.Result{ID: s.ID}, nil, d); err != nil {
+				return err
+			}
+			continue
+		}
+		batch, sent, deferred = append(batch, op), append(sent, s), append(deferred, d)
+	}
+	if len(sent) == 0 {
+		return nil
+	}
+	results, errs := ba.ApplyBulk(ctx, sent)
+	for i, op := range batch {
+		res, err := results[i], errs[i]
+		if connectors.IsRetryable(err) || (errors.Is(err, connectors.ErrExists) && op.Action == connectors.Create) {
+			res, err = a.send(ctx, plan.Op{Op: sent[i], Desired: op.Desired})
+		}
+		if err := a.settle(op, res, err, deferred[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prepare resolves what op needs before sending. ok is false when the op
+// cannot be sent (recorded as failed).
+func (a *applier) prepare(op plan.Op) (sent connectors.Op, deferred []string, ok bool, err error) {
+	sent, deferred, err = a.resolveRefs(op)
+	if err != nil {
+		return sent, nil, false, err
+	}
+	if sent.ID == "" && op.Action != connectors.Create {
+		a.fail(op.Op, fmt.Errorf("%s has no object in the target: its create did not succeed", op.Key))
+		return sent, nil, false, nil
+	}
+	return sent, deferred, true, nil
+}
+
+// settle records an op's outcome: state for a success, drift for an object
+// gone, a failure otherwise. Its error is for state failures only.
+func (a *applier) settle(op plan.Op, res connectors.Result, err error, deferred []string) error {
 	switch {
 	case err == nil:
 	case errors.Is(err, connectors.ErrNotFound) && op.Action == connectors.Delete:

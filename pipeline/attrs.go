@@ -19,6 +19,10 @@ func encodeAttrs(a connectors.Attrs) ([]byte, error) {
 // put the user in. Attribute names starting with "_" are reserved for it.
 const groupsAttr = "_groups"
 
+// versionAttr holds, inside the stored attributes, the object's version in
+// the target (an ETag), when the target has them.
+const versionAttr = "_version"
+
 // encodeState stores attributes and group memberships together.
 func encodeState(attrs connectors.Attrs, groups []string) ([]byte, error) {
 	if len(groups) == 0 {
@@ -41,7 +45,18 @@ func decodeState(b []byte) (connectors.Attrs, []string, error) {
 	}
 	groups, _ := attrs[groupsAttr].([]string)
 	delete(attrs, groupsAttr)
+	delete(attrs, versionAttr)
 	return attrs, groups, nil
+}
+
+// storedVersion reads the target version kept with an entry's attributes.
+func storedVersion(b []byte) string {
+	attrs, err := decodeAttrs(b)
+	if err != nil {
+		return ""
+	}
+	v, _ := attrs[versionAttr].(string)
+	return v
 }
 
 func decodeAttrs(b []byte) (connectors.Attrs, error) {

@@ -40,6 +40,7 @@ func (e *Engine) commitUser(target string, op plan.Op, res connectors.Result, de
 		}
 		return e.store.Commit(target, append(changes, snapshots.Change{Entry: snapshots.Entry{Key: op.Key}, Delete: true})...)
 	}
+	version := cmp.Or(res.Version, storedVersion(en.Attrs))
 	en.Key, en.Hash = op.Key, op.Hash
 	if len(deferred) > 0 {
 		en.Hash = 0
@@ -58,14 +59,22 @@ func (e *Engine) commitUser(target string, op plan.Op, res connectors.Result, de
 	if op.Action == connectors.Create {
 		desired = op.Attrs()
 	}
+	next := attrs
 	if desired != nil {
-		next := maps.Clone(desired)
+		next = maps.Clone(desired)
 		for _, attr := range deferred {
 			next[attr] = attrs[attr]
 		}
-		if en.Attrs, err = encodeState(next, groups); err != nil {
-			return err
+	}
+	if version != "" {
+		next = maps.Clone(next)
+		if next == nil {
+			next = connectors.Attrs{}
 		}
+		next[versionAttr] = version
+	}
+	if en.Attrs, err = encodeState(next, groups); err != nil {
+		return err
 	}
 	return e.store.Commit(target, snapshots.Change{Entry: en})
 }
@@ -103,6 +112,9 @@ func (e *Engine) commitMembers(target, name string, ops []plan.Op) error {
 		} else {
 			groups = slices.DeleteFunc(groups, func(n string) bool { return n == g.Name })
 			g.Members--
+		}
+		if v := storedVersion(en.Attrs); v != "" {
+			attrs[versionAttr] = v // a membership change does not change the user's version
 		}
 		if en.Attrs, err = encodeState(attrs, groups); err != nil {
 			return err

@@ -51,7 +51,7 @@ func openTarget(ctx context.Context, t *target) (connectors.Target, error) {
 func scimOptions(t *target) scim.Options {
 	c := t.cfg
 	o := scim.Options{URL: c.URL, Bearer: scim.Secret(c.Auth.Bearer), CAFile: c.TLS.CA,
-		RateLimit: c.RateLimit, Timeout: c.Timeout, Concurrency: c.Concurrency}
+		RateLimit: c.RateLimit, Timeout: c.Timeout, Concurrency: c.Concurrency, Bulk: c.Bulk}
 	if a := c.Auth.OAuth2; a != nil {
 		o.OAuth2 = &scim.OAuth2{TokenURL: a.TokenURL, ClientID: a.ClientID, ClientSecret: scim.Secret(a.ClientSecret), Scopes: a.Scopes}
 	}

@@ -321,6 +321,11 @@ func (e *Engine) planRow(sr *sourceRun, tr *targetRun, ev *rules.Evaluator, i in
 		return nil
 	}
 	tr.hashes[key] = h
+	if stored != nil {
+		for i := range ops {
+			ops[i].Version = stored.Version
+		}
+	}
 	tr.add(ops, d.Attrs)
 	if ops[0].Action == connectors.Create && tr.matcher != nil && t.match >= 0 {
 		// Matched later, in one batch per target: see resolveMatches.
@@ -388,7 +393,8 @@ func (e *Engine) stored(target, key string) (*diff.Stored, error) {
 	if err != nil {
 		return nil, fmt.Errorf("target %s key %q: stored attributes: %w", target, key, err)
 	}
-	return &diff.Stored{ID: en.ID, Disabled: en.Disabled, Deprovisioned: en.Deprovisioned, Attrs: attrs, Groups: groups}, nil
+	return &diff.Stored{ID: en.ID, Disabled: en.Disabled, Deprovisioned: en.Deprovisioned, Attrs: attrs, Groups: groups,
+		Version: storedVersion(en.Attrs)}, nil
 }
 
 func (sr *sourceRun) path() string {

@@ -199,6 +199,26 @@ func TestSCIMQuickstartEndToEnd(t *testing.T) {
 	}
 }
 
+// TestSCIMBulk runs the quickstart with bulk on: scimmy offers Bulk, so
+// ops travel in Bulk requests; the strict server does not, so they do not.
+func TestSCIMBulk(t *testing.T) {
+	for name, start := range scimServers {
+		t.Run(name, func(t *testing.T) {
+			s := start(t)
+			f, day1, day2 := scimFixture(t, s, 120, "")
+			f.write(map[string]string{"idsync.yaml": strings.Replace(scimConfig(s, ""), "    concurrency: 8\n", "    concurrency: 8\n    bulk: true\n", 1)})
+			f.apply(nil, ApplyOptions{})
+			checkServer(t, s, day1)
+			f.apply(map[string]string{"HR_FILE": "hr-day2.csv"}, ApplyOptions{})
+			checkServer(t, s, day2)
+			bulks := s.Requests("POST", "/Bulk")
+			if name == "lenient" && bulks == 0 || name == "strict" && bulks != 0 {
+				t.Errorf("%s: %d Bulk requests", s.Name, bulks)
+			}
+		})
+	}
+}
+
 func TestSCIMAdoptionAndConflict(t *testing.T) {
 	for name, start := range scimServers {
 		t.Run(name, func(t *testing.T) {
@@ -323,4 +343,44 @@ func applyAllowingFailures(t *testing.T, f *fixture) (*Engine, *Report) {
 		t.Fatal(err)
 	}
 	return e, rep
+}
+
+// TestSCIMETagsRecoverFromAConcurrentChange: with ETags, idsync sends
+// If-Match; a change made behind its back makes the server answer 412, and
+// idsync re-reads and applies its change once more.
+func TestSCIMETagsRecoverFromAConcurrentChange(t *testing.T) {
+	for name, start := range scimServers {
+		t.Run(name, func(t *testing.T) {
+			s := start(t)
+			s.EnableETags()
+			f, _, day2 := scimFixture(t, s, 40, "")
+			f.apply(nil, ApplyOptions{})
+			// Someone edits E100029 (whose manager day 2 changes) directly.
+			app := openSCIM(t, s)
+			var id string
+			for uid, u := range s.Users() {
+				if u["userName"] == "e100029" {
+					id = uid
+				}
+			}
+			mustApply(t, app, connectors.Op{Action: connectors.Update, Key: "x", ID: id, Changes: []connectors.Change{{Attr: "title", New: "Edited elsewhere"}}})
+			_, rep := f.apply(map[string]string{"HR_FILE": "hr-day2.csv"}, ApplyOptions{})
+			if rep.Failed() != 0 {
+				t.Fatalf("%d ops failed", rep.Failed())
+			}
+			if s.PreconditionFailures() == 0 {
+				t.Errorf("no 412 was sent: If-Match is not in use")
+			}
+			// The outside title edit is not idsync's (title did not change in
+			// HR), so it stays; everything idsync manages is as the rules say.
+			want := day2
+			edited := map[string]string{}
+			for k, v := range day2["E100029"] {
+				edited[k] = v
+			}
+			edited["title"] = "Edited elsewhere"
+			want["E100029"] = edited
+			checkServer(t, s, want)
+		})
+	}
 }

@@ -112,6 +112,11 @@ type response struct {
 // do sends one request. A 401 with OAuth2 gets one retry with a new token,
 // which is how an expired token is refreshed mid-run.
 func (c *client) do(ctx context.Context, method, path string, query url.Values, body any) (response, error) {
+	return c.doIf(ctx, method, path, query, body, "")
+}
+
+// doIf is do with an If-Match precondition (an ETag), when ifMatch is set.
+func (c *client) doIf(ctx context.Context, method, path string, query url.Values, body any, ifMatch string) (response, error) {
 	var payload []byte
 	if body != nil {
 		var err error
@@ -120,7 +125,7 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 		}
 	}
 	for attempt := 0; ; attempt++ {
-		resp, err := c.once(ctx, method, path, query, payload, attempt > 0)
+		resp, err := c.once(ctx, method, path, query, payload, attempt > 0, ifMatch)
 		if err == nil && resp.status == http.StatusUnauthorized && c.oauth != nil && attempt == 0 {
 			continue
 		}
@@ -131,7 +136,7 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 }
 
-func (c *client) once(ctx context.Context, method, path string, query url.Values, payload []byte, freshToken bool) (response, error) {
+func (c *client) once(ctx context.Context, method, path string, query url.Values, payload []byte, freshToken bool, ifMatch string) (response, error) {
 	if err := c.limiter.Wait(ctx); err != nil {
 		return response{}, err
 	}
@@ -154,6 +159,9 @@ func (c *client) once(ctx context.Context, method, path string, query url.Values
 	req.Header.Set("Accept", "application/scim+json")
 	if payload != nil {
 		req.Header.Set("Content-Type", "application/scim+json")
+	}
+	if ifMatch != "" {
+		req.Header.Set("If-Match", ifMatch)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -36,7 +36,7 @@ func (t *Target) applyGroup(ctx context.Context, op connectors.Op) (connectors.R
 		for i, m := range op.Members {
 			value[i] = map[string]any{"value": m}
 		}
-		return t.patch(ctx, "/Groups/"+op.ID, op.ID, []map[string]any{{"op": "add", "path": "members", "value": value}})
+		return t.groupPatch(ctx, op.ID, []map[string]any{{"op": "add", "path": "members", "value": value}})
 	case connectors.RemoveMember:
 		ops := make([]map[string]any, 0, len(op.Members))
 		for _, m := range op.Members {
@@ -46,7 +46,7 @@ func (t *Target) applyGroup(ctx context.Context, op connectors.Op) (connectors.R
 			}
 			ops = append(ops, map[string]any{"op": "remove", "path": "members[value eq " + q + "]"})
 		}
-		return t.patch(ctx, "/Groups/"+op.ID, op.ID, ops)
+		return t.groupPatch(ctx, op.ID, ops)
 	}
 	return connectors.Result{}, connectors.Terminal(nil, "scim: %v of a group is not supported", op.Action)
 }

@@ -48,6 +48,10 @@ type Options struct {
 	PageSize int
 	// Concurrency sizes the connection pool. Defaults to 8.
 	Concurrency int
+	// Bulk sends ops in Bulk requests when the server supports them.
+	// Defaults to false: per-op requests isolate failures best, and many
+	// servers implement Bulk loosely.
+	Bulk bool
 }
 
 func (o *Options) defaults() error {

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/idsync/idsync/connectors"
 )
@@ -24,6 +25,9 @@ type Target struct {
 	c     *client
 	opts  Options
 	paths map[string]path
+	// versions holds the last ETag seen per resource path, sent as
+	// If-Match when the server supports ETags.
+	versions sync.Map
 	// Config is what the server's /ServiceProviderConfig says it supports.
 	Config ProviderConfig
 }
@@ -33,6 +37,8 @@ type ProviderConfig struct {
 	Patch, Filter, ETag, Bulk bool
 	// MaxResults caps a filtered page, when the server says so.
 	MaxResults int
+	// BulkMaxOperations and BulkMaxPayload (bytes) bound one Bulk request.
+	BulkMaxOperations, BulkMaxPayload int
 }
 
 // Open checks the options, reads /ServiceProviderConfig, and returns the
@@ -71,11 +77,14 @@ func (t *Target) discover(ctx context.Context) error {
 		return b
 	}
 	t.Config = ProviderConfig{Patch: supported("patch"), Filter: supported("filter"), ETag: supported("etag"), Bulk: supported("bulk")}
-	if m, ok := lookupFold(r.body, "filter").(map[string]any); ok {
-		if n, ok := lookupFold(m, "maxResults").(float64); ok {
-			t.Config.MaxResults = int(n)
-		}
+	number := func(section, name string) int {
+		m, _ := lookupFold(r.body, section).(map[string]any)
+		n, _ := lookupFold(m, name).(float64)
+		return int(n)
 	}
+	t.Config.MaxResults = number("filter", "maxResults")
+	t.Config.BulkMaxOperations = number("bulk", "maxOperations")
+	t.Config.BulkMaxPayload = number("bulk", "maxPayloadSize")
 	if !t.Config.Patch {
 		return fmt.Errorf("the server does not support PATCH; idsync never replaces whole resources")
 	}
@@ -91,29 +100,30 @@ func (t *Target) Apply(ctx context.Context, op connectors.Op) (connectors.Result
 	case connectors.Create:
 		return t.create(ctx, op)
 	case connectors.Update, connectors.Adopt:
-		res, err := t.patch(ctx, "/Users/"+op.ID, op.ID, t.patchOps(op.Changes))
+		res, err := t.patch(ctx, op, t.patchOps(op.Changes))
 		if noTarget(err) {
 			// A value-filter replace found no element (an adopted user with
 			// no work email yet): add the element to its parent instead.
-			return t.patch(ctx, "/Users/"+op.ID, op.ID, t.patchOpsAdding(op.Changes))
+			return t.patch(ctx, op, t.patchOpsAdding(op.Changes))
 		}
 		return res, err
 	case connectors.Disable, connectors.Enable:
 		ops := []map[string]any{{"op": "replace", "path": "active", "value": op.Action == connectors.Enable}}
-		return t.patch(ctx, "/Users/"+op.ID, op.ID, ops)
+		return t.patch(ctx, op, ops)
 	case connectors.Delete:
-		_, err := t.c.do(ctx, http.MethodDelete, "/Users/"+url.PathEscape(op.ID), nil, nil)
+		_, err := t.conditional(ctx, http.MethodDelete, "/Users/"+url.PathEscape(op.ID), nil, op.Version)
 		return connectors.Result{ID: op.ID}, err
 	}
 	return connectors.Result{}, connectors.Terminal(nil, "scim: %v of a user is not supported", op.Action)
 }
 
-func (t *Target) create(ctx context.Context, op connectors.Op) (connectors.Result, error) {
+// createBody is the resource a create POSTs.
+func (t *Target) createBody(op connectors.Op) (map[string]any, error) {
 	res := map[string]any{"schemas": []string{userSchema}}
 	for _, c := range op.Changes {
 		p, err := t.path(c.Attr)
 		if err != nil {
-			return connectors.Result{}, err
+			return nil, err
 		}
 		p.set(res, c.New)
 		if p.urn != "" && !containsSchema(res, p.urn) {
@@ -121,6 +131,14 @@ func (t *Target) create(ctx context.Context, op connectors.Op) (connectors.Resul
 		}
 	}
 	res["active"] = !op.Disabled
+	return res, nil
+}
+
+func (t *Target) create(ctx context.Context, op connectors.Op) (connectors.Result, error) {
+	res, err := t.createBody(op)
+	if err != nil {
+		return connectors.Result{}, err
+	}
 	r, err := t.c.do(ctx, http.MethodPost, "/Users", nil, res)
 	if err != nil {
 		return connectors.Result{}, err
@@ -129,7 +147,9 @@ func (t *Target) create(ctx context.Context, op connectors.Op) (connectors.Resul
 	if id == "" {
 		return connectors.Result{}, connectors.Terminal(nil, "POST /Users: response has no id")
 	}
-	return connectors.Result{ID: id}, nil
+	path := "/Users/" + url.PathEscape(id)
+	t.remember(path, r)
+	return connectors.Result{ID: id, Version: t.version(path)}, nil
 }
 
 func containsSchema(res map[string]any, urn string) bool {
@@ -180,13 +200,79 @@ func noTarget(err error) bool {
 	return errors.As(err, &e) && strings.Contains(e.Detail, "noTarget")
 }
 
-func (t *Target) patch(ctx context.Context, endpoint, id string, ops []map[string]any) (connectors.Result, error) {
+// patch sends a user PATCH and reports the user's new version.
+func (t *Target) patch(ctx context.Context, op connectors.Op, ops []map[string]any) (connectors.Result, error) {
 	if len(ops) == 0 {
-		return connectors.Result{ID: id}, nil
+		return connectors.Result{ID: op.ID}, nil
 	}
-	body := map[string]any{"schemas": []string{patchSchema}, "Operations": ops}
-	_, err := t.c.do(ctx, http.MethodPatch, endpointPath(endpoint), nil, body)
+	path := "/Users/" + url.PathEscape(op.ID)
+	_, err := t.conditional(ctx, http.MethodPatch, path, patchBody(ops), op.Version)
+	return connectors.Result{ID: op.ID, Version: t.version(path)}, err
+}
+
+// groupPatch sends a group PATCH (memberships).
+func (t *Target) groupPatch(ctx context.Context, id string, ops []map[string]any) (connectors.Result, error) {
+	_, err := t.conditional(ctx, http.MethodPatch, "/Groups/"+url.PathEscape(id), patchBody(ops), "")
 	return connectors.Result{ID: id}, err
+}
+
+func (t *Target) version(path string) string {
+	v, _ := t.versions.Load(path)
+	s, _ := v.(string)
+	return s
+}
+
+// conditional sends a write to one resource. With ETags it carries
+// If-Match; on 412 (someone changed the resource since idsync last saw it)
+// it re-reads the resource and sends the same write once more. The write
+// holds only idsync's desired values, so it is still right: what changed
+// underneath is either idsync's to set or none of its business.
+//
+// known is the version idsync stored for the resource; a fresher one seen
+// in this run wins.
+func (t *Target) conditional(ctx context.Context, method, path string, body any, known string) (response, error) {
+	if !t.Config.ETag {
+		return t.c.do(ctx, method, path, nil, body)
+	}
+	for attempt := 0; ; attempt++ {
+		tag := t.version(path)
+		if tag == "" && attempt == 0 {
+			tag = known
+		}
+		r, err := t.c.doIf(ctx, method, path, nil, body, tag)
+		if r.status == http.StatusPreconditionFailed && attempt == 0 {
+			if _, err := t.read(ctx, path); err != nil {
+				return r, err
+			}
+			continue
+		}
+		t.remember(path, r)
+		return r, err
+	}
+}
+
+// read GETs one resource, remembering its version.
+func (t *Target) read(ctx context.Context, path string) (response, error) {
+	r, err := t.c.do(ctx, http.MethodGet, path, nil, nil)
+	if err == nil {
+		t.remember(path, r)
+	}
+	return r, err
+}
+
+func (t *Target) remember(path string, r response) {
+	if !t.Config.ETag || r.status >= 300 {
+		return
+	}
+	tag := r.etag
+	if tag == "" {
+		if meta, ok := r.body["meta"].(map[string]any); ok {
+			tag, _ = meta["version"].(string)
+		}
+	}
+	if tag != "" {
+		t.versions.Store(path, tag)
+	}
 }
 
 // endpointPath escapes the id part of /Users/{id}.
@@ -211,7 +297,7 @@ func (t *Target) path(attr string) (path, error) {
 
 // Get reads one user.
 func (t *Target) Get(ctx context.Context, id string) (connectors.Object, error) {
-	r, err := t.c.do(ctx, http.MethodGet, "/Users/"+url.PathEscape(id), nil, nil)
+	r, err := t.read(ctx, "/Users/"+url.PathEscape(id))
 	if err != nil {
 		return connectors.Object{}, err
 	}

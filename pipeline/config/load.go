@@ -154,6 +154,7 @@ func (d *decoder) target(k, n *yaml.Node) *Target {
 		"concurrency":       func(n *yaml.Node) { d.integer(n, &t.Concurrency) },
 		"url":               func(n *yaml.Node) { d.str(n, &t.URL) },
 		"rateLimit":         func(n *yaml.Node) { d.float(n, &t.RateLimit) },
+		"bulk":              func(n *yaml.Node) { d.boolean(n, &t.Bulk) },
 		"timeout": func(n *yaml.Node) {
 			var v string
 			d.str(n, &v)

@@ -94,6 +94,8 @@ type Target struct {
 	TLS       TLS
 	RateLimit float64
 	Timeout   time.Duration
+	// Bulk sends user ops in SCIM Bulk requests where the server offers it.
+	Bulk bool
 	// DeleteEmptyGroups deletes a group idsync created once it has no
 	// members. Defaults to false.
 	DeleteEmptyGroups bool

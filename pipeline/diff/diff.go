@@ -47,6 +47,9 @@ type Stored struct {
 	Deprovisioned bool
 	Attrs         connectors.Attrs
 	Groups        []string
+	// Version is the object's version in the target, if it has them. The
+	// differ ignores it; it rides along on ops.
+	Version string
 }
 
 // Present returns the ops for an identity present in the source. stored is

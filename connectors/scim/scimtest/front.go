@@ -36,11 +36,14 @@ type Server struct {
 	// for tests that compare what the app holds with what the rules say.
 	users, groups func() map[string]map[string]any
 
-	mu      sync.Mutex
-	faults  []Fault
+	mu                 sync.Mutex
+	etags              bool
+	preconditionFailed int
+	faults             []Fault
 	tokens  map[string]time.Time // issued OAuth token -> expiry
-	creates atomic.Int64
-	posts   atomic.Int64
+	creates  atomic.Int64
+	posts    atomic.Int64
+	requests map[string]int // "METHOD /path-suffix" -> count
 	delay   time.Duration
 }
 
@@ -65,7 +68,7 @@ type Fault struct {
 
 func newServer(t testing.TB, name string, backend http.Handler) *Server {
 	t.Helper()
-	s := &Server{Name: name, backend: backend, tokens: map[string]time.Time{}}
+	s := &Server{Name: name, backend: backend, tokens: map[string]time.Time{}, requests: map[string]int{}}
 	caFile, cert := certs(t, t.TempDir())
 	s.front = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.front.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
@@ -103,6 +106,14 @@ func (s *Server) Users() map[string]map[string]any { return s.users() }
 // Groups returns every group the server holds, keyed by id.
 func (s *Server) Groups() map[string]map[string]any { return s.groups() }
 
+// Requests counts requests with that method and path (relative to the
+// SCIM base, such as "/Bulk").
+func (s *Server) Requests(method, path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests[method+" "+path]
+}
+
 // Posts counts every POST /Users that reached the front, failed or not.
 func (s *Server) Posts() int64 { return s.posts.Load() }
 
@@ -134,6 +145,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/Users") {
 		s.posts.Add(1)
 	}
+	s.mu.Lock()
+	s.requests[r.Method+" "+strings.TrimPrefix(r.URL.Path, "/scim/v2")]++
+	s.mu.Unlock()
 	if fault != nil {
 		switch {
 		case fault.Reset:
@@ -158,6 +172,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	r.URL.Path = strings.TrimPrefix(r.URL.Path, "/scim/v2")
+	s.mu.Lock()
+	etags := s.etags
+	s.mu.Unlock()
+	if etags {
+		s.serveETags(w, r)
+		return
+	}
 	if r.Method == http.MethodPost && r.URL.Path == "/Users" {
 		rec := &statusRecorder{ResponseWriter: w}
 		s.backend.ServeHTTP(rec, r)

@@ -227,11 +227,12 @@ func (a *applier) units(ops []plan.Op, g *plan.Guard) []func(context.Context) er
 			a.rep.Held++
 			continue
 		}
+		held := func(op plan.Op) bool { return op.Action.Destructive() && g != nil && !a.opts.AllowDeletes }
 		if ba, ok := a.conn.(connectors.BulkApplier); ok && ba.BulkSize() > 1 && op.Object == connectors.User {
-			// Gather this rank's user ops into requests of BulkSize.
+			// Gather this rank's user ops into requests of BulkSize; held
+			// ops are counted when the loop reaches them.
 			chunk := []plan.Op{op}
-			for len(ops) > 0 && len(chunk) < ba.BulkSize() && ops[0].Object == connectors.User &&
-				!(ops[0].Action.Destructive() && g != nil && !a.opts.AllowDeletes) {
+			for len(ops) > 0 && len(chunk) < ba.BulkSize() && ops[0].Object == connectors.User && !held(ops[0]) {
 				chunk, ops = append(chunk, ops[0]), ops[1:]
 			}
 			units = append(units, func(ctx context.Context) error { return a.bulk(ctx, ba, chunk) })

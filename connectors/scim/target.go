@@ -275,15 +275,6 @@ func (t *Target) remember(path string, r response) {
 	}
 }
 
-// endpointPath escapes the id part of /Users/{id}.
-func endpointPath(p string) string {
-	kind, id, ok := strings.Cut(strings.TrimPrefix(p, "/"), "/")
-	if !ok {
-		return p
-	}
-	return "/" + kind + "/" + url.PathEscape(id)
-}
-
 func (t *Target) path(attr string) (path, error) {
 	if p, ok := t.paths[attr]; ok {
 		return p, nil

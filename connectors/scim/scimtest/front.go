@@ -40,11 +40,11 @@ type Server struct {
 	etags              bool
 	preconditionFailed int
 	faults             []Fault
-	tokens  map[string]time.Time // issued OAuth token -> expiry
-	creates  atomic.Int64
-	posts    atomic.Int64
-	requests map[string]int // "METHOD /path-suffix" -> count
-	delay   time.Duration
+	tokens             map[string]time.Time // issued OAuth token -> expiry
+	creates            atomic.Int64
+	posts              atomic.Int64
+	requests           map[string]int // "METHOD /path-suffix" -> count
+	delay              time.Duration
 }
 
 // Fault is one injected failure, consumed by the next matching request.

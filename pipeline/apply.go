@@ -289,7 +289,7 @@ func (a *applier) one(ctx context.Context, op plan.Op) error {
 	if len(sent.Changes) > 0 || sent.Action != connectors.Update {
 		res, err = a.send(ctx, plan.Op{Op: sent, Desired: op.Desired})
 	}
-	return a.settle(op, res, err, deferred)
+	return a.settle(ctx, op, res, err, deferred)
 }
 
 // bulk applies independent user ops in one request where the target takes
@@ -308,7 +308,7 @@ func (a *applier) bulk(ctx context.Context, ba connectors.BulkApplier, ops []pla
 			continue
 		}
 		if len(s.Changes) == 0 && s.Action == connectors.Update {
-			if err := a.settle(op, connectors.Result{ID: s.ID}, nil, d); err != nil {
+			if err := a.settle(ctx, op, connectors.Result{ID: s.ID}, nil, d); err != nil {
 				return err
 			}
 			continue
@@ -324,11 +324,35 @@ func (a *applier) bulk(ctx context.Context, ba connectors.BulkApplier, ops []pla
 		if connectors.IsRetryable(err) || (errors.Is(err, connectors.ErrExists) && op.Action == connectors.Create) {
 			res, err = a.send(ctx, plan.Op{Op: sent[i], Desired: op.Desired})
 		}
-		if err := a.settle(op, res, err, deferred[i]); err != nil {
+		if err := a.settle(ctx, op, res, err, deferred[i]); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// recreate brings back an object that vanished under an update, in the
+// same run: the update carries the identity's whole desired state. The
+// create goes through send, so a 409 re-matches by the match attribute and
+// adopts. References wait for the next run (the fingerprint is cleared);
+// ops without the desired state (enable, disable) also leave it to then.
+func (a *applier) recreate(ctx context.Context, op plan.Op) error {
+	if op.Action != connectors.Update || op.Desired == nil {
+		return nil
+	}
+	re := plan.Op{Op: connectors.Op{Action: connectors.Create, Key: op.Key, Reason: "drift"}}
+	for _, p := range a.t.policy.Attrs {
+		if v := op.Desired[p.Name]; !p.Reference && v != nil && v != "" {
+			re.Changes = append(re.Changes, connectors.Change{Attr: p.Name, New: v})
+		}
+	}
+	res, err := a.send(ctx, re)
+	if err != nil {
+		a.fail(re.Op, fmt.Errorf("recreating after drift: %w", err))
+		return nil
+	}
+	a.log.Warn("drift: object recreated", "key", op.Key, "id", res.ID)
+	return a.e.commitUser(a.t.cfg.Name, re, res, nil)
 }
 
 // prepare resolves what op needs before sending. ok is false when the op
@@ -347,7 +371,7 @@ func (a *applier) prepare(op plan.Op) (sent connectors.Op, deferred []string, ok
 
 // settle records an op's outcome: state for a success, drift for an object
 // gone, a failure otherwise. Its error is for state failures only.
-func (a *applier) settle(op plan.Op, res connectors.Result, err error, deferred []string) error {
+func (a *applier) settle(ctx context.Context, op plan.Op, res connectors.Result, err error, deferred []string) error {
 	switch {
 	case err == nil:
 	case errors.Is(err, connectors.ErrNotFound) && op.Action == connectors.Delete:
@@ -359,7 +383,10 @@ func (a *applier) settle(op plan.Op, res connectors.Result, err error, deferred 
 		a.rep.Drift = append(a.rep.Drift, fmt.Sprintf("%s %s: object %s is gone from the target", op.Action, op.Key, op.ID))
 		a.mu.Unlock()
 		a.log.Warn("drift: object vanished", "key", op.Key, "id", op.ID, "action", op.Action.String())
-		return a.e.commitUser(a.t.cfg.Name, plan.Op{Op: connectors.Op{Action: connectors.Delete, Key: op.Key}}, res, nil)
+		if err := a.e.commitUser(a.t.cfg.Name, plan.Op{Op: connectors.Op{Action: connectors.Delete, Key: op.Key}}, res, nil); err != nil {
+			return err
+		}
+		return a.recreate(ctx, op)
 	default:
 		a.fail(op.Op, err)
 		a.log.Error("op failed", "key", op.Key, "action", op.Action.String(), "err", err)

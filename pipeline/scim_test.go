@@ -384,3 +384,29 @@ func TestSCIMETagsRecoverFromAConcurrentChange(t *testing.T) {
 		})
 	}
 }
+
+// TestSCIMVanishedObjectIsRecreated: an update that gets a 404 means the
+// object was deleted behind idsync's back; it is recreated in the same run
+// and reported as drift.
+func TestSCIMVanishedObjectIsRecreated(t *testing.T) {
+	for name, start := range scimServers {
+		t.Run(name, func(t *testing.T) {
+			s := start(t)
+			f, _, day2 := scimFixture(t, s, 40, "")
+			f.apply(nil, ApplyOptions{})
+			app := openSCIM(t, s)
+			for id, u := range s.Users() {
+				if u["userName"] == "e100029" { // day 2 changes its manager
+					mustApply(t, app, connectors.Op{Action: connectors.Delete, Key: "x", ID: id})
+				}
+			}
+			_, rep := f.apply(map[string]string{"HR_FILE": "hr-day2.csv"}, ApplyOptions{})
+			if len(rep.Targets[0].Drift) != 1 || !strings.Contains(rep.Targets[0].Drift[0], "E100029") {
+				t.Errorf("drift = %v, want E100029 reported", rep.Targets[0].Drift)
+			}
+			// Its manager reference and groups come back on the next run.
+			f.apply(map[string]string{"HR_FILE": "hr-day2.csv"}, ApplyOptions{})
+			checkServer(t, s, day2)
+		})
+	}
+}

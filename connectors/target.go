@@ -57,6 +57,13 @@ type BulkApplier interface {
 	ApplyBulk(ctx context.Context, ops []Op) ([]Result, []error)
 }
 
+// KeyFinder is implemented by targets that record the source key on the
+// objects they create (SQLite in a column, SCIM as externalId), so a create
+// whose answer was lost in a crash can be found again instead of repeated.
+type KeyFinder interface {
+	FindKey(ctx context.Context, key string) ([]Object, error)
+}
+
 // Reader is implemented by targets that can read one object's live state.
 type Reader interface {
 	// Get returns the object with the given id, or an error wrapping

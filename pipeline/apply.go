@@ -287,6 +287,9 @@ func (a *applier) one(ctx context.Context, op plan.Op) error {
 	}
 	var res connectors.Result
 	if len(sent.Changes) > 0 || sent.Action != connectors.Update {
+		if err := a.e.journal(a.t.cfg.Name, op); err != nil {
+			return err
+		}
 		res, err = a.send(ctx, plan.Op{Op: sent, Desired: op.Desired})
 	}
 	return a.settle(ctx, op, res, err, deferred)
@@ -312,6 +315,9 @@ func (a *applier) bulk(ctx context.Context, ba connectors.BulkApplier, ops []pla
 				return err
 			}
 			continue
+		}
+		if err := a.e.journal(a.t.cfg.Name, op); err != nil {
+			return err
 		}
 		batch, sent, deferred = append(batch, op), append(sent, s), append(deferred, d)
 	}

@@ -31,14 +31,14 @@ func (e *Engine) commitUser(target string, op plan.Op, res connectors.Result, de
 	}
 	if op.Action == connectors.Delete {
 		if !ok {
-			return nil
+			return e.store.JournalDelete(target, op.Key)
 		}
 		// The target drops a deleted user's memberships with it.
 		changes, err := e.groupCounts(target, groups, -1)
 		if err != nil {
 			return err
 		}
-		return e.store.Commit(target, append(changes, snapshots.Change{Entry: snapshots.Entry{Key: op.Key}, Delete: true})...)
+		return e.store.Commit(target, append(changes, snapshots.Change{Entry: snapshots.Entry{Key: op.Key}, Delete: true, Journaled: true})...)
 	}
 	version := cmp.Or(res.Version, storedVersion(en.Attrs))
 	en.Key, en.Hash = op.Key, op.Hash
@@ -76,7 +76,7 @@ func (e *Engine) commitUser(target string, op plan.Op, res connectors.Result, de
 	if en.Attrs, err = encodeState(next, groups); err != nil {
 		return err
 	}
-	return e.store.Commit(target, snapshots.Change{Entry: en})
+	return e.store.Commit(target, snapshots.Change{Entry: en, Journaled: true})
 }
 
 // commitGroup records a group create or delete.

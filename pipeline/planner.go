@@ -194,6 +194,9 @@ func (e *Engine) planSource(ctx context.Context, s *source, full bool) (*sourceR
 }
 
 func (e *Engine) startTarget(ctx context.Context, t *target) (*targetRun, error) {
+	if err := e.recover(ctx, t); err != nil {
+		return nil, err
+	}
 	tr := &targetRun{t: t, index: map[string]indexEntry{}, groups: map[string]snapshots.GroupEntry{},
 		failed: map[string]bool{}, claimed: map[string]string{}, hashes: map[string]uint64{},
 		out: &plan.Target{Name: t.cfg.Name}}

@@ -16,6 +16,7 @@ const (
 	famLink   = 'l' // l<target>\x00<id>  -> key
 	famGroup  = 'g' // g<target>\x00<name> -> group entry
 	famWater  = 'w' // w<source>          -> watermark
+	famJourn  = 'j' // j<target>\x00<key> -> an op sent but not yet acknowledged
 )
 
 var versionKey = []byte("m/version")
@@ -37,6 +38,12 @@ func groupPrefix(target string) []byte {
 func groupKey(target, name string) []byte { return append(groupPrefix(target), name...) }
 
 func watermarkKey(source string) []byte { return append([]byte{famWater}, source...) }
+
+func journalPrefix(target string) []byte {
+	return append(append([]byte{famJourn}, target...), 0)
+}
+
+func journalKey(target, key string) []byte { return append(journalPrefix(target), key...) }
 
 func linkKey(target, id string) []byte {
 	return append(append(append([]byte{famLink}, target...), 0), id...)

@@ -183,6 +183,9 @@ type Change struct {
 	Entry  Entry
 	Group  *GroupEntry
 	Delete bool
+	// Journaled removes the journal record of Entry.Key in the same
+	// transaction: the op it recorded is now reflected in state.
+	Journaled bool
 }
 
 // Commit applies changes to target atomically, keeps reverse links in step
@@ -208,6 +211,11 @@ func commitOne(txn *badger.Txn, target string, c Change) error {
 			return txn.Delete(groupKey(target, c.Group.Name))
 		}
 		return txn.Set(groupKey(target, c.Group.Name), c.Group.encode())
+	}
+	if c.Journaled {
+		if err := txn.Delete(journalKey(target, c.Entry.Key)); err != nil {
+			return err
+		}
 	}
 	ok := objectKey(target, c.Entry.Key)
 	// Drop the old reverse link if the id changed or the entry goes.

@@ -58,6 +58,7 @@ func Run(t *testing.T, open Open, o Options) {
 		"batch match agrees with match":  su.matchMany,
 		"hostile values round-trip":      su.hostileValues,
 		"groups and batched members":     su.groupMembers,
+		"created objects carry their key": su.findKey,
 	}
 	for name, fn := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -273,6 +274,25 @@ func (su suite) groupMembers(t *testing.T, tg connectors.Target) {
 	apply(t, tg, connectors.Op{Action: connectors.Delete, Object: connectors.Group, Key: "Sales", ID: gid})
 	if _, err := tg.Apply(t.Context(), connectors.Op{Action: connectors.AddMember, Object: connectors.Group, ID: gid, Members: users[2:]}); !errors.Is(err, connectors.ErrNotFound) {
 		t.Errorf("adding to a deleted group: err = %v, want ErrNotFound", err)
+	}
+}
+
+func (su suite) findKey(t *testing.T, tg connectors.Target) {
+	kf, ok := tg.(connectors.KeyFinder)
+	if !ok {
+		t.Skip("target does not record source keys")
+	}
+	id := su.create(t, tg, "E1", connectors.Attrs{"userName": "ann"})
+	su.create(t, tg, "E10", connectors.Attrs{"userName": "bo"})
+	found, err := kf.FindKey(t.Context(), "E1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 1 || found[0].ID != id {
+		t.Errorf("FindKey(E1) = %+v, want exactly object %s", found, id)
+	}
+	if found, _ := kf.FindKey(t.Context(), "E2"); len(found) != 0 {
+		t.Errorf("FindKey(E2) = %+v, want nothing", found)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 )
 
 var (
+	_ connectors.KeyFinder    = (*Target)(nil)
 	_ connectors.Target       = (*Target)(nil)
 	_ connectors.Matcher      = (*Target)(nil)
 	_ connectors.BatchMatcher = (*Target)(nil)
@@ -131,7 +132,28 @@ func (t *Target) createBody(op connectors.Op) (map[string]any, error) {
 		}
 	}
 	res["active"] = !op.Disabled
+	if _, set := res["externalId"]; !set && op.Key != "" {
+		// The source key, so a create whose answer was lost in a crash can
+		// be found again (FindKey) instead of repeated.
+		res["externalId"] = op.Key
+	}
 	return res, nil
+}
+
+// FindKey finds users by externalId, which idsync sets to the source key on
+// create.
+func (t *Target) FindKey(ctx context.Context, key string) ([]connectors.Object, error) {
+	objs, err := t.search(ctx, "externalId", []string{key})
+	if err != nil {
+		return nil, err
+	}
+	var out []connectors.Object
+	for _, o := range objs {
+		if id, _ := o["externalId"].(string); id == key {
+			out = append(out, t.object(o))
+		}
+	}
+	return out, nil
 }
 
 func (t *Target) create(ctx context.Context, op connectors.Op) (connectors.Result, error) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"slices"
 	"strings"
 	"sync"
 
@@ -17,6 +18,7 @@ import (
 )
 
 var (
+	_ connectors.KeyFinder    = (*Target)(nil)
 	_ connectors.Target       = (*Target)(nil)
 	_ connectors.Matcher      = (*Target)(nil)
 	_ connectors.BatchMatcher = (*Target)(nil)
@@ -28,6 +30,9 @@ var (
 const (
 	idColumn       = "id"
 	disabledColumn = "_disabled"
+	// keyColumn holds the source key of the objects idsync created or
+	// adopted, so a create lost in a crash is found, not repeated.
+	keyColumn = "_key"
 )
 
 // Options configure the target.
@@ -99,12 +104,16 @@ func (t *Target) migrate(ctx context.Context, match string) error {
 	if err != nil {
 		return err
 	}
-	for _, a := range t.attrs {
+	for _, a := range append([]string{keyColumn}, t.attrs...) {
 		if !have[a] {
 			if _, err := t.db.ExecContext(ctx, fmt.Sprintf(`ALTER TABLE %s ADD COLUMN %s`, quote(t.table), quote(a))); err != nil {
 				return err
 			}
 		}
+	}
+	if _, err := t.db.ExecContext(ctx, fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s (%s)`,
+		quote("idsync_key_"+t.table), quote(t.table), quote(keyColumn))); err != nil {
+		return err
 	}
 	// Groups live in two tables beside the users: names, and memberships
 	// that vanish with either side.
@@ -151,8 +160,11 @@ func (t *Target) Apply(ctx context.Context, op connectors.Op) (connectors.Result
 	switch op.Action {
 	case connectors.Create:
 		return t.create(ctx, op)
-	case connectors.Update, connectors.Adopt:
+	case connectors.Update:
 		return t.update(ctx, op.ID, op.Changes)
+	case connectors.Adopt:
+		// Mark the adopted row as idsync's, like the ones it creates.
+		return t.update(ctx, op.ID, append(slices.Clone(op.Changes), connectors.Change{Attr: keyColumn, New: op.Key}))
 	case connectors.Disable, connectors.Enable:
 		q := fmt.Sprintf(`UPDATE %s SET %s = ? WHERE %s = ?`, quote(t.table), quote(disabledColumn), quote(idColumn))
 		return t.exec(ctx, op.ID, q, op.Action == connectors.Disable, op.ID)
@@ -166,9 +178,9 @@ func (t *Target) Apply(ctx context.Context, op connectors.Op) (connectors.Result
 }
 
 func (t *Target) create(ctx context.Context, op connectors.Op) (connectors.Result, error) {
-	cols := []string{quote(disabledColumn)}
-	marks := []string{"0"}
-	args := make([]any, 0, len(op.Changes))
+	cols := []string{quote(disabledColumn), quote(keyColumn)}
+	marks := []string{"?", "?"}
+	args := []any{op.Disabled, op.Key}
 	for _, c := range op.Changes {
 		cols = append(cols, quote(c.Attr))
 		marks = append(marks, "?")
@@ -286,6 +298,11 @@ func lowerASCII(s string) string {
 	}, s)
 }
 
+// FindKey returns the rows idsync created or adopted for a source key.
+func (t *Target) FindKey(ctx context.Context, key string) ([]connectors.Object, error) {
+	return t.query(ctx, fmt.Sprintf(`SELECT * FROM %s WHERE %s = ?`, quote(t.table), quote(keyColumn)), key)
+}
+
 // Get reads one row by id.
 func (t *Target) Get(ctx context.Context, id string) (connectors.Object, error) {
 	objs, err := t.query(ctx, fmt.Sprintf(`SELECT * FROM %s WHERE %s = ?`, quote(t.table), quote(idColumn)), id)
@@ -334,6 +351,7 @@ func (t *Target) scan(rows *sql.Rows) ([]connectors.Object, error) {
 				obj.ID = fmt.Sprint(vals[i])
 			case disabledColumn:
 				obj.Disabled = vals[i] == int64(1)
+			case keyColumn:
 			default:
 				if vals[i] != nil && t.configured(n) {
 					obj.Attrs[n] = fromSQL(vals[i])

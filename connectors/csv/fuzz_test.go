@@ -1,0 +1,62 @@
+package csv
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/idsync/idsync/connectors"
+	"github.com/idsync/idsync/connectors/batch"
+)
+
+// FuzzRead: any bytes are read or rejected record by record. Nothing
+// panics or leaks, every reject names a line, every record read has a
+// non-empty key, and a whole-file error names the file.
+func FuzzRead(f *testing.F) {
+	for _, seed := range []string{
+		"id,name,hired,level\nE1,Ann,2024-01-02,1\n",
+		"id,name,hired,level\nE1,An\"n,2024-01-02,1\nE2,\"Bo\nx\",2024-01-03,\n",
+		"\ufeffname,id,level,hired\n,,,\nE9,x,notanint,2024-13-01\n",
+		"id,name,hired,level\nE1,A\xffn,2024-01-02,1\nE2",
+		"",
+	} {
+		f.Add(seed)
+	}
+	if data, err := os.ReadFile("../../testdata/quickstart/hr.csv"); err == nil {
+		f.Add(string(data[:min(len(data), 4000)]))
+	}
+	f.Fuzz(func(t *testing.T, content string) {
+		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+		defer mem.AssertSize(t, 0)
+		path := filepath.Join(t.TempDir(), "f.csv")
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		src, err := New(Options{Path: path, Key: "id", Columns: cols, Batch: batch.Options{Allocator: mem, Rows: 3},
+			Reject: func(e *connectors.RecordError) {
+				if e.Line <= 0 || e.Reason == "" {
+					t.Errorf("reject without a line or reason: %+v", e)
+				}
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = src.Read(t.Context(), func(b arrow.RecordBatch) error {
+			keys := b.Column(0).(*array.String)
+			for i := range int(b.NumRows()) {
+				if strings.TrimSpace(keys.Value(i)) == "" {
+					t.Errorf("a record with an empty key was read")
+				}
+			}
+			return nil
+		})
+		if err != nil && !strings.Contains(err.Error(), path) {
+			t.Errorf("file error without the file name: %v", err)
+		}
+	})
+}

@@ -1,0 +1,57 @@
+package jsonl
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/idsync/idsync/connectors"
+	"github.com/idsync/idsync/connectors/batch"
+)
+
+// FuzzRead: any bytes are read or rejected line by line, without panics or
+// leaks; rejects name their line and records read have keys.
+func FuzzRead(f *testing.F) {
+	for _, seed := range []string{
+		`{"id":"E1","name":"Ann","level":3,"active":true}` + "\n",
+		`{"id":"E2","name":` + "\n" + `{"id":"E3","level":"high"}` + "\n" + `[1,2]` + "\n",
+		`{"id":"E4","name":{"a":1}} {"id":"E5"}`,
+		"\n\n\xff\n",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, content string) {
+		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+		defer mem.AssertSize(t, 0)
+		path := filepath.Join(t.TempDir(), "f.jsonl")
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		src, err := New(Options{Path: path, Key: "id", Columns: cols, Batch: batch.Options{Allocator: mem, Rows: 2},
+			Reject: func(e *connectors.RecordError) {
+				if e.Line <= 0 || e.Reason == "" {
+					t.Errorf("reject without a line or reason: %+v", e)
+				}
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = src.Read(t.Context(), func(b arrow.RecordBatch) error {
+			keys := b.Column(0).(*array.String)
+			for i := range int(b.NumRows()) {
+				if strings.TrimSpace(keys.Value(i)) == "" {
+					t.Errorf("a record with an empty key was read")
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Errorf("read: %v", err)
+		}
+	})
+}

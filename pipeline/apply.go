@@ -56,6 +56,11 @@ type TargetReport struct {
 	// Drift lists ops that found the target not as idsync left it (an
 	// object gone); state was corrected to match.
 	Drift []string
+	// Escrowed counts failed ops put in escrow for a later retry.
+	Escrowed int
+	// Quarantined says why the engine stopped sending to the target, and
+	// Skipped why it was not even planned; empty when neither.
+	Quarantined, Skipped string
 }
 
 // Failure is one op that did not apply.
@@ -112,14 +117,25 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*R
 				return rep, fmt.Errorf("target %s: %w", pt.Name, ErrStalePlan)
 			}
 		}
-		a := &applier{e: e, t: t, opts: opts, log: e.opts.Log.With("target", pt.Name),
-			rep: &TargetReport{Name: pt.Name, Applied: map[connectors.Action]int{}, AppliedGroups: map[connectors.Action]int{}, Guard: pt.Guard}}
-		err := a.run(ctx, pt)
+		a := &applier{e: e, t: t, opts: opts, log: e.opts.Log.With("target", pt.Name), retrying: map[string]bool{}, poisoned: map[string]bool{},
+			rep: &TargetReport{Name: pt.Name, Applied: map[connectors.Action]int{}, AppliedGroups: map[connectors.Action]int{},
+				Guard: pt.Guard, Skipped: pt.Skipped}}
+		for _, k := range pt.Retrying {
+			a.retrying[k] = true
+		}
 		rep.Targets = append(rep.Targets, a.rep)
-		if err != nil {
+		if pt.Skipped != "" {
+			failed[pt.Name] = true // its ops are not done: the next run reads in full
+			continue
+		}
+		if err := a.run(ctx, pt); err != nil {
 			return rep, err
 		}
-		failed[pt.Name] = len(a.rep.Failed) > 0
+		// Failed ops went to escrow: the run is done with them for now,
+		// unless the target was quarantined and ops were never tried. A
+		// deferred reference is not done either: a delta would not carry
+		// its record again, so the next run must read in full.
+		failed[pt.Name] = a.rep.Quarantined != "" || len(pt.Deferred) > 0 || len(a.rep.Deferred) > 0
 	}
 	for _, s := range p.Sources {
 		if err := e.advance(s, failed); err != nil {
@@ -171,9 +187,45 @@ type applier struct {
 	conn connectors.Target
 	opts ApplyOptions
 	log  *slog.Logger
-	mu   sync.Mutex // guards rep: workers report concurrently
+	mu   sync.Mutex // guards rep and the counters: workers report concurrently
 	rep  *TargetReport
+	// retrying are keys whose escrowed ops are tried again in this plan.
+	retrying map[string]bool
+	// tried and failures feed the quarantine decision.
+	tried, failures int
+	stop            context.CancelCauseFunc
+	// poisoned keys had an op fail or a reference deferred in this run:
+	// none of their later commits may store the record's fingerprint, or
+	// the next run would skip the record and never finish its work.
+	poisoned map[string]bool
 }
+
+func (a *applier) poison(key string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.poisoned[key] = true
+}
+
+// fingerprint returns op with its hash cleared if its key is poisoned.
+func (a *applier) fingerprint(op plan.Op) plan.Op {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.poisoned[op.Key] {
+		op.Hash = 0
+	}
+	return op
+}
+
+// Quarantine thresholds: a target where at least quarantineMin ops were
+// tried and most failed is down or refusing us (an outage, a revoked
+// token); going on only adds load and noise.
+const (
+	quarantineMin   = 10
+	quarantineFirst = 5 * time.Minute
+	quarantineMax   = 6 * time.Hour
+	escrowFirst     = 5 * time.Minute
+	escrowMax       = 24 * time.Hour
+)
 
 // run applies the ops rank by rank (see rank): every op of one rank is
 // independent of the others, so up to the target's concurrency run at once,
@@ -181,21 +233,49 @@ type applier struct {
 func (a *applier) run(ctx context.Context, pt *plan.Target) error {
 	conn, err := a.e.target(ctx, a.t)
 	if err != nil {
-		return err
+		return a.quarantine(fmt.Sprintf("cannot connect: %v", err))
 	}
 	a.conn = conn
+	ctx, a.stop = context.WithCancelCause(ctx)
+	defer a.stop(nil)
 	ops := pt.Ops
-	for len(ops) > 0 {
+	for len(ops) > 0 && a.rep.Quarantined == "" {
 		n := 1
 		for n < len(ops) && rank(ops[n]) == rank(ops[0]) {
 			n++
 		}
-		if err := a.parallel(ctx, a.units(ops[:n], pt.Guard)); err != nil {
+		if err := a.parallel(ctx, a.units(ops[:n], pt.Guard)); err != nil && a.rep.Quarantined == "" {
 			return err
 		}
 		ops = ops[n:]
 	}
+	if a.rep.Quarantined != "" {
+		return a.quarantine(a.rep.Quarantined)
+	}
+	if _, ok, err := a.e.store.Quarantine(a.t.cfg.Name); err != nil {
+		return err
+	} else if ok {
+		a.log.Info("quarantine lifted: the target answered again")
+		if err := a.e.store.SetQuarantine(a.t.cfg.Name, nil); err != nil {
+			return err
+		}
+	}
 	return a.e.refresh(a.t.cfg.Name, pt.Refresh)
+}
+
+// quarantine records that the target is to be left alone for a while;
+// each quarantine in a row doubles the wait.
+func (a *applier) quarantine(reason string) error {
+	a.rep.Quarantined = reason
+	q, _, err := a.e.store.Quarantine(a.t.cfg.Name)
+	if err != nil {
+		return err
+	}
+	wait := min(quarantineFirst<<min(q.Strikes, 20), quarantineMax)
+	now := a.e.opts.Now.Unix()
+	a.log.Error("target quarantined", "reason", reason, "until", time.Unix(now, 0).Add(wait).UTC().Format(time.RFC3339))
+	return a.e.store.SetQuarantine(a.t.cfg.Name, &snapshots.Quarantine{Reason: reason, Since: now,
+		Until: now + int64(wait.Seconds()), Strikes: q.Strikes + 1})
 }
 
 // units splits one rank's ops into independent pieces of work. Membership
@@ -272,11 +352,43 @@ feed:
 	return context.Cause(ctx)
 }
 
-// fail records a failed op.
+// fail records a failed op, puts it in escrow, and quarantines the target
+// when most of what it was sent failed.
 func (a *applier) fail(op connectors.Op, err error) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.poisoned[op.Key] = true
 	a.rep.Failed = append(a.rep.Failed, Failure{Op: op, Err: err})
+	a.tried++
+	a.failures++
+	trip := a.rep.Quarantined == "" && a.failures >= quarantineMin && 2*a.failures >= a.tried
+	if trip {
+		a.rep.Quarantined = fmt.Sprintf("%d of %d ops failed; last: %v", a.failures, a.tried, err)
+	}
+	a.mu.Unlock()
+	if trip && a.stop != nil {
+		a.stop(errors.New(a.rep.Quarantined))
+	}
+	if op.Object == connectors.User && !errors.Is(err, context.Canceled) {
+		if err := a.e.escrow(a.t.cfg.Name, op, err); err != nil {
+			a.log.Error("escrow write failed", "key", op.Key, "err", err)
+			return
+		}
+		a.mu.Lock()
+		a.rep.Escrowed++
+		a.mu.Unlock()
+	}
+}
+
+// succeeded counts a success and clears the key's escrow if it had one.
+func (a *applier) succeeded(op plan.Op) error {
+	a.mu.Lock()
+	a.tried++
+	retried := a.retrying[op.Key]
+	a.mu.Unlock()
+	if retried && op.Object == connectors.User {
+		return a.e.store.DeleteEscrow(a.t.cfg.Name, op.Key)
+	}
+	return nil
 }
 
 // one applies a single user or group op and commits it.
@@ -401,10 +513,13 @@ func (a *applier) settle(ctx context.Context, op plan.Op, res connectors.Result,
 	if op.Object == connectors.Group {
 		err = a.e.commitGroup(a.t.cfg.Name, op, res)
 	} else {
-		err = a.e.commitUser(a.t.cfg.Name, op, res, deferred)
+		err = a.e.commitUser(a.t.cfg.Name, a.fingerprint(op), res, deferred)
 	}
 	if err != nil {
 		return fmt.Errorf("target %s key %q: commit state: %w", a.t.cfg.Name, op.Key, err)
+	}
+	if err := a.succeeded(op); err != nil {
+		return err
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -449,6 +564,7 @@ func (a *applier) resolveRefs(op plan.Op) (connectors.Op, []string, error) {
 			return sent, nil, err
 		}
 		if !ok {
+			a.poison(op.Key)
 			deferred = append(deferred, c.Attr)
 			a.mu.Lock()
 			a.rep.Deferred = append(a.rep.Deferred, fmt.Sprintf("%s.%s → %s: not provisioned yet", op.Key, c.Attr, key))
@@ -501,7 +617,7 @@ func (a *applier) members(ctx context.Context, batch []plan.Op) error {
 			continue
 		}
 		req.Members = append(req.Members, en.ID)
-		sent = append(sent, op)
+		sent = append(sent, a.fingerprint(op))
 	}
 	if len(sent) == 0 {
 		return nil

@@ -2,7 +2,9 @@ package pipeline
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
+	"time"
 
 	"github.com/idsync/idsync/connectors"
 	"github.com/idsync/idsync/pipeline/diff"
@@ -19,6 +21,7 @@ func (e *Engine) finish(sr *sourceRun, tr *targetRun) error {
 	}
 	tr.out.Ops = slices.DeleteFunc(tr.out.Ops, func(op plan.Op) bool { return tr.failed[op.Key] })
 	tr.out.Refresh = slices.DeleteFunc(tr.out.Refresh, func(r plan.Refresh) bool { return tr.failed[r.Key] })
+	e.holdEscrowed(tr)
 	planned := map[string]bool{}
 	for _, op := range tr.out.Ops {
 		planned[op.Key] = true
@@ -39,6 +42,8 @@ func (e *Engine) finish(sr *sourceRun, tr *targetRun) error {
 			return err
 		}
 	}
+	tr.deferReferences()
+	e.holdEscrowed(tr) // again: absent and grace ops were just added
 	slices.SortStableFunc(tr.out.Ops, compareOps)
 	last := map[string]int{}
 	for i, op := range tr.out.Ops {
@@ -55,6 +60,76 @@ func (e *Engine) finish(sr *sourceRun, tr *targetRun) error {
 	}
 	tr.out.Guard = guard(tr.t, tr.out, read, sr.unkeyed)
 	return nil
+}
+
+// holdEscrowed takes out the ops of keys whose escrowed failure is not due
+// for a retry yet, listing them instead; keys that are due stay in and are
+// noted, so a success clears their escrow.
+func (e *Engine) holdEscrowed(tr *targetRun) {
+	if len(tr.escrow) == 0 {
+		return
+	}
+	now := e.opts.Now.Unix()
+	held := map[string]bool{}
+	for _, o := range tr.out.Escrowed {
+		held[o.Key] = true
+	}
+	tr.out.Ops = slices.DeleteFunc(tr.out.Ops, func(op plan.Op) bool {
+		es, ok := tr.escrow[op.Key]
+		if !ok || op.Object != connectors.User {
+			return false
+		}
+		if !es.Dropped && es.NextRetry <= now {
+			if !slices.Contains(tr.out.Retrying, op.Key) {
+				tr.out.Retrying = append(tr.out.Retrying, op.Key)
+			}
+			return false
+		}
+		if !held[op.Key] {
+			held[op.Key] = true
+			tr.out.Escrowed = append(tr.out.Escrowed, plan.Escrowed{Key: op.Key, Action: es.Action, Error: es.Error,
+				Attempts: es.Attempts, NextRetry: time.Unix(es.NextRetry, 0).UTC(), Dropped: es.Dropped})
+		}
+		return true
+	})
+}
+
+// deferReferences leaves out references to identities that have no
+// object and get none in this plan (not hired yet, out of scope). Sending
+// them would only be deferred at apply time, every run; the record's
+// fingerprint is left unset instead, so each run looks again.
+func (tr *targetRun) deferReferences() {
+	refs := map[string]bool{}
+	for _, a := range tr.t.policy.Attrs {
+		refs[a.Name] = a.Reference
+	}
+	creating := map[string]bool{}
+	for _, op := range tr.out.Ops {
+		if op.Object == connectors.User && (op.Action == connectors.Create || op.Action == connectors.Adopt) {
+			creating[op.Key] = true
+		}
+	}
+	kept := tr.out.Ops[:0]
+	for _, op := range tr.out.Ops {
+		if op.Action == connectors.Update {
+			changes := op.Changes[:0:0]
+			for _, c := range op.Changes {
+				ref, _ := c.New.(string)
+				if _, managed := tr.index[ref]; refs[c.Attr] && ref != "" && !managed && !creating[ref] {
+					tr.out.Deferred = append(tr.out.Deferred, fmt.Sprintf("%s.%s → %s: not provisioned", op.Key, c.Attr, ref))
+					tr.hashes[op.Key] = 0
+					continue
+				}
+				changes = append(changes, c)
+			}
+			op.Changes = changes
+			if len(changes) == 0 {
+				continue
+			}
+		}
+		kept = append(kept, op)
+	}
+	tr.out.Ops = kept
 }
 
 // planGroups creates the groups that memberships need and, when the target

@@ -3,10 +3,12 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/idsync/idsync/connectors"
 	"github.com/idsync/idsync/pipeline/plan"
+	"github.com/idsync/idsync/snapshots"
 )
 
 // journal records a user op before it is sent. Its state commit removes
@@ -31,10 +33,11 @@ func (e *Engine) journal(target string, op plan.Op) error {
 //   - a create whose object exists (found by its source key) is linked, as
 //     if its answer had arrived; one that never landed is forgotten, and
 //     the plan creates it again;
-//   - any other op is forgotten: state still shows the object as before,
-//     so the plan derives the op again, and sending it twice is harmless
-//     (an update sets the same values; a delete of a missing object
-//     succeeds).
+//   - any other op may or may not have landed, so state is set to what
+//     the target now holds (read back by id), and the plan re-diffs
+//     against that: a disable that landed is not mistaken for an active
+//     object, an update that landed is not sent again. An object gone is
+//     forgotten.
 func (e *Engine) recover(ctx context.Context, t *target) error {
 	type pending struct {
 		key string
@@ -59,8 +62,8 @@ func (e *Engine) recover(ctx context.Context, t *target) error {
 	log := e.opts.Log.With("target", t.cfg.Name)
 	for _, p := range todo {
 		if p.op.Action != connectors.Create {
-			log.Info("recovery: op with unknown outcome will be planned again", "key", p.key, "action", p.op.Action.String())
-			if err := e.store.JournalDelete(t.cfg.Name, p.key); err != nil {
+			log.Info("recovery: op with unknown outcome; reading the object back", "key", p.key, "action", p.op.Action.String())
+			if err := e.resync(ctx, t, conn, p.key); err != nil {
 				return err
 			}
 			continue
@@ -85,6 +88,52 @@ func (e *Engine) recover(ctx context.Context, t *target) error {
 		}
 	}
 	return nil
+}
+
+// resync sets key's state to what the target holds and clears its journal
+// record, in one commit.
+func (e *Engine) resync(ctx context.Context, t *target, conn connectors.Target, key string) error {
+	e.commitMu.Lock()
+	defer e.commitMu.Unlock()
+	en, ok, err := e.store.Get(t.cfg.Name, key)
+	if err != nil {
+		return err
+	}
+	r, canRead := conn.(connectors.Reader)
+	if !ok || !canRead {
+		// Nothing linked, or nothing to read: the fingerprint is cleared so
+		// the record is evaluated again, and the op derived again.
+		en.Hash = 0
+		if !ok {
+			return e.store.JournalDelete(t.cfg.Name, key)
+		}
+		return e.store.Commit(t.cfg.Name, snapshots.Change{Entry: en, Journaled: true})
+	}
+	obj, err := r.Get(ctx, en.ID)
+	if errors.Is(err, connectors.ErrNotFound) {
+		return e.store.Commit(t.cfg.Name, snapshots.Change{Entry: snapshots.Entry{Key: key}, Delete: true, Journaled: true})
+	}
+	if err != nil {
+		return err
+	}
+	attrs, groups, err := decodeState(en.Attrs)
+	if err != nil {
+		return err
+	}
+	for _, a := range t.policy.Attrs {
+		if !a.Reference { // references are stored as source keys, not target ids
+			attrs[a.Name] = obj.Attrs[a.Name]
+		}
+	}
+	if obj.Disabled != en.Disabled {
+		en.Disabled, en.Since = obj.Disabled, e.opts.Now.Unix()
+		en.Deprovisioned = obj.Disabled // a disable with unknown outcome was a deprovision or inactivity; either way plan decides
+	}
+	en.Hash = 0
+	if en.Attrs, err = encodeState(attrs, groups); err != nil {
+		return err
+	}
+	return e.store.Commit(t.cfg.Name, snapshots.Change{Entry: en, Journaled: true})
 }
 
 func findCreated(ctx context.Context, conn connectors.Target, key string) ([]connectors.Object, error) {

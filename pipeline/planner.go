@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -58,6 +59,8 @@ type targetRun struct {
 	hashes map[string]uint64
 	// picks are the unique values still to choose, in finish.
 	picks []uniquePick
+	// escrow holds the target's failed ops waiting for a retry, by key.
+	escrow map[string]snapshots.Escrow
 }
 
 // sourceRun is one source read.
@@ -127,17 +130,39 @@ func (e *Engine) readFull(s *source, force bool) (bool, error) {
 	if d := s.cfg.FullEvery; d > 0 && e.opts.Now.Unix()-w.LastFull >= int64(d.Seconds()) {
 		return true, nil
 	}
+	// An escrowed op due for a retry needs its record, which a delta may
+	// not carry.
+	for _, t := range s.targets {
+		due := false
+		err := e.store.ScanEscrow(t.cfg.Name, func(es snapshots.Escrow) error {
+			due = due || (!es.Dropped && es.NextRetry <= e.opts.Now.Unix())
+			return nil
+		})
+		if err != nil || due {
+			return true, err
+		}
+	}
 	return false, nil
+}
+
+// isTargetDown reports a failure to reach or use a target at all (as
+// opposed to a broken state store): the target is skipped, others go on.
+func isTargetDown(err error) bool {
+	return errors.Is(err, connectors.ErrRetryable) || errors.Is(err, connectors.ErrTerminal)
 }
 
 func (e *Engine) planSource(ctx context.Context, s *source, full bool) (*sourceRun, error) {
 	sr := &sourceRun{s: s, full: full, seen: map[string]int64{}, dups: map[string][]int64{}}
+	var active []*targetRun // skipped targets are reported, in config order, but given no ops
 	for _, t := range s.targets {
 		tr, err := e.startTarget(ctx, t)
 		if err != nil {
 			return nil, err
 		}
 		sr.runs = append(sr.runs, tr)
+		if tr.out.Skipped == "" {
+			active = append(active, tr)
+		}
 	}
 	src, err := openSource(s, !full, sr.reject)
 	if err != nil {
@@ -160,7 +185,7 @@ func (e *Engine) planSource(ctx context.Context, s *source, full bool) (*sourceR
 				continue
 			}
 			tomb, rh := tombs.Value(i), h.hash(i)
-			for _, tr := range sr.runs {
+			for _, tr := range active {
 				if tomb {
 					tr.tombstone(key)
 					continue
@@ -179,7 +204,7 @@ func (e *Engine) planSource(ctx context.Context, s *source, full bool) (*sourceR
 		sr.rejects = append(sr.rejects, plan.Reject{Source: s.cfg.Name, File: src.Name(), Line: int(lines[0]), Key: key,
 			Reason: fmt.Sprintf("duplicate key on lines %s; every copy quarantined", joinLines(lines))})
 	}
-	for _, tr := range sr.runs {
+	for _, tr := range active {
 		if err := e.resolveUniques(ctx, sr, tr, src.Name()); err != nil {
 			return nil, err
 		}
@@ -194,12 +219,29 @@ func (e *Engine) planSource(ctx context.Context, s *source, full bool) (*sourceR
 }
 
 func (e *Engine) startTarget(ctx context.Context, t *target) (*targetRun, error) {
-	if err := e.recover(ctx, t); err != nil {
-		return nil, err
-	}
 	tr := &targetRun{t: t, index: map[string]indexEntry{}, groups: map[string]snapshots.GroupEntry{},
 		failed: map[string]bool{}, claimed: map[string]string{}, hashes: map[string]uint64{},
-		out: &plan.Target{Name: t.cfg.Name}}
+		escrow: map[string]snapshots.Escrow{}, out: &plan.Target{Name: t.cfg.Name}}
+	if q, ok, err := e.store.Quarantine(t.cfg.Name); err != nil {
+		return nil, err
+	} else if ok && q.Until > e.opts.Now.Unix() {
+		tr.out.Skipped = fmt.Sprintf("quarantined until %s: %s", time.Unix(q.Until, 0).UTC().Format(time.RFC3339), q.Reason)
+		return tr, nil
+	}
+	if err := e.recover(ctx, t); err != nil {
+		if !isTargetDown(err) {
+			return nil, err
+		}
+		tr.out.Skipped = "unreachable: " + err.Error()
+		return tr, nil
+	}
+	err := e.store.ScanEscrow(t.cfg.Name, func(es snapshots.Escrow) error {
+		tr.escrow[es.Key] = es
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	for _, a := range t.cfg.Attributes {
 		if a.Sensitive {
 			tr.out.Sensitive = append(tr.out.Sensitive, a.Name)
@@ -228,7 +270,8 @@ func (e *Engine) startTarget(ctx context.Context, t *target) (*targetRun, error)
 	if t.match >= 0 || len(t.unique) > 0 {
 		conn, err := e.target(ctx, t)
 		if err != nil {
-			return nil, err
+			tr.out.Skipped = "unreachable: " + err.Error()
+			return tr, nil
 		}
 		tr.matcher, _ = conn.(connectors.Matcher)
 		if tr.matcher == nil && len(t.unique) > 0 {

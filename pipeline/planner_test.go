@@ -274,3 +274,43 @@ targets:
 		t.Errorf("second run: %v, want no ops (membership is diffed as a set)", ops)
 	}
 }
+
+// TestDeferredReferenceMakesTheNextRunFull: E2's manager E9 is not hired
+// yet, so the reference waits; the next run reads in full although a delta
+// is scheduled, and writes the reference once E9 exists.
+func TestDeferredReferenceMakesTheNextRunFull(t *testing.T) {
+	cfg := `state: state
+sources:
+  hr:
+    type: csv
+    path: ${env:HR:-day1.csv}
+    read: delta
+    delta: delta.csv
+    key: id
+    schema: {id: string, manager: string}
+targets:
+  dir:
+    type: sqlite
+    path: dir.db
+    source: hr
+    attributes: {login: user.id}
+    references: {boss: user.manager}
+`
+	f := newFixture(t, map[string]string{"idsync.yaml": cfg, "day1.csv": "id,manager\nE1,\nE2,E9\n",
+		"day2.csv": "id,manager\nE1,\nE2,E9\nE9,E1\n", "delta.csv": "id,manager,_deleted\nE9,E1,false\n"})
+	p, _ := f.apply(nil, ApplyOptions{})
+	if len(p.Targets[0].Deferred) != 1 {
+		t.Fatalf("deferred = %v, want E2's manager", p.Targets[0].Deferred)
+	}
+	p, _ = f.apply(map[string]string{"HR": "day2.csv"}, ApplyOptions{})
+	if !p.Sources[0].Full {
+		t.Errorf("the run after a deferral read a delta; E2's record would never be seen again")
+	}
+	if diff := cmp.Diff([]string{"dir create E9 login", "dir update E2 boss", "dir update E9 boss"}, opList(p)); diff != "" {
+		t.Errorf("ops (-want +got):\n%s", diff)
+	}
+	p = f.plan(map[string]string{"HR": "day2.csv"})
+	if !cmp.Equal(opList(p), []string(nil)) || p.Sources[0].Full {
+		t.Errorf("after the reference resolved: ops %v, full %v; want none, and a delta", opList(p), p.Sources[0].Full)
+	}
+}

@@ -81,7 +81,9 @@ func (e *Env) compile(x Expr) (*Program, []Issue) {
 	if iss != nil && iss.Err() != nil {
 		out := make([]Issue, 0, len(iss.Errors()))
 		for _, ce := range iss.Errors() {
-			out = append(out, Issue{Rule: x.Name, Line: ce.Location.Line(), Column: ce.Location.Column() + 1, Message: ce.Message})
+			// CEL gives -1 for "no location" (an empty rule, say): point at
+			// the rule's start rather than at column 0.
+			out = append(out, Issue{Rule: x.Name, Line: max(ce.Location.Line(), 1), Column: max(ce.Location.Column()+1, 1), Message: ce.Message})
 		}
 		return nil, out
 	}

@@ -17,6 +17,8 @@ const (
 	famGroup  = 'g' // g<target>\x00<name> -> group entry
 	famWater  = 'w' // w<source>          -> watermark
 	famJourn  = 'j' // j<target>\x00<key> -> an op sent but not yet acknowledged
+	famEscrow = 'e' // e<target>\x00<key> -> a failed op waiting for its retry
+	famQuar   = 'q' // q<target>          -> the target's quarantine
 )
 
 var versionKey = []byte("m/version")
@@ -44,6 +46,14 @@ func journalPrefix(target string) []byte {
 }
 
 func journalKey(target, key string) []byte { return append(journalPrefix(target), key...) }
+
+func escrowPrefix(target string) []byte {
+	return append(append([]byte{famEscrow}, target...), 0)
+}
+
+func escrowKey(target, key string) []byte { return append(escrowPrefix(target), key...) }
+
+func quarantineKey(target string) []byte { return append([]byte{famQuar}, target...) }
 
 func linkKey(target, id string) []byte {
 	return append(append(append([]byte{famLink}, target...), 0), id...)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	badger "github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/ristretto/v2/z"
 )
 
 // Errors callers match with errors.Is.
@@ -47,6 +48,14 @@ func Open(dir string, opts Options) (*Store, error) {
 		bo.Dir, bo.ValueDir = "", ""
 	}
 	db, err := badger.Open(bo)
+	// Badger wraps with %+v, not %w, so only the text can tell.
+	if err != nil && strings.Contains(err.Error(), z.NewFile.Error()) {
+		// A process killed while Badger was starting a memtable leaves an
+		// empty .mem file, which the next Open trips over and the one after
+		// it repairs (dgraph-io/badger#2207, open as of v4.9.6). The kill -9
+		// test hits this; retrying once is Badger's own recovery path.
+		db, err = badger.Open(bo)
+	}
 	if err != nil {
 		if strings.Contains(err.Error(), "Cannot acquire directory lock") {
 			return nil, fmt.Errorf("%s: %w", dir, ErrLocked)

@@ -51,6 +51,11 @@ func applyCommand() *cli.Command {
 			if err != nil {
 				return exitf(exitFailure, "%v", err)
 			}
+			for _, t := range rep.Targets {
+				if t.Quarantined != "" {
+					return exitf(exitFailure, "target %s quarantined: %s; later runs probe it again with backoff", t.Name, t.Quarantined)
+				}
+			}
 			return planExit(p, rep.Held(), rep.Failed())
 		},
 	}
@@ -94,7 +99,14 @@ func printReport(stdout, stderr io.Writer, rep *pipeline.Report) {
 		if len(parts) > 0 {
 			done = strings.Join(parts, ", ")
 		}
+		if t.Skipped != "" {
+			fmt.Fprintf(stdout, "skipped %s: %s\n", t.Name, t.Skipped)
+			continue
+		}
 		fmt.Fprintf(stdout, "applied %s: %s; %d failed\n", t.Name, done, len(t.Failed))
+		if t.Escrowed > 0 {
+			fmt.Fprintf(stderr, "%s: %d failed op(s) put in escrow; later runs retry them (idsync state escrow lists them)\n", t.Name, t.Escrowed)
+		}
 		for _, f := range t.Failed {
 			fmt.Fprintf(stderr, "%s/%s: %s failed: %v\n", t.Name, f.Op.Key, f.Op.Action, f.Err)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -86,9 +87,12 @@ targets:
 		t.Fatal(err)
 	}
 	r := rand.New(rand.NewPCG(seed, uint64(len(kind))))
+	var lastErr bytes.Buffer
 	apply := func(file string) *exec.Cmd {
 		cmd := exec.Command(bin, "-c", filepath.Join(dir, "idsync.yaml"), "apply", "-q")
 		cmd.Env = append(os.Environ(), "HR_FILE="+file)
+		cmd.Stderr, cmd.Stdout = &lastErr, &lastErr
+		lastErr.Reset()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -102,7 +106,7 @@ targets:
 		select {
 		case err := <-done:
 			if code := cmd.ProcessState.ExitCode(); code != 0 {
-				t.Fatalf("seed %d: a run exited %d: %v", seed, code, err)
+				t.Fatalf("seed %d: a run exited %d: %v\n%s", seed, code, err, lastErr.String())
 			}
 			current = 1 - current // finished: switch days so there is work again
 		case <-time.After(time.Duration(20+r.IntN(250)) * time.Millisecond):

@@ -49,15 +49,15 @@ var hostile = []string{`*)(uid=*`, `x" or userName pr "`, `O'Brien; DROP TABLE u
 func Run(t *testing.T, open Open, o Options) {
 	su := suite{o: o}
 	cases := map[string]func(t *testing.T, tg connectors.Target){
-		"create then read back":          su.createReadBack,
-		"update writes only its changes": su.updateOnlyChanges,
-		"disable and enable":             su.disableEnable,
-		"delete, then gone":              su.deleteGone,
-		"ops on a missing object":        su.missingObject,
-		"match finds exactly one":        su.matchExact,
-		"batch match agrees with match":  su.matchMany,
-		"hostile values round-trip":      su.hostileValues,
-		"groups and batched members":     su.groupMembers,
+		"create then read back":           su.createReadBack,
+		"update writes only its changes":  su.updateOnlyChanges,
+		"disable and enable":              su.disableEnable,
+		"delete, then gone":               su.deleteGone,
+		"ops on a missing object":         su.missingObject,
+		"match finds exactly one":         su.matchExact,
+		"batch match agrees with match":   su.matchMany,
+		"hostile values round-trip":       su.hostileValues,
+		"groups and batched members":      su.groupMembers,
 		"created objects carry their key": su.findKey,
 	}
 	for name, fn := range cases {

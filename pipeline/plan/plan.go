@@ -45,6 +45,29 @@ type Target struct {
 	Refresh []Refresh `json:"refresh,omitempty"`
 	// Guard is set when a safety guard holds back destructive ops.
 	Guard *Guard `json:"guard,omitempty"`
+	// Escrowed are ops held back because an earlier try failed and their
+	// retry time has not come (or an operator dropped them).
+	Escrowed []Escrowed `json:"escrowed,omitempty"`
+	// Retrying lists keys whose escrowed ops are in this plan again, so
+	// apply clears their escrow when they succeed.
+	Retrying []string `json:"retrying,omitempty"`
+	// Skipped says why the target was not planned at all (quarantined, or
+	// unreachable); empty when it was.
+	Skipped string `json:"skipped,omitempty"`
+	// Deferred lists references left out because the identity they point
+	// to has no object and none is planned ("E7.manager → E9"); later runs
+	// try again.
+	Deferred []string `json:"deferred,omitempty"`
+}
+
+// Escrowed is one held-back op.
+type Escrowed struct {
+	Key       string    `json:"key"`
+	Action    string    `json:"action"`
+	Error     string    `json:"error"`
+	Attempts  int       `json:"attempts"`
+	NextRetry time.Time `json:"nextRetry"`
+	Dropped   bool      `json:"dropped,omitempty"`
 }
 
 // Op is one planned op with what apply needs to record afterwards.

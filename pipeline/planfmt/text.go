@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/idsync/idsync/connectors"
 	"github.com/idsync/idsync/pipeline/plan"
@@ -25,9 +26,23 @@ func Text(w io.Writer, p *plan.Plan) error {
 		for _, op := range t.Ops {
 			ew.printf("%c %-13s %s/%s%s\n", op.Action.Symbol(), op.Action, t.Name, subject(op), details(redact(t, op)))
 		}
+		if t.Skipped != "" {
+			ew.printf("%s: not planned: %s\n", t.Name, t.Skipped)
+			continue
+		}
 		ew.printf("%s\n", Summary(t))
 		if g := t.Guard; g != nil {
 			ew.printf("! %s\n", GuardMessage(t.Name, g))
+		}
+		for _, d := range t.Deferred {
+			ew.printf("%s: deferred: %s\n", t.Name, d)
+		}
+		for _, es := range t.Escrowed {
+			when := "retry after " + es.NextRetry.Format(time.RFC3339)
+			if es.Dropped {
+				when = "dropped; release it with idsync state escrow release"
+			}
+			ew.printf("%s/%s: %s held in escrow (%d failed attempt(s); %s): %s\n", t.Name, es.Key, es.Action, es.Attempts, when, es.Error)
 		}
 	}
 	return ew.err

@@ -85,6 +85,13 @@ func (s *Server) Inject(f ...Fault) {
 	s.faults = append(s.faults, f...)
 }
 
+// ClearFaults drops every fault not yet consumed.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
 // Slow delays every request by d, to widen windows for crash tests.
 func (s *Server) Slow(d time.Duration) {
 	s.mu.Lock()

@@ -103,6 +103,7 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*R
 	}
 	rep := &Report{}
 	failed := map[string]bool{}
+	defer e.syncEvery(time.Second)()
 	for _, pt := range p.Targets {
 		t := e.findTarget(pt.Name)
 		if t == nil {
@@ -143,6 +144,31 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*R
 		}
 	}
 	return rep, e.store.Sync()
+}
+
+// syncEvery makes state durable at least every d while apply runs, and
+// returns the function that stops it. Commits are not fsynced one by one
+// (that would cap apply at about a thousand ops a second); a killed process
+// loses nothing either way, and a power cut loses at most d of commits,
+// whose ops recovery and the next plan re-derive.
+func (e *Engine) syncEvery(d time.Duration) func() {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := e.store.Sync(); err != nil {
+					e.opts.Log.Error("state sync failed", "err", err)
+				}
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }
 
 // advance moves a source's watermark after a run. A run that left ops

@@ -86,11 +86,7 @@ func TestEvalOverBatch(t *testing.T) {
 	rec := testBatch(t, mem)
 	defer rec.Release()
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	tests := map[string]struct {
-		text string
-		row  int
-		want any
-	}{
+	tests := map[string]evalCase{
 		"string column":        {text: "user.given", row: 0, want: "José"},
 		"normalize diacritics": {text: "normalizeDiacritics(user.given + ' Müller Østergaard Łódź')", row: 0, want: "Jose Muller Ostergaard Lodz"},
 		"global lowerAscii":    {text: "lowerAscii('AbC')", want: "abc"},
@@ -104,25 +100,7 @@ func TestEvalOverBatch(t *testing.T) {
 		"list":                 {text: "[user.id, 'all']", row: 1, want: []string{"E2", "all"}},
 		"second row":           {text: "user.id + ':' + user.given", row: 1, want: "E2:Zoë"},
 	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			progs, issues := env.Compile([]Expr{{Name: name, Text: tc.text, Kind: ValueRule}})
-			if len(issues) > 0 {
-				t.Fatalf("%s: compile: %v", name, issues)
-			}
-			ev := env.NewEvaluator(now)
-			if err := ev.Bind(rec); err != nil {
-				t.Fatal(err)
-			}
-			got, err := ev.Eval(progs[0], tc.row)
-			if err != nil {
-				t.Fatalf("%s: eval: %v", name, err)
-			}
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("%s: %s (-want +got):\n%s", name, tc.text, diff)
-			}
-		})
-	}
+	runEvalCases(t, env, rec, now, tests)
 }
 
 func TestEvalErrorNamesTheProblem(t *testing.T) {
@@ -160,11 +138,7 @@ func TestFunctionLibrary(t *testing.T) {
 	}
 	rec := testBatch(t, memory.NewGoAllocator())
 	defer rec.Release()
-	tests := map[string]struct {
-		text string
-		row  int
-		want any
-	}{
+	tests := map[string]evalCase{
 		"coalesce skips null and empty":  {text: `coalesce(user.age, 7)`, row: 1, want: int64(7)},
 		"coalesce keeps the first value": {text: `coalesce("", user.given, "x")`, row: 0, want: "José"},
 		"coalesce of nothing is null":    {text: `coalesce(null, "")`, want: nil},
@@ -181,13 +155,32 @@ func TestFunctionLibrary(t *testing.T) {
 		"random string is reproducible":  {text: `randomString(user.id, 12) == randomString("E1", 12)`, row: 0, want: true},
 		"random string length":           {text: `size(randomString(user.id, 20))`, row: 0, want: int64(20)},
 	}
+	runEvalCases(t, env, rec, time.Now(), tests)
+}
+
+func TestRandomStringDependsOnSalt(t *testing.T) {
+	a, b := randomString([]byte("one"), "E1", 16), randomString([]byte("two"), "E1", 16)
+	if a == b || len(a) != 16 {
+		t.Errorf("salted values %q and %q: want different 16-character strings", a, b)
+	}
+}
+
+// evalCase is one expression evaluated on one row of testBatch.
+type evalCase struct {
+	text string
+	row  int
+	want any
+}
+
+func runEvalCases(t *testing.T, env *Env, rec arrow.RecordBatch, now time.Time, tests map[string]evalCase) {
+	t.Helper()
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			progs, issues := env.Compile([]Expr{{Name: name, Text: tc.text, Kind: ValueRule}})
 			if len(issues) > 0 {
 				t.Fatalf("%s: compile: %v", name, issues)
 			}
-			ev := env.NewEvaluator(time.Now())
+			ev := env.NewEvaluator(now)
 			if err := ev.Bind(rec); err != nil {
 				t.Fatal(err)
 			}
@@ -199,12 +192,5 @@ func TestFunctionLibrary(t *testing.T) {
 				t.Errorf("%s: %s (-want +got):\n%s", name, tc.text, diff)
 			}
 		})
-	}
-}
-
-func TestRandomStringDependsOnSalt(t *testing.T) {
-	a, b := randomString([]byte("one"), "E1", 16), randomString([]byte("two"), "E1", 16)
-	if a == b || len(a) != 16 {
-		t.Errorf("salted values %q and %q: want different 16-character strings", a, b)
 	}
 }

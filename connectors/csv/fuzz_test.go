@@ -3,15 +3,12 @@ package csv
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/idsync/idsync/connectors"
 	"github.com/idsync/idsync/connectors/batch"
+	"github.com/idsync/idsync/connectors/sourcetest"
 )
 
 // FuzzRead: any bytes are read or rejected record by record. Nothing
@@ -38,25 +35,10 @@ func FuzzRead(f *testing.F) {
 			t.Fatal(err)
 		}
 		src, err := New(Options{Path: path, Key: "id", Columns: cols, Batch: batch.Options{Allocator: mem, Rows: 3},
-			Reject: func(e *connectors.RecordError) {
-				if e.Line <= 0 || e.Reason == "" {
-					t.Errorf("reject without a line or reason: %+v", e)
-				}
-			}})
+			Reject: sourcetest.StrictReject(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = src.Read(t.Context(), func(b arrow.RecordBatch) error {
-			keys := b.Column(0).(*array.String)
-			for i := range int(b.NumRows()) {
-				if strings.TrimSpace(keys.Value(i)) == "" {
-					t.Errorf("a record with an empty key was read")
-				}
-			}
-			return nil
-		})
-		if err != nil && !strings.Contains(err.Error(), path) {
-			t.Errorf("file error without the file name: %v", err)
-		}
+		sourcetest.CheckRead(t, src, "id", true)
 	})
 }

@@ -2,6 +2,7 @@ package sourcetest
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -41,4 +42,33 @@ func Rejects(path string) (connectors.RejectFunc, *[]string) {
 		}
 		got = append(got, msg)
 	}, &got
+}
+
+// CheckRead reads src to the end and holds what every source promises for
+// any input: no record with an empty key is emitted, and a whole-file
+// error names the file (when nameErrors is set). Fuzz targets use it.
+func CheckRead(t *testing.T, src connectors.Source, key string, nameErrors bool) {
+	t.Helper()
+	err := src.Read(t.Context(), func(b arrow.RecordBatch) error {
+		keys := b.Column(b.Schema().FieldIndices(key)[0]).(*array.String)
+		for i := range int(b.NumRows()) {
+			if strings.TrimSpace(keys.Value(i)) == "" {
+				t.Errorf("a record with an empty key was read")
+			}
+		}
+		return nil
+	})
+	if err != nil && (!nameErrors || !strings.Contains(err.Error(), src.Name())) {
+		t.Errorf("read: %v", err)
+	}
+}
+
+// StrictReject is a reject sink that fails the test for a reject without
+// a line or a reason.
+func StrictReject(t *testing.T) connectors.RejectFunc {
+	return func(e *connectors.RecordError) {
+		if e.Line <= 0 || e.Reason == "" {
+			t.Errorf("reject without a line or reason: %+v", e)
+		}
+	}
 }

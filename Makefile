@@ -10,7 +10,7 @@ GOLANGCI_LINT_VERSION := v2.15.0
 TOOLS := $(CURDIR)/.tools
 
 .DEFAULT_GOAL := help
-.PHONY: help build demo test testdeps lint bench check clean
+.PHONY: help build demo test testdeps lint bench bench-e2e bench-e2e-10m check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -43,6 +43,12 @@ lint: ## gofmt, go vet, staticcheck and golangci-lint (pinned)
 
 bench: ## quick micro-benchmarks (rules, diff, state scan)
 	go test -run '^$$' -bench . -benchmem ./...
+
+bench-e2e: ## end-to-end scenarios at 1M identities, with the parse-only and DuckDB baselines
+	go run ./bench/e2e -n 1000000
+
+bench-e2e-10m: ## the same at 10M identities (long; needs ~10 GB of disk)
+	go run ./bench/e2e -n 10000000 -skip-apply
 
 check: lint test ## everything: lint and tests
 

@@ -1,0 +1,304 @@
+package main
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/idsync/idsync/bench/population"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
+}
+
+// result is one measured scenario.
+type result struct {
+	Scenario string  `json:"scenario"`
+	Wall     float64 `json:"wallSeconds"`
+	CPU      float64 `json:"cpuSeconds"`
+	RSSMB    float64 `json:"peakRssMB"`
+	VsFloor  float64 `json:"ratioToFloor,omitempty"`
+	VsDuckDB float64 `json:"ratioToDuckDB,omitempty"`
+	Note     string  `json:"note,omitempty"`
+}
+
+func run() error {
+	n := flag.Int("n", 1000000, "identities")
+	pct := flag.Float64("changes", 1, "percent of identities changed between the two snapshots")
+	work := flag.String("work", "bench/data", "scratch directory (large files)")
+	out := flag.String("out", "bench/results", "where the JSON results go")
+	skipApply := flag.Bool("skip-apply", false, "skip the 1M-create apply scenarios")
+	flag.Parse()
+	dir := filepath.Join(*work, fmt.Sprint(*n))
+	bin := filepath.Join(*work, "bin")
+	if err := os.MkdirAll(bin, 0o755); err != nil {
+		return err
+	}
+	for _, b := range [][]string{
+		{"go", "build", "-o", filepath.Join(bin, "idsync"), "./cmd/idsync"},
+		{"go", "build", "-o", filepath.Join(bin, "floor"), "./bench/floor"},
+	} {
+		if out, err := exec.Command(b[0], b[1:]...).CombinedOutput(); err != nil {
+			return fmt.Errorf("%v: %v\n%s", b, err, out)
+		}
+	}
+	duck := exec.Command("go", "build", "-o", abs(filepath.Join(bin, "duckdb")), ".")
+	duck.Dir = "bench/duckdb"
+	if out, err := duck.CombinedOutput(); err != nil {
+		return fmt.Errorf("building the DuckDB baseline: %v\n%s", err, out)
+	}
+	if err := generate(dir, *n, *pct); err != nil {
+		return err
+	}
+	s0, s1, delta := abs(filepath.Join(dir, "s0.csv")), abs(filepath.Join(dir, "s1.csv")), abs(filepath.Join(dir, "delta.csv"))
+	idsync, floor, duckdb := abs(filepath.Join(bin, "idsync")), abs(filepath.Join(bin, "floor")), abs(filepath.Join(bin, "duckdb"))
+
+	var results []result
+	add := func(r result) { results = append(results, r); fmt.Fprintf(os.Stderr, "%-40s %8.2fs wall %8.2fs cpu %8.0f MB\n", r.Scenario, r.Wall, r.CPU, r.RSSMB) }
+	floorS1, _, err := measure("floor: parse s1 (encoding/csv)", "", nil, "", floor, s1)
+	if err != nil {
+		return err
+	}
+	add(floorS1)
+
+	// Initial plan, 3 targets, empty state; and DuckDB doing the same.
+	initDir := project(dir, "initial", config("jsonl", "directory", "app", "hris"))
+	initPlan, _, err := measure("initial plan (3 targets x 10 attrs)", initDir, []string{"HR=" + s0}, filepath.Join(initDir, "plan.jsonl"),
+		idsync, "-c", "idsync.yaml", "plan", "--format", "jsonl")
+	if err != nil {
+		return err
+	}
+	duckInit, duckInitOut, err := measure("DuckDB: initial diff", "", nil, "", duckdb, "-cur", s0)
+	if err != nil {
+		return err
+	}
+	initPlan.Note = honesty(filepath.Join(initDir, "plan.jsonl"), duckInitOut)
+	initPlan.VsFloor, initPlan.VsDuckDB = initPlan.Wall/floorS1.Wall, initPlan.Wall/duckInit.Wall
+	add(initPlan)
+	add(duckInit)
+
+	if !*skipApply {
+		for _, kind := range []string{"jsonl", "sqlite"} {
+			d := project(dir, "apply-"+kind, config(kind, "directory"))
+			r, _, err := measure("initial apply to "+kind+" (1 target)", d, []string{"HR=" + s0}, "", idsync, "-c", "idsync.yaml", "apply", "-q")
+			if err != nil {
+				return err
+			}
+			r.VsFloor = r.Wall / floorS1.Wall
+			add(r)
+		}
+	}
+
+	// Steady state: state from applying s0 (measured, for the record), then
+	// a full plan of s1 and a delta plan of the same changes.
+	steady := project(dir, "steady", config("jsonl", "directory", "app", "hris"))
+	setup, _, err := measure("setup: apply s0 to 3 targets", steady, []string{"HR=" + s0}, "", idsync, "-c", "idsync.yaml", "apply", "-q")
+	if err != nil {
+		return err
+	}
+	add(setup)
+	full, _, err := measure(fmt.Sprintf("steady full plan (%.0f%% changed)", *pct), steady, []string{"HR=" + s1}, filepath.Join(steady, "full.jsonl"),
+		idsync, "-c", "idsync.yaml", "plan", "--full", "--format", "jsonl")
+	if err != nil {
+		return err
+	}
+	duckSteady, duckSteadyOut, err := measure("DuckDB: steady diff", "", nil, "", duckdb, "-prev", s0, "-cur", s1)
+	if err != nil {
+		return err
+	}
+	full.Note = honesty(filepath.Join(steady, "full.jsonl"), duckSteadyOut)
+	full.VsFloor, full.VsDuckDB = full.Wall/floorS1.Wall, full.Wall/duckSteady.Wall
+	add(full)
+	add(duckSteady)
+	dplan, _, err := measure("delta plan (changes only)", steady, []string{"HR=" + s1, "DELTA=" + delta}, filepath.Join(steady, "delta.jsonl"),
+		idsync, "-c", "idsync.yaml", "plan", "--format", "jsonl")
+	if err != nil {
+		return err
+	}
+	dplan.Note = honesty(filepath.Join(steady, "delta.jsonl"), duckSteadyOut)
+	dplan.VsFloor = dplan.Wall / floorS1.Wall
+	add(dplan)
+
+	fmt.Printf("\n%d identities, %.0f%% changed; %s\n\n", *n, *pct, time.Now().UTC().Format(time.RFC3339))
+	fmt.Println("| scenario | wall s | CPU s | peak RSS MB | x floor | x DuckDB | same changes as DuckDB |")
+	fmt.Println("|---|---|---|---|---|---|---|")
+	for _, r := range results {
+		fmt.Printf("| %s | %.2f | %.2f | %.0f | %s | %s | %s |\n", r.Scenario, r.Wall, r.CPU, r.RSSMB, ratio(r.VsFloor), ratio(r.VsDuckDB), r.Note)
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	data, _ := json.MarshalIndent(map[string]any{"identities": *n, "changedPercent": *pct, "results": results}, "", " ")
+	return os.WriteFile(filepath.Join(*out, fmt.Sprintf("e2e-%d.json", *n)), data, 0o644)
+}
+
+func ratio(r float64) string {
+	if r == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.2f", r)
+}
+
+func abs(p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return a
+}
+
+// project makes a fresh directory with an idsync config.
+func project(dir, name, cfg string) string {
+	d := filepath.Join(dir, name)
+	_ = os.RemoveAll(d)
+	_ = os.MkdirAll(d, 0o755)
+	_ = os.WriteFile(filepath.Join(d, "idsync.yaml"), []byte(cfg), 0o644)
+	return d
+}
+
+// measure runs a command and reports wall time, CPU and peak RSS from the
+// kernel's accounting. Stdout goes to stdoutFile, or is returned.
+func measure(name, dir string, env []string, stdoutFile string, argv ...string) (result, []byte, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = os.Stderr
+	var captured []byte
+	var f *os.File
+	if stdoutFile != "" {
+		var err error
+		if f, err = os.Create(stdoutFile); err != nil {
+			return result{}, nil, err
+		}
+		defer f.Close()
+		cmd.Stdout = f
+	}
+	start := time.Now()
+	var err error
+	if f != nil {
+		err = cmd.Run()
+	} else {
+		captured, err = cmd.Output()
+	}
+	wall := time.Since(start).Seconds()
+	if err != nil && cmd.ProcessState != nil && cmd.ProcessState.ExitCode() > 4 || err != nil && cmd.ProcessState == nil {
+		return result{}, nil, fmt.Errorf("%s: %v", name, err)
+	}
+	ps := cmd.ProcessState
+	ru, _ := ps.SysUsage().(*syscall.Rusage)
+	r := result{Scenario: name, Wall: wall, CPU: (ps.UserTime() + ps.SystemTime()).Seconds()}
+	if ru != nil {
+		r.RSSMB = float64(ru.Maxrss) / 1024
+	}
+	return r, captured, nil
+}
+
+// honesty compares idsync's planned changes with DuckDB's: counts per
+// target and action, and the first keys of each.
+func honesty(planFile string, duckOut []byte) string {
+	var duck struct {
+		Counts  map[string]int      `json:"counts"`
+		Samples map[string][]string `json:"samples"`
+	}
+	if err := json.Unmarshal(duckOut, &duck); err != nil {
+		return "DuckDB output unreadable"
+	}
+	counts, keys := map[string]int{}, map[string][]string{}
+	f, err := os.Open(planFile)
+	if err != nil {
+		return err.Error()
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		var op struct{ Target, Action, Object, Key, Group string }
+		if json.Unmarshal(sc.Bytes(), &op) != nil {
+			continue
+		}
+		k := op.Target + "/" + op.Action
+		if op.Object == "group" && op.Action == "create" {
+			k = op.Target + "/group-create"
+		}
+		counts[k]++
+		keys[k] = append(keys[k], op.Key)
+	}
+	for k, v := range keys {
+		slices.Sort(v)
+		keys[k] = v[:min(5, len(v))]
+	}
+	for k := range duck.Counts {
+		if counts[k] != duck.Counts[k] || !slices.Equal(keys[k], duck.Samples[k]) {
+			return fmt.Sprintf("NO: %s idsync %d %v, DuckDB %d %v", k, counts[k], keys[k], duck.Counts[k], duck.Samples[k])
+		}
+	}
+	for k, v := range counts {
+		if duck.Counts[k] != v {
+			return fmt.Sprintf("NO: %s idsync %d, DuckDB %d", k, v, duck.Counts[k])
+		}
+	}
+	return "yes"
+}
+
+// generate writes s0, s1 (pct% changed) and the delta between them.
+func generate(dir string, n int, pct float64) error {
+	if _, err := os.Stat(filepath.Join(dir, "delta.csv")); err == nil {
+		return nil // reuse: generation is seeded, the files are the same
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	day := time.Date(2025, 3, 3, 0, 0, 0, 0, time.UTC)
+	s0 := population.Generate(population.Options{N: n, Seed: 1, Today: day})
+	c := int(float64(n) * pct / 100)
+	s1 := population.Change(s0, population.Changes{Hires: c / 4, Moves: c * 3 / 10, Renames: c * 15 / 100,
+		ManagerChanges: c / 10, Terminations: c / 5}, 2, day)
+	write := func(name string, people []population.Person) error {
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			return err
+		}
+		w := bufio.NewWriterSize(f, 1<<20)
+		if err := population.WriteCSV(w, people); err != nil {
+			return err
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		return f.Close()
+	}
+	if err := write("s0.csv", s0); err != nil {
+		return err
+	}
+	if err := write("s1.csv", s1); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(dir, "delta.csv"))
+	if err != nil {
+		return err
+	}
+	w := csv.NewWriter(bufio.NewWriterSize(f, 1<<20))
+	_ = w.Write(append(slices.Clone(population.Header), "_deleted"))
+	for i, p := range s1 {
+		if i >= len(s0) || s0[i] != p {
+			_ = w.Write([]string{p.EmployeeID, p.GivenName, p.Surname, p.Department, p.Title, p.ManagerID, p.Status, p.HireDate, p.Country, "false"})
+		}
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return err
+	}
+	return f.Close()
+}

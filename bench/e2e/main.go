@@ -66,7 +66,10 @@ func run() error {
 	idsync, floor, duckdb := abs(filepath.Join(bin, "idsync")), abs(filepath.Join(bin, "floor")), abs(filepath.Join(bin, "duckdb"))
 
 	var results []result
-	add := func(r result) { results = append(results, r); fmt.Fprintf(os.Stderr, "%-40s %8.2fs wall %8.2fs cpu %8.0f MB\n", r.Scenario, r.Wall, r.CPU, r.RSSMB) }
+	add := func(r result) {
+		results = append(results, r)
+		fmt.Fprintf(os.Stderr, "%-40s %8.2fs wall %8.2fs cpu %8.0f MB\n", r.Scenario, r.Wall, r.CPU, r.RSSMB)
+	}
 	floorS1, _, err := measure("floor: parse s1 (encoding/csv)", "", nil, "", floor, s1)
 	if err != nil {
 		return err

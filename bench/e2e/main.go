@@ -10,7 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"syscall"
+	"strings"
 	"time"
 
 	"github.com/idsync/idsync/bench/population"
@@ -171,9 +171,18 @@ func project(dir, name, cfg string) string {
 	return d
 }
 
-// measure runs a command and reports wall time, CPU and peak RSS from the
-// kernel's accounting. Stdout goes to stdoutFile, or is returned.
+// measure runs a command under /usr/bin/time and reports wall time, CPU
+// and peak RSS. (The kernel's rusage for a child of this process would
+// count this process's memory too: Go starts children with vfork.) Stdout
+// goes to stdoutFile, or is returned.
 func measure(name, dir string, env []string, stdoutFile string, argv ...string) (result, []byte, error) {
+	stats, err := os.CreateTemp("", "e2e-time-*")
+	if err != nil {
+		return result{}, nil, err
+	}
+	stats.Close()
+	defer os.Remove(stats.Name())
+	argv = append([]string{"/usr/bin/time", "-f", "%e %U %S %M", "-o", stats.Name()}, argv...)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
@@ -189,7 +198,6 @@ func measure(name, dir string, env []string, stdoutFile string, argv ...string) 
 		cmd.Stdout = f
 	}
 	start := time.Now()
-	var err error
 	if f != nil {
 		err = cmd.Run()
 	} else {
@@ -199,13 +207,23 @@ func measure(name, dir string, env []string, stdoutFile string, argv ...string) 
 	if err != nil && cmd.ProcessState != nil && cmd.ProcessState.ExitCode() > 4 || err != nil && cmd.ProcessState == nil {
 		return result{}, nil, fmt.Errorf("%s: %v", name, err)
 	}
-	ps := cmd.ProcessState
-	ru, _ := ps.SysUsage().(*syscall.Rusage)
-	r := result{Scenario: name, Wall: wall, CPU: (ps.UserTime() + ps.SystemTime()).Seconds()}
-	if ru != nil {
-		r.RSSMB = float64(ru.Maxrss) / 1024
+	r := result{Scenario: name, Wall: wall}
+	raw, err := os.ReadFile(stats.Name())
+	if err != nil {
+		return r, captured, err
 	}
+	var user, sys, rssKB float64
+	if _, err := fmt.Sscanf(lastLine(string(raw)), "%f %f %f %f", &r.Wall, &user, &sys, &rssKB); err != nil {
+		return r, captured, fmt.Errorf("%s: reading /usr/bin/time output %q: %w", name, raw, err)
+	}
+	r.CPU, r.RSSMB = user+sys, rssKB/1024
 	return r, captured, nil
+}
+
+// lastLine skips the "Command exited with non-zero status" line time adds.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
 }
 
 // honesty compares idsync's planned changes with DuckDB's: counts per

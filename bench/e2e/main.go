@@ -51,13 +51,13 @@ func run() error {
 		{"go", "build", "-o", filepath.Join(bin, "floor"), "./bench/floor"},
 	} {
 		if out, err := exec.Command(b[0], b[1:]...).CombinedOutput(); err != nil {
-			return fmt.Errorf("%v: %v\n%s", b, err, out)
+			return fmt.Errorf("%v: %w\n%s", b, err, out)
 		}
 	}
 	duck := exec.Command("go", "build", "-o", abs(filepath.Join(bin, "duckdb")), ".")
 	duck.Dir = "bench/duckdb"
 	if out, err := duck.CombinedOutput(); err != nil {
-		return fmt.Errorf("building the DuckDB baseline: %v\n%s", err, out)
+		return fmt.Errorf("building the DuckDB baseline: %w\n%s", err, out)
 	}
 	if err := generate(dir, *n, *pct); err != nil {
 		return err
@@ -180,8 +180,8 @@ func measure(name, dir string, env []string, stdoutFile string, argv ...string) 
 	if err != nil {
 		return result{}, nil, err
 	}
-	stats.Close()
-	defer os.Remove(stats.Name())
+	_ = stats.Close()
+	defer func() { _ = os.Remove(stats.Name()) }()
 	argv = append([]string{"/usr/bin/time", "-f", "%e %U %S %M", "-o", stats.Name()}, argv...)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
@@ -194,7 +194,7 @@ func measure(name, dir string, env []string, stdoutFile string, argv ...string) 
 		if f, err = os.Create(stdoutFile); err != nil {
 			return result{}, nil, err
 		}
-		defer f.Close()
+		defer f.Close() //nolint:errcheck // the command wrote it; a close error changes no figure
 		cmd.Stdout = f
 	}
 	start := time.Now()
@@ -205,7 +205,7 @@ func measure(name, dir string, env []string, stdoutFile string, argv ...string) 
 	}
 	wall := time.Since(start).Seconds()
 	if err != nil && cmd.ProcessState != nil && cmd.ProcessState.ExitCode() > 4 || err != nil && cmd.ProcessState == nil {
-		return result{}, nil, fmt.Errorf("%s: %v", name, err)
+		return result{}, nil, fmt.Errorf("%s: %w", name, err)
 	}
 	r := result{Scenario: name, Wall: wall}
 	raw, err := os.ReadFile(stats.Name())
@@ -241,7 +241,7 @@ func honesty(planFile string, duckOut []byte) string {
 	if err != nil {
 		return err.Error()
 	}
-	defer f.Close()
+	defer f.Close() //nolint:errcheck // read-only
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	for sc.Scan() {

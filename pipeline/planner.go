@@ -7,10 +7,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/idsync/idsync/connectors"
 	"github.com/idsync/idsync/pipeline/diff"
@@ -65,6 +64,9 @@ type targetRun struct {
 
 // sourceRun is one source read.
 type sourceRun struct {
+	// mu guards everything below: the source reports rejects from its own
+	// goroutine while results are applied.
+	mu      sync.Mutex
 	s       *source
 	full    bool
 	runs    []*targetRun
@@ -168,35 +170,7 @@ func (e *Engine) planSource(ctx context.Context, s *source, full bool) (*sourceR
 	if err != nil {
 		return nil, err
 	}
-	ev := s.env.NewEvaluator(e.opts.Now)
-	var h rowHasher
-	err = src.Read(ctx, func(b arrow.RecordBatch) error {
-		if err := ev.Bind(b); err != nil {
-			return err
-		}
-		h.bind(b, len(s.columns))
-		keys := b.Column(s.keyCol).(*array.String)
-		pos := b.Column(len(s.columns)).(*array.Int64)
-		tombs := b.Column(len(s.columns) + 1).(*array.Boolean)
-		for i := range int(b.NumRows()) {
-			// Clone: Arrow strings alias the batch, which is released soon.
-			key := strings.Clone(keys.Value(i))
-			if !sr.occurs(key, pos.Value(i)) {
-				continue
-			}
-			tomb, rh := tombs.Value(i), h.hash(i)
-			for _, tr := range active {
-				if tomb {
-					tr.tombstone(key)
-					continue
-				}
-				if err := e.planRow(sr, tr, ev, i, key, pos.Value(i), rh); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
+	err = e.readParallel(ctx, sr, src, active)
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", s.cfg.Name, err)
 	}
@@ -284,6 +258,8 @@ func (e *Engine) startTarget(ctx context.Context, t *target) (*targetRun, error)
 // reject records a bad input record. A record whose key is known still
 // "occurs", so its object is neither touched nor treated as absent.
 func (sr *sourceRun) reject(re *connectors.RecordError) {
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
 	sr.rejects = append(sr.rejects, plan.Reject{Source: sr.s.cfg.Name, File: re.File, Line: re.Line,
 		Column: re.Column, Field: re.Field, Key: re.Key, Reason: re.Reason})
 	if strings.TrimSpace(re.Key) == "" {
@@ -330,54 +306,75 @@ func (tr *targetRun) add(ops []connectors.Op, desired connectors.Attrs) {
 	}
 }
 
-// planRow evaluates one record for one target and queues its ops.
-func (e *Engine) planRow(sr *sourceRun, tr *targetRun, ev *rules.Evaluator, i int, key string, line int64, rowHash uint64) error {
+// rowResult is what one record means for one target, computed without
+// touching shared state so workers can compute it in parallel; applyRow
+// then records it, in input order.
+type rowResult struct {
+	reject  *plan.Reject // a rule failed: the record is quarantined
+	refresh bool         // no ops, but a new fingerprint to store
+	hash    uint64
+	ops     []connectors.Op
+	desired connectors.Attrs
+	pick    uniquePick
+}
+
+// evalRow evaluates one record for one target. It reads the target's
+// index and the state store, both safe to share, and writes nothing.
+func (e *Engine) evalRow(sr *sourceRun, tr *targetRun, ev *rules.Evaluator, i int, key string, line int64, rowHash uint64) (*rowResult, error) {
 	t := tr.t
 	h := combine(rowHash, t.version)
 	ie, managed := tr.index[key]
 	if managed && ie.hash == h && !t.usesNow {
-		return nil // same record, same policy: same result
-	}
-	fail := func(rule string, err error) error {
-		sr.rejects = append(sr.rejects, plan.Reject{Source: sr.s.cfg.Name, Target: t.cfg.Name, Rule: rule,
-			File: sr.path(), Line: int(line), Key: key, Reason: err.Error()})
-		tr.failed[key] = true
-		return nil
+		return nil, nil // same record, same policy: same result
 	}
 	d, err := evaluate(t, ev, i, key)
 	if re := (ruleError{}); errors.As(err, &re) {
-		return fail(re.rule, re.err)
+		return &rowResult{reject: &plan.Reject{Source: sr.s.cfg.Name, Target: t.cfg.Name, Rule: re.rule,
+			File: sr.path(), Line: int(line), Key: key, Reason: re.err.Error()}}, nil
 	}
 	if !d.InScope && !managed {
-		return nil
+		return nil, nil
 	}
 	var stored *diff.Stored
 	if managed {
 		if stored, err = e.stored(t.cfg.Name, key); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	pick := tr.pinUnique(&d, stored)
-	ops := diff.Present(t.policy, d, stored)
-	if len(pick.attrs) > 0 && len(ops) > 0 {
-		tr.picks = append(tr.picks, pick)
+	r := &rowResult{hash: h, desired: d.Attrs}
+	r.pick = tr.pinUnique(&d, stored)
+	r.ops = diff.Present(t.policy, d, stored)
+	if len(r.ops) == 0 {
+		r.refresh = true
 	}
-	if len(ops) == 0 {
-		tr.out.Refresh = append(tr.out.Refresh, plan.Refresh{Key: key, Hash: h})
-		return nil
-	}
-	tr.hashes[key] = h
 	if stored != nil {
-		for i := range ops {
-			ops[i].Version = stored.Version
+		for i := range r.ops {
+			r.ops[i].Version = stored.Version
 		}
 	}
-	tr.add(ops, d.Attrs)
-	if ops[0].Action == connectors.Create && tr.matcher != nil && t.match >= 0 {
-		// Matched later, in one batch per target: see resolveMatches.
-		tr.toMatch = append(tr.toMatch, len(tr.out.Ops)-len(ops))
+	return r, nil
+}
+
+// applyRow records a row result in the target's plan.
+func (sr *sourceRun) applyRow(tr *targetRun, key string, r *rowResult) {
+	switch {
+	case r == nil:
+	case r.reject != nil:
+		sr.rejects = append(sr.rejects, *r.reject)
+		tr.failed[key] = true
+	case r.refresh:
+		tr.out.Refresh = append(tr.out.Refresh, plan.Refresh{Key: key, Hash: r.hash})
+	default:
+		if len(r.pick.attrs) > 0 {
+			tr.picks = append(tr.picks, r.pick)
+		}
+		tr.hashes[key] = r.hash
+		tr.add(r.ops, r.desired)
+		if r.ops[0].Action == connectors.Create && tr.matcher != nil && tr.t.match >= 0 {
+			// Matched later, in one batch per target: see resolveMatches.
+			tr.toMatch = append(tr.toMatch, len(tr.out.Ops)-len(r.ops))
+		}
 	}
-	return nil
 }
 
 // evaluate runs a target's rules on one record.

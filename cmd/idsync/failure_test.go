@@ -69,6 +69,12 @@ func TestSecondProcessFailsFast(t *testing.T) {
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// Start the second only once the first holds the state: it is sending.
+	for start := time.Now(); s.Posts() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("the first process never started applying:\n%s", firstOut.String())
+		}
+	}
 	var out []byte
 	var code int
 	deadline := time.Now().Add(10 * time.Second)

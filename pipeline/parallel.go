@@ -1,0 +1,156 @@
+package pipeline
+
+import (
+	"context"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/idsync/idsync/connectors"
+	"github.com/idsync/idsync/rules"
+)
+
+// batchWork is one batch to evaluate; batchDone its results.
+type batchWork struct {
+	seq int
+	b   arrow.RecordBatch
+}
+
+type batchDone struct {
+	seq   int
+	keys  []string
+	lines []int64
+	tombs []bool
+	// results[row][target] is nil when the row needs nothing.
+	results [][]*rowResult
+	err     error
+}
+
+// readParallel reads the source once and evaluates its batches on every
+// core: rules, hashing and state reads are the expensive part, and they
+// touch no shared state (evalRow). Results are applied by this goroutine in
+// input order, so duplicate detection and the plan come out exactly as a
+// single-threaded read would make them.
+func (e *Engine) readParallel(ctx context.Context, sr *sourceRun, src connectors.Source, active []*targetRun) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	workers := max(1, runtime.GOMAXPROCS(0))
+	work := make(chan batchWork, workers)
+	done := make(chan batchDone, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			ev := sr.s.env.NewEvaluator(e.opts.Now)
+			var h rowHasher
+			for w := range work {
+				out := e.evalBatch(ctx, sr, active, ev, &h, w)
+				w.b.Release()
+				select {
+				case done <- out:
+				case <-ctx.Done():
+				}
+			}
+		})
+	}
+	readErr := make(chan error, 1)
+	go func() {
+		seq := 0
+		err := src.Read(ctx, func(b arrow.RecordBatch) error {
+			b.Retain() // the source releases it when we return
+			select {
+			case work <- batchWork{seq: seq, b: b}:
+				seq++
+				return nil
+			case <-ctx.Done():
+				b.Release()
+				return context.Cause(ctx)
+			}
+		})
+		close(work)
+		wg.Wait()
+		close(done)
+		readErr <- err
+	}()
+	// Apply in order; a batch that finished early waits for its turn.
+	pending := map[int]batchDone{}
+	next := 0
+	for d := range done {
+		pending[d.seq] = d
+		for {
+			cur, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			if cur.err != nil {
+				cancel(cur.err)
+				continue
+			}
+			sr.applyBatch(active, cur)
+		}
+	}
+	if err := <-readErr; err != nil {
+		return err
+	}
+	return context.Cause(ctx)
+}
+
+// evalBatch evaluates every row of one batch for every active target.
+func (e *Engine) evalBatch(ctx context.Context, sr *sourceRun, active []*targetRun, ev *rules.Evaluator, h *rowHasher, w batchWork) batchDone {
+	out := batchDone{seq: w.seq}
+	if err := ev.Bind(w.b); err != nil {
+		out.err = err
+		return out
+	}
+	cols := len(sr.s.columns)
+	h.bind(w.b, cols)
+	keys := w.b.Column(sr.s.keyCol).(*array.String)
+	pos := w.b.Column(cols).(*array.Int64)
+	tombs := w.b.Column(cols + 1).(*array.Boolean)
+	n := int(w.b.NumRows())
+	out.keys, out.lines, out.tombs, out.results = make([]string, n), make([]int64, n), make([]bool, n), make([][]*rowResult, n)
+	for i := range n {
+		if i%256 == 0 && ctx.Err() != nil {
+			out.err = context.Cause(ctx)
+			return out
+		}
+		// Clone: Arrow strings alias the batch, which is released soon.
+		out.keys[i], out.lines[i], out.tombs[i] = strings.Clone(keys.Value(i)), pos.Value(i), tombs.Value(i)
+		if out.tombs[i] {
+			continue
+		}
+		rh := h.hash(i)
+		out.results[i] = make([]*rowResult, len(active))
+		for j, tr := range active {
+			r, err := e.evalRow(sr, tr, ev, i, out.keys[i], out.lines[i], rh)
+			if err != nil {
+				out.err = err
+				return out
+			}
+			out.results[i][j] = r
+		}
+	}
+	return out
+}
+
+// applyBatch records one batch's results, row by row in input order.
+func (sr *sourceRun) applyBatch(active []*targetRun, d batchDone) {
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
+	for i, key := range d.keys {
+		if !sr.occurs(key, d.lines[i]) {
+			continue
+		}
+		for j, tr := range active {
+			if d.tombs[i] {
+				tr.tombstone(key)
+				continue
+			}
+			sr.applyRow(tr, key, d.results[i][j])
+		}
+	}
+}

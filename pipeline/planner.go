@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-
 	"github.com/idsync/idsync/connectors"
 	"github.com/idsync/idsync/pipeline/diff"
 	"github.com/idsync/idsync/pipeline/plan"

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"cel.dev/cel-go/cel"
@@ -60,6 +61,9 @@ type Program struct {
 	// Unique is true when the rule is a call to selectUnique: it yields
 	// candidates, and the engine picks the first free one.
 	Unique bool
+	// Reads lists the record fields the rule reads (user.status), sorted;
+	// explain shows their values next to the rule's result.
+	Reads []string
 }
 
 // Compile type-checks and cost-checks every rule and returns all problems
@@ -120,7 +124,11 @@ func (e *Env) compile(x Expr) (*Program, []Issue) {
 		if ref.Name == NowVar {
 			p.UsesNow = true
 		}
+		if _, ok := e.cols[ref.Name]; ok && !slices.Contains(p.Reads, ref.Name) {
+			p.Reads = append(p.Reads, ref.Name)
+		}
 	}
+	slices.Sort(p.Reads)
 	return p, nil
 }
 

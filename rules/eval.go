@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"cel.dev/cel-go/common/types"
@@ -66,6 +67,31 @@ func (ev *Evaluator) EvalBool(p *Program, i int) (bool, error) {
 		return false, fmt.Errorf("yielded %T, want bool", v)
 	}
 	return b, nil
+}
+
+// Field returns a record field's value (user.status) on row i as a plain
+// Go value, for explanations.
+func (ev *Evaluator) Field(name string, i int) any {
+	idx, ok := ev.env.cols[name]
+	if !ok || idx >= len(ev.cols) {
+		return nil
+	}
+	v, err := native(ev.cols[idx](i))
+	if err != nil {
+		return nil
+	}
+	return v
+}
+
+// Fields lists the record's field names in schema order.
+func (e *Env) Fields() []string {
+	out := make([]string, 0, len(e.cols))
+	for _, f := range e.schema.Fields() {
+		if !strings.HasPrefix(f.Name, "_") {
+			out = append(out, e.opts.Prefix+"."+f.Name)
+		}
+	}
+	return out
 }
 
 // ResolveName implements interpreter.Activation over the bound row.

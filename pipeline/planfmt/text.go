@@ -24,7 +24,7 @@ func Text(w io.Writer, p *plan.Plan) error {
 	}
 	for _, t := range p.Targets {
 		for _, op := range t.Ops {
-			ew.printf("%c %-13s %s/%s%s\n", op.Action.Symbol(), op.Action, t.Name, subject(op), details(redact(t, op)))
+			ew.printf("%s\n", Line(t, op))
 		}
 		if t.Skipped != "" {
 			ew.printf("%s: not planned: %s\n", t.Name, t.Skipped)
@@ -46,6 +46,11 @@ func Text(w io.Writer, p *plan.Plan) error {
 		}
 	}
 	return ew.err
+}
+
+// Line renders one op of target t as plan text.
+func Line(t *plan.Target, op plan.Op) string {
+	return fmt.Sprintf("%c %-13s %s/%s%s", op.Action.Symbol(), op.Action, t.Name, subject(op), details(redact(t, op)))
 }
 
 // Redacted replaces sensitive values in printed plans.

@@ -33,6 +33,8 @@ type Error struct {
 	// RetryAfter is how long the target asked to be left alone (an HTTP
 	// Retry-After), for retryable errors; zero if it did not say.
 	RetryAfter time.Duration
+	// Status is the protocol status (an HTTP code), when there was one.
+	Status int
 }
 
 func (e *Error) Error() string {

@@ -132,6 +132,9 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*R
 		if err := a.run(ctx, pt); err != nil {
 			return rep, err
 		}
+		if err := e.gauges(pt.Name, a.rep.Quarantined != ""); err != nil {
+			return rep, err
+		}
 		// Failed ops went to escrow: the run is done with them for now,
 		// unless the target was quarantined and ops were never tried. A
 		// deferred reference is not done either: a delta would not carry
@@ -171,6 +174,26 @@ func (e *Engine) syncEvery(d time.Duration) func() {
 	return func() { close(done); wg.Wait() }
 }
 
+// gauges refreshes the per-target gauges after an apply.
+func (e *Engine) gauges(target string, quarantined bool) error {
+	if e.opts.Metrics == nil {
+		return nil
+	}
+	n := 0
+	if err := e.store.ScanEscrow(target, func(snapshots.Escrow) error { n++; return nil }); err != nil {
+		return err
+	}
+	q := 0.0
+	if quarantined {
+		q = 1
+	}
+	e.metric(func(m *Metrics) {
+		m.escrowOps.WithLabelValues(target).Set(float64(n))
+		m.quarantined.WithLabelValues(target).Set(q)
+	})
+	return nil
+}
+
 // advance moves a source's watermark after a run. A run that left ops
 // undone marks it unclean instead, which makes the next run a full one.
 func (e *Engine) advance(s plan.Source, failed map[string]bool) error {
@@ -184,6 +207,7 @@ func (e *Engine) advance(s plan.Source, failed map[string]bool) error {
 			w.Clean = false
 		}
 	}
+	defer e.metric(func(m *Metrics) { m.watermarkAge.WithLabelValues(s.Name).Set(float64(e.opts.Now.Unix() - w.LastRun)) })
 	if w.Clean {
 		w.LastRun = e.opts.Now.Unix()
 		if s.Full {
@@ -331,6 +355,7 @@ func (a *applier) units(ops []plan.Op, g *plan.Guard) []func(context.Context) er
 		ops = ops[1:]
 		if op.Action.Destructive() && g != nil && !a.opts.AllowDeletes {
 			a.rep.Held++
+			a.e.metric(func(m *Metrics) { m.applyOps.WithLabelValues(a.t.cfg.Name, op.Action.String(), "held").Inc() })
 			continue
 		}
 		held := func(op plan.Op) bool { return op.Action.Destructive() && g != nil && !a.opts.AllowDeletes }
@@ -381,6 +406,7 @@ feed:
 // fail records a failed op, puts it in escrow, and quarantines the target
 // when most of what it was sent failed.
 func (a *applier) fail(op connectors.Op, err error) {
+	a.e.metric(func(m *Metrics) { m.applyOps.WithLabelValues(a.t.cfg.Name, op.Action.String(), "failed").Inc() })
 	a.mu.Lock()
 	a.poisoned[op.Key] = true
 	a.rep.Failed = append(a.rep.Failed, Failure{Op: op, Err: err})
@@ -547,6 +573,7 @@ func (a *applier) settle(ctx context.Context, op plan.Op, res connectors.Result,
 	if err := a.succeeded(op); err != nil {
 		return err
 	}
+	a.e.metric(func(m *Metrics) { m.applyOps.WithLabelValues(a.t.cfg.Name, op.Action.String(), "applied").Inc() })
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if op.Object == connectors.Group {
@@ -657,6 +684,9 @@ func (a *applier) members(ctx context.Context, batch []plan.Op) error {
 	if err := a.e.commitMembers(target, name, sent); err != nil {
 		return err
 	}
+	a.e.metric(func(m *Metrics) {
+		m.applyOps.WithLabelValues(a.t.cfg.Name, req.Action.String(), "applied").Add(float64(len(sent)))
+	})
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.rep.Applied[req.Action] += len(sent)
@@ -666,8 +696,13 @@ func (a *applier) members(ctx context.Context, batch []plan.Op) error {
 // send applies one op with retries; a create that collides with an
 // existing object is turned into an adoption of it.
 func (a *applier) send(ctx context.Context, op plan.Op) (connectors.Result, error) {
+	start := time.Now()
+	defer a.e.metric(func(m *Metrics) {
+		m.applyDuration.WithLabelValues(a.t.cfg.Name, op.Action.String()).Observe(time.Since(start).Seconds())
+	})
 	for attempt := 0; ; attempt++ {
 		res, err := a.conn.Apply(ctx, op.Op)
+		a.e.metric(func(m *Metrics) { m.targetRequests.WithLabelValues(a.t.cfg.Name, codeClass(err)).Inc() })
 		if err == nil || !connectors.IsRetryable(err) || attempt >= a.opts.Retries {
 			if errors.Is(err, connectors.ErrExists) && op.Action == connectors.Create && op.Object == connectors.User {
 				return a.adoptOnConflict(ctx, op)
@@ -675,6 +710,7 @@ func (a *applier) send(ctx context.Context, op plan.Op) (connectors.Result, erro
 			return res, err
 		}
 		a.log.Info("retrying", "key", op.Key, "action", op.Action.String(), "attempt", attempt+1, "err", err)
+		a.e.metric(func(m *Metrics) { m.retries.WithLabelValues(a.t.cfg.Name).Inc() })
 		select {
 		case <-ctx.Done():
 			return res, ctx.Err()

@@ -20,6 +20,15 @@ type Options struct {
 	Now time.Time
 	// Log receives structured progress and warnings. Defaults to discarding.
 	Log *slog.Logger
+	// Metrics, when set, are updated as the engine works.
+	Metrics *Metrics
+}
+
+// metric runs f with the metrics, if there are any.
+func (e *Engine) metric(f func(m *Metrics)) {
+	if e.opts.Metrics != nil {
+		f(e.opts.Metrics)
+	}
 }
 
 // Engine plans and applies one config against one state store.

@@ -21,6 +21,8 @@ import (
 type PlanOptions struct {
 	// Full reads every source as a full snapshot, whatever its schedule.
 	Full bool
+	// Source, when set, plans only that source's targets.
+	Source string
 }
 
 // indexEntry is what planning keeps in memory per managed object: enough to
@@ -81,7 +83,7 @@ type sourceRun struct {
 func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error) {
 	p := &plan.Plan{Version: plan.Version, Now: e.opts.Now}
 	for _, s := range e.c.sources {
-		if len(s.targets) == 0 {
+		if len(s.targets) == 0 || (opts.Source != "" && opts.Source != s.cfg.Name) {
 			continue
 		}
 		full, err := e.readFull(s, opts.Full)
@@ -99,7 +101,32 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 			sp.Targets = append(sp.Targets, tr.out.Name)
 		}
 		p.Sources = append(p.Sources, sp)
+		e.metric(func(m *Metrics) {
+			m.sourceRecords.WithLabelValues(s.cfg.Name).Add(float64(len(sr.seen)))
+			for _, r := range sr.rejects {
+				if r.Rule != "" {
+					m.ruleErrors.WithLabelValues(r.Target).Inc()
+				} else {
+					m.sourceRejected.WithLabelValues(s.cfg.Name, rejectReason(r.Reason)).Inc()
+				}
+			}
+		})
 	}
+	e.metric(func(m *Metrics) {
+		for _, t := range p.Targets {
+			for _, op := range t.Ops {
+				m.planOps.WithLabelValues(t.Name, op.Action.String()).Inc()
+			}
+			if t.Guard != nil {
+				m.guardTrips.WithLabelValues(t.Name).Inc()
+			}
+			q := 0.0
+			if strings.HasPrefix(t.Skipped, "quarantined") {
+				q = 1
+			}
+			m.quarantined.WithLabelValues(t.Name).Set(q)
+		}
+	})
 	slices.SortStableFunc(p.Rejects, func(a, b plan.Reject) int {
 		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Target, b.Target))
 	})

@@ -196,7 +196,7 @@ func classify(method, path string, r response) error {
 	if t, ok := r.body["scimType"].(string); ok && t != "" {
 		detail += " (scimType " + t + ")"
 	}
-	e := &connectors.Error{Detail: detail}
+	e := &connectors.Error{Detail: detail, Status: r.status}
 	switch {
 	case r.status == http.StatusNotFound:
 		e.Kind = connectors.ErrNotFound

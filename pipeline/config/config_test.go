@@ -65,7 +65,7 @@ func TestParseErrorsNameLines(t *testing.T) {
 	}{
 		"unknown and duplicate keys": {
 			yaml: "sources:\n  hr: {type: csv, path: a, key: id, schema: {id: string}, bogus: 1}\ntargets:\n  t: {type: jsonl, path: o, source: hr, attributes: {a: user.id}, source: hr}\n",
-			want: []string{`cfg.yaml:2: unknown key "bogus" in source hr (known: delimiter, delta, fullEvery, key, maxFieldBytes, path, read, schema, type)`,
+			want: []string{`cfg.yaml:2: unknown key "bogus" in source hr (known: delimiter, delta, every, fullEvery, key, maxFieldBytes, path, read, schema, type)`,
 				`cfg.yaml:4: duplicate key "source" in target t`},
 		},
 		"wrong types and values": {

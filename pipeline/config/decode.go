@@ -200,6 +200,18 @@ func (d *decoder) literal(n *yaml.Node) any {
 	return s
 }
 
+// duration decodes a positive duration (with a "d" suffix allowed).
+func (d *decoder) duration(n *yaml.Node, into *time.Duration) {
+	var v string
+	d.str(n, &v)
+	dur, err := ParseDuration(v)
+	if err != nil || dur <= 0 {
+		d.errorf(n, "want a duration like 30s, 15m or 7d, got %q", v)
+		return
+	}
+	*into = dur
+}
+
 // ParseDuration reads Go durations plus a "d" suffix for days, which
 // retention and grace periods are written in.
 func ParseDuration(s string) (time.Duration, error) {

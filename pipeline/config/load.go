@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
@@ -48,13 +49,20 @@ func Parse(path string, data []byte, opts Options) (*Config, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, Errors{&Error{File: path, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}}
 	}
-	cfg := &Config{File: path, Dir: dir, State: ".idsync"}
+	cfg := &Config{File: path, Dir: dir, State: ".idsync", Daemon: Daemon{Listen: "127.0.0.1:9464", ShutdownTimeout: 30 * time.Second}}
 	if len(root.Content) == 0 {
 		return nil, Errors{&Error{File: path, Msg: "config is empty"}}
 	}
 	d.fields(root.Content[0], "config", map[string]func(*yaml.Node){
 		"state":      func(n *yaml.Node) { d.str(n, &cfg.State) },
 		"randomSalt": func(n *yaml.Node) { d.str(n, &cfg.RandomSalt) },
+		"daemon": func(n *yaml.Node) {
+			d.fields(n, "daemon", map[string]func(*yaml.Node){
+				"listen":          func(n *yaml.Node) { d.str(n, &cfg.Daemon.Listen) },
+				"token":           func(n *yaml.Node) { d.str(n, &cfg.Daemon.Token) },
+				"shutdownTimeout": func(n *yaml.Node) { d.duration(n, &cfg.Daemon.ShutdownTimeout) },
+			})
+		},
 		"sources": func(n *yaml.Node) {
 			d.entries(n, "source", func(k, v *yaml.Node) { cfg.Sources = append(cfg.Sources, d.source(k, v)) })
 		},
@@ -83,7 +91,7 @@ func (d *decoder) path(p string) string {
 }
 
 func (d *decoder) source(k, n *yaml.Node) *Source {
-	s := &Source{Name: k.Value, Line: k.Line, Read: "full"}
+	s := &Source{Name: k.Value, Line: k.Line, Read: "full", Every: 15 * time.Minute}
 	d.fields(n, "source "+s.Name, map[string]func(*yaml.Node){
 		"type": func(n *yaml.Node) { d.str(n, &s.Type) },
 		"path": func(n *yaml.Node) { d.str(n, &s.Path); s.Path = d.path(s.Path) },
@@ -99,6 +107,7 @@ func (d *decoder) source(k, n *yaml.Node) *Source {
 		},
 		"maxFieldBytes": func(n *yaml.Node) { d.integer(n, &s.MaxFieldBytes) },
 		"read":          func(n *yaml.Node) { d.str(n, &s.Read) },
+		"every":         func(n *yaml.Node) { d.duration(n, &s.Every) },
 		"delta":         func(n *yaml.Node) { d.str(n, &s.Delta); s.Delta = d.path(s.Delta) },
 		"fullEvery": func(n *yaml.Node) {
 			var v string

@@ -12,9 +12,22 @@ type Config struct {
 	// RandomSalt keys randomString() in rules. Give it from a secret
 	// (${file:...}); without it, generated values follow from the key alone.
 	RandomSalt string
+	Daemon     Daemon
 	// Sources and Targets are in file order.
 	Sources []*Source
 	Targets []*Target
+}
+
+// Daemon configures `idsync run`.
+type Daemon struct {
+	// Listen is the HTTP address. Defaults to 127.0.0.1:9464.
+	Listen string
+	// Token guards POST /v1/sync; give it from a secret. Without one, the
+	// endpoint is off.
+	Token string
+	// ShutdownTimeout bounds how long SIGTERM waits for a run in flight
+	// before cancelling it (its ops are journaled). Defaults to 30s.
+	ShutdownTimeout time.Duration
 }
 
 // Source is one identity source.
@@ -44,6 +57,8 @@ type Source struct {
 	// Zero means never (only --full).
 	FullEveryRuns int
 	FullEvery     time.Duration
+	// Every is how often `idsync run` runs this source. Defaults to 15m.
+	Every time.Duration
 }
 
 // Column is one declared schema column; Type is a batch type name.

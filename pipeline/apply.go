@@ -103,6 +103,7 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*R
 	}
 	rep := &Report{}
 	failed := map[string]bool{}
+	runID := newRunID()
 	defer e.syncEvery(time.Second)()
 	for _, pt := range p.Targets {
 		t := e.findTarget(pt.Name)
@@ -118,7 +119,8 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*R
 				return rep, fmt.Errorf("target %s: %w", pt.Name, ErrStalePlan)
 			}
 		}
-		a := &applier{e: e, t: t, opts: opts, log: e.opts.Log.With("target", pt.Name), retrying: map[string]bool{}, poisoned: map[string]bool{},
+		a := &applier{e: e, t: t, opts: opts, log: e.opts.Log.With("run", runID, "target", pt.Name), runID: runID,
+			sensitive: pt.Sensitive, retrying: map[string]bool{}, poisoned: map[string]bool{},
 			rep: &TargetReport{Name: pt.Name, Applied: map[connectors.Action]int{}, AppliedGroups: map[connectors.Action]int{},
 				Guard: pt.Guard, Skipped: pt.Skipped}}
 		for _, k := range pt.Retrying {
@@ -244,6 +246,11 @@ type applier struct {
 	// tried and failures feed the quarantine decision.
 	tried, failures int
 	stop            context.CancelCauseFunc
+	// run names this apply in logs and the provisioning log; seq orders
+	// its records; sensitive attributes are redacted there.
+	runID     string
+	seq       int64
+	sensitive []string
 	// poisoned keys had an op fail or a reference deferred in this run:
 	// none of their later commits may store the record's fingerprint, or
 	// the next run would skip the record and never finish its work.
@@ -355,6 +362,7 @@ func (a *applier) units(ops []plan.Op, g *plan.Guard) []func(context.Context) er
 		ops = ops[1:]
 		if op.Action.Destructive() && g != nil && !a.opts.AllowDeletes {
 			a.rep.Held++
+			a.history(op.Op, "held", nil)
 			a.e.metric(func(m *Metrics) { m.applyOps.WithLabelValues(a.t.cfg.Name, op.Action.String(), "held").Inc() })
 			continue
 		}
@@ -406,6 +414,7 @@ feed:
 // fail records a failed op, puts it in escrow, and quarantines the target
 // when most of what it was sent failed.
 func (a *applier) fail(op connectors.Op, err error) {
+	a.history(op, "failed", err)
 	a.e.metric(func(m *Metrics) { m.applyOps.WithLabelValues(a.t.cfg.Name, op.Action.String(), "failed").Inc() })
 	a.mu.Lock()
 	a.poisoned[op.Key] = true
@@ -574,6 +583,7 @@ func (a *applier) settle(ctx context.Context, op plan.Op, res connectors.Result,
 		return err
 	}
 	a.e.metric(func(m *Metrics) { m.applyOps.WithLabelValues(a.t.cfg.Name, op.Action.String(), "applied").Inc() })
+	a.history(op.Op, "applied", nil)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if op.Object == connectors.Group {
@@ -687,6 +697,9 @@ func (a *applier) members(ctx context.Context, batch []plan.Op) error {
 	a.e.metric(func(m *Metrics) {
 		m.applyOps.WithLabelValues(a.t.cfg.Name, req.Action.String(), "applied").Add(float64(len(sent)))
 	})
+	for _, op := range sent {
+		a.history(op.Op, "applied", nil)
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.rep.Applied[req.Action] += len(sent)

@@ -74,7 +74,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "now", Usage: "fix the clock to an RFC 3339 `TIME` for reproducible runs"},
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "debug, info, warn or error"},
 		},
-		Commands: []*cli.Command{validateCommand(), planCommand(), applyCommand(), explainCommand(), runCommand(), stateCommand()},
+		Commands: []*cli.Command{validateCommand(), planCommand(), applyCommand(), explainCommand(), logCommand(), runCommand(), stateCommand()},
 	}
 }
 

@@ -1,0 +1,88 @@
+package pipeline
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"slices"
+	"time"
+
+	"github.com/idsync/idsync/connectors"
+)
+
+// HistoryRecord is one line of the provisioning log: what idsync did to
+// one identity in one target, and how it went.
+type HistoryRecord struct {
+	Run     string              `json:"run"`
+	Time    time.Time           `json:"time"`
+	Target  string              `json:"target"`
+	Key     string              `json:"key"`
+	Action  string              `json:"action"`
+	Group   string              `json:"group,omitempty"`
+	Reason  string              `json:"reason,omitempty"`
+	Changes []connectors.Change `json:"changes,omitempty"`
+	// Result is "applied", "failed" or "held".
+	Result string `json:"result"`
+	Error  string `json:"error,omitempty"`
+}
+
+// historyRetention is how long provisioning-log records are kept.
+const historyRetention = 90 * 24 * time.Hour
+
+// newRunID names one apply in logs and the provisioning log.
+func newRunID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// history records op's outcome. Values of sensitive attributes are
+// replaced before they are stored: the log is for people to read.
+func (a *applier) history(op connectors.Op, result string, err error) {
+	rec := HistoryRecord{Run: a.runID, Time: a.e.opts.Now, Target: a.t.cfg.Name, Key: op.Key, Action: op.Action.String(),
+		Group: op.Group, Reason: op.Reason, Result: result}
+	if op.Object == connectors.Group {
+		return // group objects have no identity to look up
+	}
+	for _, c := range op.Changes {
+		if slices.Contains(a.sensitive, c.Attr) {
+			c.Old, c.New = redacted(c.Old), redacted(c.New)
+		}
+		rec.Changes = append(rec.Changes, c)
+	}
+	if err != nil {
+		rec.Error = err.Error()
+	}
+	// Records of one key in one run keep their order: time plus a counter.
+	a.mu.Lock()
+	a.seq++
+	at := a.e.opts.Now.Add(time.Duration(a.seq))
+	a.mu.Unlock()
+	if err := a.e.store.PutHistory(op.Key, a.t.cfg.Name, at, rec, historyRetention); err != nil {
+		a.log.Error("provisioning log write failed", "key", op.Key, "err", err)
+	}
+}
+
+func redacted(v connectors.Value) connectors.Value {
+	if v == nil {
+		return nil
+	}
+	return "(sensitive)"
+}
+
+// History returns the provisioning log of one identity since a time,
+// optionally for one target, oldest first.
+func (e *Engine) History(key, target string, since time.Time) ([]HistoryRecord, error) {
+	var out []HistoryRecord
+	err := e.store.ScanHistory(key, since, func(b []byte) error {
+		var r HistoryRecord
+		if err := json.Unmarshal(b, &r); err != nil {
+			return err
+		}
+		if target == "" || r.Target == target {
+			out = append(out, r)
+		}
+		return nil
+	})
+	return out, err
+}

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/urfave/cli/v2"
 )
 
@@ -73,6 +75,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "state", Usage: "state `DIR`, overriding the config's state setting"},
 			&cli.StringFlag{Name: "now", Usage: "fix the clock to an RFC 3339 `TIME` for reproducible runs"},
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "debug, info, warn or error"},
+			&cli.StringFlag{Name: "log-format", Value: "auto", Usage: "text, json, or auto: text on a terminal and JSON otherwise"},
 		},
 		Commands: []*cli.Command{validateCommand(), planCommand(), applyCommand(), explainCommand(), logCommand(), runCommand(), stateCommand()},
 	}
@@ -102,6 +105,34 @@ func parseGlobals(c *cli.Context) (*globals, error) {
 	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
 		return nil, exitf(exitConfig, "--log-level: %v", err)
 	}
-	g.log = slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: level}))
+	h, err := logHandler(c.App.ErrWriter, c.String("log-format"), &slog.HandlerOptions{Level: level})
+	if err != nil {
+		return nil, err
+	}
+	g.log = slog.New(h)
 	return g, nil
+}
+
+// logHandler picks the log encoding. Log shippers want one JSON object per
+// line; people at a terminal want text. "auto" decides by whether w is a
+// terminal, so a systemd unit or container gets JSON without a flag.
+func logHandler(w io.Writer, format string, opts *slog.HandlerOptions) (slog.Handler, error) {
+	switch format {
+	case "auto":
+		if isTerminal(w) {
+			return slog.NewTextHandler(w, opts), nil
+		}
+		return slog.NewJSONHandler(w, opts), nil
+	case "text":
+		return slog.NewTextHandler(w, opts), nil
+	case "json":
+		return slog.NewJSONHandler(w, opts), nil
+	}
+	return nil, exitf(exitConfig, "--log-format: want text, json or auto, got %q", format)
+}
+
+// isTerminal reports whether w is a file attached to a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }

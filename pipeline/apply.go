@@ -131,7 +131,10 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*R
 			failed[pt.Name] = true // its ops are not done: the next run reads in full
 			continue
 		}
-		if err := a.run(ctx, pt); err != nil {
+		e.opts.Progress.Begin("apply "+pt.Name, len(pt.Ops))
+		err := a.run(ctx, pt)
+		e.opts.Progress.End()
+		if err != nil {
 			return rep, err
 		}
 		if err := e.gauges(pt.Name, a.rep.Quarantined != ""); err != nil {
@@ -364,6 +367,7 @@ func (a *applier) units(ops []plan.Op, g *plan.Guard) []func(context.Context) er
 			a.rep.Held++
 			a.history(op.Op, "held", nil)
 			a.e.metric(func(m *Metrics) { m.applyOps.WithLabelValues(a.t.cfg.Name, op.Action.String(), "held").Inc() })
+			a.e.opts.Progress.Add(1)
 			continue
 		}
 		held := func(op plan.Op) bool { return op.Action.Destructive() && g != nil && !a.opts.AllowDeletes }
@@ -416,6 +420,7 @@ feed:
 func (a *applier) fail(op connectors.Op, err error) {
 	a.history(op, "failed", err)
 	a.e.metric(func(m *Metrics) { m.applyOps.WithLabelValues(a.t.cfg.Name, op.Action.String(), "failed").Inc() })
+	a.e.opts.Progress.Add(1)
 	a.mu.Lock()
 	a.poisoned[op.Key] = true
 	a.rep.Failed = append(a.rep.Failed, Failure{Op: op, Err: err})
@@ -583,6 +588,7 @@ func (a *applier) settle(ctx context.Context, op plan.Op, res connectors.Result,
 		return err
 	}
 	a.e.metric(func(m *Metrics) { m.applyOps.WithLabelValues(a.t.cfg.Name, op.Action.String(), "applied").Inc() })
+	a.e.opts.Progress.Add(1)
 	a.history(op.Op, "applied", nil)
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -22,6 +22,8 @@ type Options struct {
 	Log *slog.Logger
 	// Metrics, when set, are updated as the engine works.
 	Metrics *Metrics
+	// Progress, when set, hears how far reading and applying have got.
+	Progress Progress
 }
 
 // metric runs f with the metrics, if there are any.
@@ -59,6 +61,9 @@ func New(cfg *config.Config, store *snapshots.Store, opts Options) (*Engine, err
 	opts.Now = opts.Now.UTC()
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Progress == nil {
+		opts.Progress = noProgress{}
 	}
 	return &Engine{c: c, store: store, opts: opts, targets: map[string]connectors.Target{}}, nil
 }

@@ -37,6 +37,8 @@ type batchDone struct {
 func (e *Engine) readParallel(ctx context.Context, sr *sourceRun, src connectors.Source, active []*targetRun) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	e.opts.Progress.Begin("read "+sr.s.cfg.Name, -1)
+	defer e.opts.Progress.End()
 	workers := max(1, runtime.GOMAXPROCS(0))
 	work := make(chan batchWork, workers)
 	done := make(chan batchDone, workers)
@@ -91,6 +93,7 @@ func (e *Engine) readParallel(ctx context.Context, sr *sourceRun, src connectors
 				continue
 			}
 			sr.applyBatch(active, cur)
+			e.opts.Progress.Add(len(cur.keys))
 		}
 	}
 	if err := <-readErr; err != nil {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,12 +29,40 @@ func freePort(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// logBuffer collects a daemon's output; tests read it while it runs.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitFor polls the daemon's output until it contains s.
+func (b *logBuffer) waitFor(t *testing.T, s string) {
+	t.Helper()
+	for start := time.Now(); !strings.Contains(b.String(), s); time.Sleep(20 * time.Millisecond) {
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("the daemon never logged %q:\n%s", s, b.String())
+		}
+	}
+}
+
 // startDaemon runs `idsync run` and waits until /readyz answers.
-func startDaemon(t *testing.T, bin, dir, addr string) (*exec.Cmd, *bytes.Buffer) {
+func startDaemon(t *testing.T, bin, dir, addr string) (*exec.Cmd, *logBuffer) {
 	t.Helper()
 	cmd := exec.Command(bin, "-c", filepath.Join(dir, "idsync.yaml"), "--log-level", "info", "run", "--listen", addr)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	logs := &logBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +70,7 @@ func startDaemon(t *testing.T, bin, dir, addr string) (*exec.Cmd, *bytes.Buffer)
 	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
 		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil && resp.StatusCode == 200 {
 			resp.Body.Close()
-			return cmd, &logs
+			return cmd, logs
 		}
 		if time.Since(start) > 10*time.Second {
 			t.Fatalf("the daemon did not become ready:\n%s", logs.String())
@@ -166,5 +195,60 @@ func TestDaemonSIGTERMMidApplyLosesNothing(t *testing.T) {
 	}
 	if s.Creates() != 30 || len(s.Users()) != 30 {
 		t.Errorf("after the next apply: %d creates, %d users; want 30 and 30", s.Creates(), len(s.Users()))
+	}
+}
+
+// TestDaemonSIGHUPReloads: a broken config sent by SIGHUP is rejected with
+// its error logged and the old config keeps syncing; a good one takes over.
+func TestDaemonSIGHUPReloads(t *testing.T) {
+	bin := buildBinary(t)
+	dir, addr := t.TempDir(), freePort(t)
+	config := func(rule string) string {
+		return `state: state
+daemon: {token: t0ken, shutdownTimeout: 2s}
+sources:
+  hr: {type: csv, path: hr.csv, key: id, every: 1h, schema: {id: string, name: string}}
+targets:
+  dir: {type: sqlite, path: dir.db, source: hr, attributes: {name: '` + rule + `'}}
+`
+	}
+	write := func(name, data string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("idsync.yaml", config("user.name"))
+	write("hr.csv", "id,name\nA1,a\nA2,b\n")
+	cmd, logs := startDaemon(t, bin, dir, addr)
+	if code, body := syncNow(t, addr, "t0ken", "source=hr&wait=true"); code != 200 || !strings.Contains(body, `"applied":2,`) {
+		t.Fatalf("first sync: %d %s", code, body)
+	}
+
+	write("idsync.yaml", config("user.nmae + 1"))
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	logs.waitFor(t, "config reload rejected")
+	if !strings.Contains(logs.String(), "nmae") {
+		t.Errorf("the rejection does not name the bad rule:\n%s", logs.String())
+	}
+	write("hr.csv", "id,name\nA1,a\nA2,b\nA3,c\n")
+	if code, body := syncNow(t, addr, "t0ken", "source=hr&wait=true"); code != 200 || !strings.Contains(body, `"applied":1,`) {
+		t.Fatalf("sync on the old config: %d %s", code, body)
+	}
+
+	write("idsync.yaml", config(`user.name + "!"`))
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	logs.waitFor(t, "config reloaded")
+	if code, body := syncNow(t, addr, "t0ken", "source=hr&wait=true"); code != 200 || !strings.Contains(body, `"applied":3,`) {
+		t.Fatalf("sync on the new config (3 renames): %d %s", code, body)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("after SIGTERM: %v\n%s", err, logs.String())
 	}
 }

@@ -224,12 +224,12 @@ targets:
 		t.Fatalf("first sync: %d %s", code, body)
 	}
 
-	write("idsync.yaml", config("user.nmae + 1"))
+	write("idsync.yaml", config("user.surname + 1"))
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 	logs.waitFor(t, "config reload rejected")
-	if !strings.Contains(logs.String(), "nmae") {
+	if !strings.Contains(logs.String(), "surname") {
 		t.Errorf("the rejection does not name the bad rule:\n%s", logs.String())
 	}
 	write("hr.csv", "id,name\nA1,a\nA2,b\nA3,c\n")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/idsync/idsync/connectors"
+	"github.com/idsync/idsync/pipeline/config"
 )
 
 // HistoryRecord is one line of the provisioning log: what idsync did to
@@ -25,9 +26,6 @@ type HistoryRecord struct {
 	Result string `json:"result"`
 	Error  string `json:"error,omitempty"`
 }
-
-// historyRetention is how long provisioning-log records are kept.
-const historyRetention = 90 * 24 * time.Hour
 
 // newRunID names one apply in logs and the provisioning log.
 func newRunID() string {
@@ -58,7 +56,11 @@ func (a *applier) history(op connectors.Op, result string, err error) {
 	a.seq++
 	at := a.e.opts.Now.Add(time.Duration(a.seq))
 	a.mu.Unlock()
-	if err := a.e.store.PutHistory(op.Key, a.t.cfg.Name, at, rec, historyRetention); err != nil {
+	keep := a.e.c.cfg.LogRetention
+	if keep <= 0 {
+		keep = config.DefaultLogRetention // a config built in code rather than loaded
+	}
+	if err := a.e.store.PutHistory(op.Key, a.t.cfg.Name, at, rec, keep); err != nil {
 		a.log.Error("provisioning log write failed", "key", op.Key, "err", err)
 	}
 }

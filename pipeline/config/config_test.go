@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -150,3 +151,24 @@ func TestInterpolate(t *testing.T) {
 }
 
 func noEnv(string) (string, bool) { return "", false }
+
+func TestLogRetention(t *testing.T) {
+	cfg, err := Parse("cfg.yaml", []byte(minimal), Options{Env: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.LogRetention != DefaultLogRetention {
+		t.Errorf("default retention = %v, want %v", cfg.LogRetention, DefaultLogRetention)
+	}
+	cfg, err = Parse("cfg.yaml", []byte("logRetention: 400d\n"+minimal), Options{Env: noEnv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.LogRetention != 400*24*time.Hour {
+		t.Errorf("retention = %v, want 400 days", cfg.LogRetention)
+	}
+	_, err = Parse("cfg.yaml", []byte("logRetention: forever\n"+minimal), Options{Env: noEnv})
+	if err == nil || !strings.Contains(err.Error(), `cfg.yaml:1: want a duration like 30s, 15m or 7d, got "forever"`) {
+		t.Errorf("bad retention: err = %v", err)
+	}
+}

@@ -49,13 +49,14 @@ func Parse(path string, data []byte, opts Options) (*Config, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, Errors{&Error{File: path, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}}
 	}
-	cfg := &Config{File: path, Dir: dir, State: ".idsync", Daemon: Daemon{Listen: "127.0.0.1:9464", ShutdownTimeout: 30 * time.Second}}
+	cfg := &Config{File: path, Dir: dir, State: ".idsync", LogRetention: DefaultLogRetention, Daemon: Daemon{Listen: "127.0.0.1:9464", ShutdownTimeout: 30 * time.Second}}
 	if len(root.Content) == 0 {
 		return nil, Errors{&Error{File: path, Msg: "config is empty"}}
 	}
 	d.fields(root.Content[0], "config", map[string]func(*yaml.Node){
-		"state":      func(n *yaml.Node) { d.str(n, &cfg.State) },
-		"randomSalt": func(n *yaml.Node) { d.str(n, &cfg.RandomSalt) },
+		"state":        func(n *yaml.Node) { d.str(n, &cfg.State) },
+		"randomSalt":   func(n *yaml.Node) { d.str(n, &cfg.RandomSalt) },
+		"logRetention": func(n *yaml.Node) { d.duration(n, &cfg.LogRetention) },
 		"daemon": func(n *yaml.Node) {
 			d.fields(n, "daemon", map[string]func(*yaml.Node){
 				"listen":          func(n *yaml.Node) { d.str(n, &cfg.Daemon.Listen) },

@@ -12,11 +12,18 @@ type Config struct {
 	// RandomSalt keys randomString() in rules. Give it from a secret
 	// (${file:...}); without it, generated values follow from the key alone.
 	RandomSalt string
-	Daemon     Daemon
+	// LogRetention is how long provisioning-log records are kept
+	// (`idsync log`). Defaults to DefaultLogRetention.
+	LogRetention time.Duration
+	Daemon       Daemon
 	// Sources and Targets are in file order.
 	Sources []*Source
 	Targets []*Target
 }
+
+// DefaultLogRetention keeps provisioning-log records for 90 days: long
+// enough to answer "what happened to my account last quarter".
+const DefaultLogRetention = 90 * 24 * time.Hour
 
 // Daemon configures `idsync run`.
 type Daemon struct {

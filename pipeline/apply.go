@@ -207,6 +207,9 @@ func (e *Engine) advance(s plan.Source, failed map[string]bool) error {
 		return err
 	}
 	w.Clean = true
+	if s.Full {
+		w.FullRecords = s.Records // a fact about the source, clean run or not
+	}
 	for _, t := range s.Targets {
 		if failed[t] {
 			w.Clean = false

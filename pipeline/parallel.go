@@ -37,7 +37,7 @@ type batchDone struct {
 func (e *Engine) readParallel(ctx context.Context, sr *sourceRun, src connectors.Source, active []*targetRun) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	e.opts.Progress.Begin("read "+sr.s.cfg.Name, -1)
+	e.opts.Progress.Begin("read "+sr.s.cfg.Name, e.expectedRows(sr))
 	defer e.opts.Progress.End()
 	workers := max(1, runtime.GOMAXPROCS(0))
 	work := make(chan batchWork, workers)
@@ -102,6 +102,20 @@ func (e *Engine) readParallel(ctx context.Context, sr *sourceRun, src connectors
 	return context.Cause(ctx)
 }
 
+// expectedRows guesses how many rows a read will bring, for the progress
+// ETA: a full read about as many as the last full read held. A delta, or a
+// first read, is unknown (-1).
+func (e *Engine) expectedRows(sr *sourceRun) int {
+	if !sr.full {
+		return -1
+	}
+	w, ok, err := e.store.Watermark(sr.s.cfg.Name)
+	if err != nil || !ok || w.FullRecords == 0 {
+		return -1 // the read itself reports a broken store
+	}
+	return w.FullRecords
+}
+
 // evalBatch evaluates every row of one batch for every active target.
 func (e *Engine) evalBatch(ctx context.Context, sr *sourceRun, active []*targetRun, ev *rules.Evaluator, h *rowHasher, w batchWork) batchDone {
 	out := batchDone{seq: w.seq}
@@ -144,6 +158,7 @@ func (e *Engine) evalBatch(ctx context.Context, sr *sourceRun, active []*targetR
 func (sr *sourceRun) applyBatch(active []*targetRun, d batchDone) {
 	sr.mu.Lock()
 	defer sr.mu.Unlock()
+	sr.rows += len(d.keys)
 	for i, key := range d.keys {
 		if !sr.occurs(key, d.lines[i]) {
 			continue

@@ -74,6 +74,7 @@ type sourceRun struct {
 	seen    map[string]int64   // key -> first line
 	dups    map[string][]int64 // key -> every line it appears on
 	unkeyed int                // rejected records whose key is unknown
+	rows    int                // records delivered in batches
 	rejects []plan.Reject
 }
 
@@ -94,7 +95,7 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 		if err != nil {
 			return nil, err
 		}
-		sp := plan.Source{Name: s.cfg.Name, Full: full}
+		sp := plan.Source{Name: s.cfg.Name, Full: full, Records: sr.rows}
 		p.Rejects = append(p.Rejects, sr.rejects...)
 		for _, tr := range sr.runs {
 			p.Targets = append(p.Targets, tr.out)

@@ -40,8 +40,9 @@ func (p *countingProgress) End() {
 	p.open = false
 }
 
-// TestProgressCountsRowsAndOps: reading reports every row (good or bad)
-// against an unknown total; applying reports each op against the plan's count.
+// TestProgressCountsRowsAndOps: reading reports every row, expecting as
+// many as the last full read held (3 on day 1); applying reports each op
+// against the plan's count.
 func TestProgressCountsRowsAndOps(t *testing.T) {
 	var day2 strings.Builder
 	day2.WriteString("id,name,dept,level\n")
@@ -67,8 +68,11 @@ func TestProgressCountsRowsAndOps(t *testing.T) {
 	if pr.open {
 		t.Error("last stage never ended")
 	}
-	if pr.total["read hr"] != -1 || pr.done["read hr"] != 12 {
-		t.Errorf("read: total %d done %d, want -1 and 12", pr.total["read hr"], pr.done["read hr"])
+	if pr.total["read hr"] != 3 || pr.done["read hr"] != 12 {
+		t.Errorf("read: expected %d done %d, want 3 and 12", pr.total["read hr"], pr.done["read hr"])
+	}
+	if p.Sources[0].Records != 12 {
+		t.Errorf("plan says the read held %d records, want 12", p.Sources[0].Records)
 	}
 	ops := len(p.Targets[0].Ops)
 	if ops != 15 || pr.total["apply dir"] != ops || pr.done["apply dir"] != ops {

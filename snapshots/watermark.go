@@ -18,6 +18,9 @@ type Watermark struct {
 	// Clean is false when the last run left ops undone: the next run must
 	// then be full, since a later delta would not carry those records.
 	Clean bool `json:"clean"`
+	// FullRecords is how many records the last full read held: the
+	// expected size of the next, for a progress bar's ETA.
+	FullRecords int `json:"fullRecords,omitempty"`
 }
 
 // Watermark returns the source's watermark; ok is false before its first

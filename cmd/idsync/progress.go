@@ -4,6 +4,7 @@ import (
 	"io"
 
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -13,11 +14,15 @@ import (
 )
 
 // barProgress draws the engine's progress as a bar on a terminal: rows or
-// ops so far, rate, and an ETA once the total is known (apply). Reading
-// has no total, so it shows a spinner with the count and rate.
+// ops so far, the rate, and an ETA. Apply knows its total; a full read
+// expects about as many rows as the last one held, and a read with no
+// estimate shows a spinner with the count and rate.
 type barProgress struct {
-	w   io.Writer
-	bar *progressbar.ProgressBar
+	w     io.Writer
+	bar   *progressbar.ProgressBar
+	mu    sync.Mutex // guards done and total: Add comes from many goroutines
+	done  int
+	total int
 }
 
 // progressFor returns the progress display for a plan or apply: a bar when
@@ -31,6 +36,7 @@ func progressFor(c *cli.Context) pipeline.Progress {
 }
 
 func (p *barProgress) Begin(stage string, total int) {
+	p.done, p.total = 0, total
 	unit := "rows"
 	if strings.HasPrefix(stage, "apply") {
 		unit = "ops"
@@ -48,7 +54,17 @@ func (p *barProgress) Begin(stage string, total int) {
 	)
 }
 
-func (p *barProgress) Add(n int) { _ = p.bar.Add(n) }
+func (p *barProgress) Add(n int) {
+	p.mu.Lock()
+	p.done += n
+	if p.total > 0 && p.done > p.total {
+		// The source grew since the estimate: stretch the bar, not past 100%.
+		p.total = p.done + p.done/10
+		p.bar.ChangeMax(p.total)
+	}
+	p.mu.Unlock()
+	_ = p.bar.Add(n)
+}
 
 func (p *barProgress) End() {
 	_ = p.bar.Finish()

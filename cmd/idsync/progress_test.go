@@ -23,3 +23,16 @@ func TestBarProgressDraws(t *testing.T) {
 		}
 	}
 }
+
+// TestBarProgressStretches: a read that outgrows its estimate never shows
+// more than 100%.
+func TestBarProgressStretches(t *testing.T) {
+	var buf bytes.Buffer
+	p := &barProgress{w: &buf}
+	p.Begin("read hr", 10)
+	p.Add(25)
+	if got := p.bar.GetMax(); got < 25 {
+		t.Errorf("max = %d after 25 of an expected 10 rows", got)
+	}
+	p.End()
+}

@@ -25,7 +25,10 @@ type Plan struct {
 type Source struct {
 	Name string `json:"name"`
 	// Full is true for a full snapshot, false for a delta.
-	Full    bool     `json:"full"`
+	Full bool `json:"full"`
+	// Records is how many records the read delivered to the rules (ones
+	// the source could not parse are counted as rejects instead).
+	Records int      `json:"records"`
 	Targets []string `json:"targets"`
 }
 

@@ -95,11 +95,26 @@ func (c *client) authorization(ctx context.Context, fresh bool) (string, error) 
 		// The token endpoint gets the same TLS settings as SCIM itself.
 		tok, err := c.oauth.Token(context.WithValue(ctx, oauth2.HTTPClient, c.http))
 		if err != nil {
-			return "", connectors.Retryable(nil, "oauth2 token: %s", redactErr(err))
+			return "", tokenError(err)
 		}
 		c.token = tok
 	}
 	return "Bearer " + c.token.AccessToken, nil
+}
+
+// tokenError classifies a failed token request. A 400 or 401 from the
+// token endpoint is a rejected client or grant (RFC 6749 section 5.2): a
+// wrong secret stays wrong, so retrying only delays the quarantine. Network
+// failures, 429 and 5xx may pass.
+func tokenError(err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) && re.Response != nil {
+		if code := re.Response.StatusCode; code == http.StatusBadRequest || code == http.StatusUnauthorized {
+			return connectors.Terminal(nil, "oauth2 token: the token endpoint rejected the client (HTTP %d): check clientId and clientSecret: %s",
+				code, redactErr(err))
+		}
+	}
+	return connectors.Retryable(nil, "oauth2 token: %s", redactErr(err))
 }
 
 // response is a decoded SCIM response.

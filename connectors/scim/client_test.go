@@ -114,4 +114,8 @@ func TestBadOAuthClientIsAnError(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "nope-s3cr3t") {
 		t.Errorf("open with a bad client secret: err = %v, want an error that does not show the secret", err)
 	}
+	// A wrong secret stays wrong: not worth a retry.
+	if !errors.Is(err, connectors.ErrTerminal) {
+		t.Errorf("bad client secret: err = %v, want ErrTerminal", err)
+	}
 }

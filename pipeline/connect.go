@@ -36,10 +36,14 @@ func openTarget(ctx context.Context, t *target) (connectors.Target, error) {
 	switch t.cfg.Type {
 	case "sqlite":
 		names := make([]string, len(t.policy.Attrs)) // attributes and references
+		types := map[string]string{}
 		for i, a := range t.policy.Attrs {
 			names[i] = a.Name
+			if y := t.attrs[i].Yields; y == "bool" || y == "list" {
+				types[a.Name] = y
+			}
 		}
-		return sqlite.Open(ctx, sqlite.Options{Path: t.cfg.Path, Table: t.cfg.Table, Attributes: names, Match: t.cfg.Match})
+		return sqlite.Open(ctx, sqlite.Options{Path: t.cfg.Path, Table: t.cfg.Table, Attributes: names, Match: t.cfg.Match, Types: types})
 	case "jsonl":
 		return jsonl.Open(t.cfg.Path)
 	case "scim":

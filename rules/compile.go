@@ -64,6 +64,11 @@ type Program struct {
 	// Reads lists the record fields the rule reads (user.status), sorted;
 	// explain shows their values next to the rule's result.
 	Reads []string
+	// Yields is the type of value the rule produces, when the checker knows
+	// it: "string", "bool", "int", "double", "timestamp" or "list" (of
+	// strings); "" for dyn or null. Targets without types (SQLite) use it
+	// to read back what they store.
+	Yields string
 }
 
 // Compile type-checks and cost-checks every rule and returns all problems
@@ -117,6 +122,10 @@ func (e *Env) compile(x Expr) (*Program, []Issue) {
 	p.prg = prg
 	root := ast.NativeRep().Expr()
 	p.Unique = root.Kind() == celast.CallKind && root.AsCall().FunctionName() == UniqueFunc
+	p.Yields = yields(ast.OutputType())
+	if p.Unique {
+		p.Yields = "string" // one of the candidates
+	}
 	if !p.Unique && strings.Contains(x.Text, UniqueFunc) {
 		return nil, at("%s must be the whole expression of an attribute", UniqueFunc)
 	}
@@ -130,6 +139,16 @@ func (e *Env) compile(x Expr) (*Program, []Issue) {
 	}
 	slices.Sort(p.Reads)
 	return p, nil
+}
+
+func yields(t *cel.Type) string {
+	for name, ty := range map[string]*cel.Type{"string": cel.StringType, "bool": cel.BoolType, "int": cel.IntType,
+		"double": cel.DoubleType, "timestamp": cel.TimestampType, "list": cel.ListType(cel.StringType)} {
+		if t.IsExactType(ty) {
+			return name
+		}
+	}
+	return ""
 }
 
 func checkOutput(k Kind, t *cel.Type) error {

@@ -194,3 +194,27 @@ func runEvalCases(t *testing.T, env *Env, rec arrow.RecordBatch, now time.Time, 
 		})
 	}
 }
+
+// TestYields: the checker's output type reaches the program, so typeless
+// targets can read back what they stored; dyn and null stay unknown.
+func TestYields(t *testing.T) {
+	env := newEnv(t)
+	cases := map[string]string{
+		`user.id`:                      "string",
+		`user.age > 18`:                "bool",
+		`user.age`:                     "int",
+		`["a", user.id]`:               "list",
+		`user.hired`:                   "timestamp",
+		`null`:                         "",
+		`selectUnique([user.id, "x"])`: "string",
+	}
+	for text, want := range cases {
+		progs, issues := env.Compile([]Expr{{Name: "a", Text: text, Kind: ValueRule}})
+		if len(issues) > 0 {
+			t.Fatalf("%s: %v", text, issues)
+		}
+		if got := progs[0].Yields; got != want {
+			t.Errorf("%s yields %q, want %q", text, got, want)
+		}
+	}
+}

@@ -48,6 +48,10 @@ type Options struct {
 	// Match is the attribute used to find pre-existing rows. It gets a
 	// case-insensitive index, since planning looks up every new identity.
 	Match string
+	// Types gives attributes whose values need converting when read
+	// back: "bool" (SQLite stores 0/1) and "list" (stored as JSON text).
+	// Without it an adopted or recovered row would look changed.
+	Types map[string]string
 }
 
 // Target writes ops to a SQLite table.
@@ -55,6 +59,7 @@ type Target struct {
 	db    *sql.DB
 	table string
 	attrs []string
+	types map[string]string // see Options.Types
 	// matchStmts caches prepared lookups per attribute: preparing costs
 	// more than running the query, and planning runs one per new identity.
 	mu         sync.Mutex
@@ -82,7 +87,7 @@ func Open(ctx context.Context, opts Options) (*Target, error) {
 	}
 	// SQLite has one writer; more connections only add lock contention.
 	db.SetMaxOpenConns(1)
-	t := &Target{db: db, table: opts.Table, attrs: opts.Attributes, matchStmts: map[string]*sql.Stmt{}}
+	t := &Target{db: db, table: opts.Table, attrs: opts.Attributes, types: opts.Types, matchStmts: map[string]*sql.Stmt{}}
 	if err := t.migrate(ctx, opts.Match); err != nil {
 		_ = db.Close() // the migration error is the one to report
 		return nil, fmt.Errorf("sqlite target %s: %w", opts.Path, err)
@@ -354,7 +359,7 @@ func (t *Target) scan(rows *sql.Rows) ([]connectors.Object, error) {
 			case keyColumn:
 			default:
 				if vals[i] != nil && t.configured(n) {
-					obj.Attrs[n] = fromSQL(vals[i])
+					obj.Attrs[n] = fromSQL(vals[i], t.types[n])
 				}
 			}
 		}
@@ -393,9 +398,26 @@ func toSQL(v connectors.Value) any {
 	return v
 }
 
-func fromSQL(v any) connectors.Value {
+// fromSQL turns a stored value back into what was written, given the
+// attribute's type when known. A value that does not fit the type (a
+// pre-existing column holding something else) is returned as stored, so
+// the diff shows it rather than hiding it.
+func fromSQL(v any, typ string) connectors.Value {
 	if b, ok := v.([]byte); ok {
-		return string(b)
+		v = string(b)
+	}
+	switch typ {
+	case "bool":
+		if n, ok := v.(int64); ok && (n == 0 || n == 1) {
+			return n == 1
+		}
+	case "list":
+		if s, ok := v.(string); ok {
+			var l []string
+			if json.Unmarshal([]byte(s), &l) == nil {
+				return l
+			}
+		}
 	}
 	return v
 }

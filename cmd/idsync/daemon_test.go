@@ -179,6 +179,18 @@ func TestDaemonSIGTERMMidApplyLosesNothing(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	// While the run in flight drains, the daemon says it is not ready.
+	unready := false
+	for !unready && time.Since(start) < time.Second {
+		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
+			unready = resp.StatusCode == http.StatusServiceUnavailable
+			resp.Body.Close()
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !unready {
+		t.Error("/readyz never turned 503 during shutdown")
+	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("after SIGTERM: %v\n%s", err, logs.String())
 	}

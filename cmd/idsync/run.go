@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -73,6 +74,9 @@ type daemon struct {
 	reg     *prometheus.Registry
 	metrics *pipeline.Metrics
 	runs    chan runRequest
+	// draining is set on SIGTERM: /readyz turns 503 so a load balancer or
+	// orchestrator stops sending work while the run in flight finishes.
+	draining atomic.Bool
 }
 
 type runRequest struct {
@@ -126,6 +130,7 @@ func (d *daemon) serve(ctx context.Context, listen string) error {
 			d.schedule(stop)
 		case <-ctx.Done():
 			d.log.Info("shutting down: no new runs; waiting for the one in flight")
+			d.draining.Store(true)
 			stopTickers()
 			close(d.runs)
 			select {
@@ -237,7 +242,12 @@ func (d *daemon) routes() http.Handler {
 	mux.Handle("/metrics", promhttp.HandlerFor(d.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		// The state is open and the config valid for as long as serve runs.
+		// The state is open and the config valid for as long as serve
+		// runs; only a shutdown makes it unready.
+		if d.draining.Load() {
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+			return
+		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	mux.HandleFunc("POST /v1/sync", d.sync)

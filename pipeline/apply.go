@@ -103,7 +103,7 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*R
 	}
 	rep := &Report{}
 	failed := map[string]bool{}
-	runID := newRunID()
+	runID := e.runID
 	defer e.syncEvery(time.Second)()
 	for _, pt := range p.Targets {
 		t := e.findTarget(pt.Name)
@@ -119,7 +119,7 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*R
 				return rep, fmt.Errorf("target %s: %w", pt.Name, ErrStalePlan)
 			}
 		}
-		a := &applier{e: e, t: t, opts: opts, log: e.opts.Log.With("run", runID, "target", pt.Name), runID: runID,
+		a := &applier{e: e, t: t, opts: opts, log: e.opts.Log.With("target", pt.Name), runID: runID,
 			sensitive: pt.Sensitive, retrying: map[string]bool{}, poisoned: map[string]bool{},
 			rep: &TargetReport{Name: pt.Name, Applied: map[connectors.Action]int{}, AppliedGroups: map[connectors.Action]int{},
 				Guard: pt.Guard, Skipped: pt.Skipped}}

@@ -40,6 +40,9 @@ type Engine struct {
 	opts     Options
 	targets  map[string]connectors.Target
 	commitMu sync.Mutex // see commit.go
+	// runID names this engine's run (one CLI command, one daemon run) in
+	// every log line and in the provisioning log.
+	runID string
 }
 
 // Validate compiles cfg's rules without touching state or systems. The
@@ -65,8 +68,13 @@ func New(cfg *config.Config, store *snapshots.Store, opts Options) (*Engine, err
 	if opts.Progress == nil {
 		opts.Progress = noProgress{}
 	}
-	return &Engine{c: c, store: store, opts: opts, targets: map[string]connectors.Target{}}, nil
+	runID := newRunID()
+	opts.Log = opts.Log.With("run", runID)
+	return &Engine{c: c, store: store, opts: opts, targets: map[string]connectors.Target{}, runID: runID}, nil
 }
+
+// RunID names this run in logs and in the provisioning log.
+func (e *Engine) RunID() string { return e.runID }
 
 // target returns the connected target, connecting on first use.
 func (e *Engine) target(ctx context.Context, t *target) (connectors.Target, error) {

@@ -27,7 +27,7 @@ type HistoryRecord struct {
 	Error  string `json:"error,omitempty"`
 }
 
-// newRunID names one apply in logs and the provisioning log.
+// newRunID names one run in logs and the provisioning log.
 func newRunID() string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)

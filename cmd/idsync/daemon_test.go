@@ -114,10 +114,15 @@ targets:
 		t.Errorf("sync with a wrong token: %d, want 401", code)
 	}
 	code, body := syncNow(t, addr, "t0ken", "source=hr&wait=true")
-	var res struct{ Applied, Failed int }
-	if err := json.Unmarshal([]byte(body), &res); code != 200 || err != nil || res.Applied != 3 {
+	var res struct {
+		Run             string
+		Applied, Failed int
+	}
+	if err := json.Unmarshal([]byte(body), &res); code != 200 || err != nil || res.Applied != 3 || res.Run == "" {
 		t.Fatalf("first sync: %d %s", code, body)
 	}
+	// Logs are JSON off a terminal, and the run's lines carry its id.
+	logs.waitFor(t, `"msg":"run done","source":"hr","run":"`+res.Run+`"`)
 	// Day 2: the 3 leave, 12 join.
 	var day2 strings.Builder
 	day2.WriteString("id,name\n")

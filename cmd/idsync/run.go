@@ -86,6 +86,7 @@ type runRequest struct {
 }
 
 type runResult struct {
+	Run     string `json:"run,omitempty"` // for idsync log and the log lines
 	Source  string `json:"source"`
 	Full    bool   `json:"full"`
 	Applied int    `json:"applied"`
@@ -190,16 +191,20 @@ func (d *daemon) work(ctx context.Context) {
 func (d *daemon) runOnce(ctx context.Context, r runRequest) runResult {
 	res := runResult{Source: r.source, Full: r.full}
 	start := time.Now()
-	eng, err := pipeline.New(d.config(), d.store, pipeline.Options{Now: time.Now(), Log: d.log.With("source", r.source), Metrics: d.metrics})
+	log := d.log.With("source", r.source)
+	eng, err := pipeline.New(d.config(), d.store, pipeline.Options{Now: time.Now(), Log: log, Metrics: d.metrics})
 	if err != nil {
 		res.Error = err.Error()
+		log.Error("run not started", "err", err)
 		return res
 	}
+	res.Run = eng.RunID()
+	log = log.With("run", res.Run)
 	defer eng.Close() //nolint:errcheck // target connections; nothing to do about a close error here
 	p, err := eng.Plan(ctx, pipeline.PlanOptions{Source: r.source, Full: r.full})
 	if err != nil {
 		res.Error = err.Error()
-		d.log.Error("plan failed", "err", err)
+		log.Error("plan failed", "err", err)
 		return res
 	}
 	rep, err := eng.Apply(ctx, p, pipeline.ApplyOptions{})
@@ -217,7 +222,7 @@ func (d *daemon) runOnce(ctx context.Context, r runRequest) runResult {
 	full := len(p.Sources) > 0 && p.Sources[0].Full
 	res.Full = full
 	d.metrics.RunDone(r.source, full, time.Since(start).Seconds(), err == nil && res.Failed == 0, time.Now().Unix())
-	d.log.Info("run done", "full", full, "applied", res.Applied, "failed", res.Failed, "took", time.Since(start).String())
+	log.Info("run done", "full", full, "applied", res.Applied, "failed", res.Failed, "took", time.Since(start).String())
 	return res
 }
 

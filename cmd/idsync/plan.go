@@ -21,6 +21,7 @@ func planCommand() *cli.Command {
 			&cli.StringFlag{Name: "format", Value: "text", Usage: "text or jsonl (one op per line)"},
 			&cli.StringFlag{Name: "out", Aliases: []string{"o"}, Usage: "also save the plan to `FILE` for apply --plan"},
 			fullFlag,
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "text format: print only each target's summary, not every op"},
 		},
 		Action: func(c *cli.Context) (err error) {
 			format := c.String("format")
@@ -42,9 +43,12 @@ func planCommand() *cli.Command {
 					return exitf(exitFailure, "%v", err)
 				}
 			}
-			if format == "jsonl" {
+			switch {
+			case format == "jsonl":
 				err = planfmt.JSONL(c.App.Writer, p)
-			} else {
+			case c.Bool("quiet"):
+				err = planfmt.TextSummary(c.App.Writer, p)
+			default:
 				err = planfmt.Text(c.App.Writer, p)
 			}
 			if err != nil {

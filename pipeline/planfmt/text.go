@@ -13,7 +13,13 @@ import (
 
 // Text writes how each source was read, then one line per op and a
 // summary line per target.
-func Text(w io.Writer, p *plan.Plan) error {
+func Text(w io.Writer, p *plan.Plan) error { return text(w, p, true) }
+
+// TextSummary writes what Text does without the op lines: per target the
+// counts, guards, deferrals and escrow.
+func TextSummary(w io.Writer, p *plan.Plan) error { return text(w, p, false) }
+
+func text(w io.Writer, p *plan.Plan, ops bool) error {
 	ew := &errWriter{w: w}
 	for _, s := range p.Sources {
 		how := "full"
@@ -24,7 +30,9 @@ func Text(w io.Writer, p *plan.Plan) error {
 	}
 	for _, t := range p.Targets {
 		for _, op := range t.Ops {
-			ew.printf("%s\n", Line(t, op))
+			if ops {
+				ew.printf("%s\n", Line(t, op))
+			}
 		}
 		if t.Skipped != "" {
 			ew.printf("%s: not planned: %s\n", t.Name, t.Skipped)

@@ -44,8 +44,9 @@ type suite struct {
 // hostile values must round-trip byte for byte and match nothing extra.
 var hostile = []string{`*)(uid=*`, `x" or userName pr "`, `O'Brien; DROP TABLE users; --`, "Zoë Łukasz 東京", `back\slash`}
 
-// Run runs every conformance case. Cases needing an optional capability
-// (Reader, Matcher) are skipped with the reason when the target lacks it.
+// Run runs every conformance case. Every case runs: a target that lacks a
+// capability a case needs (Reader, Matcher, ...) fails it, because the
+// engine relies on each of them for matching, adoption and crash recovery.
 func Run(t *testing.T, open Open, o Options) {
 	su := suite{o: o}
 	cases := map[string]func(t *testing.T, tg connectors.Target){
@@ -71,6 +72,17 @@ func Run(t *testing.T, open Open, o Options) {
 			fn(t, tg)
 		})
 	}
+}
+
+// capability returns tg as the interface a case needs, failing the case
+// when the target does not implement it.
+func capability[C any](t *testing.T, tg connectors.Target, name string) C {
+	t.Helper()
+	c, ok := tg.(C)
+	if !ok {
+		t.Fatalf("target %T does not implement %s, which idsync needs from every target this suite runs on", tg, name)
+	}
+	return c
 }
 
 func apply(t *testing.T, tg connectors.Target, op connectors.Op) string {
@@ -125,10 +137,7 @@ func (su suite) logical(a connectors.Attrs) connectors.Attrs {
 
 func reader(t *testing.T, tg connectors.Target) connectors.Reader {
 	t.Helper()
-	r, ok := tg.(connectors.Reader)
-	if !ok {
-		t.Skip("target cannot read objects back")
-	}
+	r := capability[connectors.Reader](t, tg, "Reader")
 	return r
 }
 
@@ -200,10 +209,7 @@ func (su suite) missingObject(t *testing.T, tg connectors.Target) {
 }
 
 func (su suite) matchExact(t *testing.T, tg connectors.Target) {
-	m, ok := tg.(connectors.Matcher)
-	if !ok {
-		t.Skip("target cannot match")
-	}
+	m := capability[connectors.Matcher](t, tg, "Matcher")
 	id := su.create(t, tg, "E1", connectors.Attrs{"userName": "ann"})
 	su.create(t, tg, "E2", connectors.Attrs{"userName": "anna"})
 	found, err := m.Match(t.Context(), su.o.UserName, "ann")
@@ -219,10 +225,7 @@ func (su suite) matchExact(t *testing.T, tg connectors.Target) {
 }
 
 func (su suite) matchMany(t *testing.T, tg connectors.Target) {
-	bm, ok := tg.(connectors.BatchMatcher)
-	if !ok {
-		t.Skip("target cannot batch-match")
-	}
+	bm := capability[connectors.BatchMatcher](t, tg, "BatchMatcher")
 	a := su.create(t, tg, "E1", connectors.Attrs{"userName": "ann"})
 	b := su.create(t, tg, "E2", connectors.Attrs{"userName": "bo"})
 	values := []connectors.Value{"bo", "nobody", "ann", hostile[0]}
@@ -242,10 +245,7 @@ func (su suite) matchMany(t *testing.T, tg connectors.Target) {
 }
 
 func (su suite) groupMembers(t *testing.T, tg connectors.Target) {
-	ml, ok := tg.(MemberLister)
-	if !ok {
-		t.Skip("target does not list members")
-	}
+	ml := capability[MemberLister](t, tg, "MemberLister")
 	var users []string
 	for _, k := range []string{"E1", "E2", "E3"} {
 		users = append(users, su.create(t, tg, k, connectors.Attrs{"userName": k}))
@@ -278,10 +278,7 @@ func (su suite) groupMembers(t *testing.T, tg connectors.Target) {
 }
 
 func (su suite) findKey(t *testing.T, tg connectors.Target) {
-	kf, ok := tg.(connectors.KeyFinder)
-	if !ok {
-		t.Skip("target does not record source keys")
-	}
+	kf := capability[connectors.KeyFinder](t, tg, "KeyFinder")
 	id := su.create(t, tg, "E1", connectors.Attrs{"userName": "ann"})
 	su.create(t, tg, "E10", connectors.Attrs{"userName": "bo"})
 	found, err := kf.FindKey(t.Context(), "E1")

@@ -82,16 +82,13 @@ func TestSCIMLifecycleMatchesSQLite(t *testing.T) {
 	if len(want.People) != 8 || len(want.Groups) != 4 {
 		t.Fatalf("the SQLite run ended with %d people and %d groups, want 8 and 4 (see testdata/lifecycle/final.golden)", len(want.People), len(want.Groups))
 	}
-	for name, start := range scimServers {
-		t.Run(name, func(t *testing.T) {
-			s := start(t)
-			f := newFixture(t, with(files, "idsync.yaml", lifecycleSCIM(s)))
-			runDays(t, f, days)
-			if diff := cmp.Diff(want, scimDirectory(s)); diff != "" {
-				t.Errorf("%s after six days (-sqlite +scim):\n%s", s.Name, diff)
-			}
-		})
-	}
+	onEachSCIMServer(t, func(t *testing.T, s *scimtest.Server) {
+		f := newFixture(t, with(files, "idsync.yaml", lifecycleSCIM(s)))
+		runDays(t, f, days)
+		if diff := cmp.Diff(want, scimDirectory(s)); diff != "" {
+			t.Errorf("%s after six days (-sqlite +scim):\n%s", s.Name, diff)
+		}
+	})
 }
 
 type lifecycleDay struct {

@@ -23,6 +23,13 @@ var scimServers = map[string]func(testing.TB) *scimtest.Server{
 	"lenient": scimtest.StartLenient,
 }
 
+// onEachSCIMServer runs fn as a subtest against a fresh server of each kind.
+func onEachSCIMServer(t *testing.T, fn func(t *testing.T, s *scimtest.Server)) {
+	for name, start := range scimServers {
+		t.Run(name, func(t *testing.T) { fn(t, start(t)) })
+	}
+}
+
 // scimConfig is the quickstart policy for a SCIM app: core, multi-valued
 // and enterprise-extension attributes, a manager reference, and groups
 // larger than one membership request.
@@ -168,112 +175,100 @@ func checkGroups(t *testing.T, s *scimtest.Server, users map[string]map[string]a
 }
 
 func TestSCIMQuickstartEndToEnd(t *testing.T) {
-	for name, start := range scimServers {
-		t.Run(name, func(t *testing.T) {
-			s := start(t)
-			f, day1, day2 := scimFixture(t, s, 120, "")
-			f.apply(nil, ApplyOptions{})
-			checkServer(t, s, day1)
-			if ops := opList(f.plan(nil)); len(ops) != 0 {
-				t.Fatalf("day 1 again: %d ops, want none: %v", len(ops), ops)
+	onEachSCIMServer(t, func(t *testing.T, s *scimtest.Server) {
+		f, day1, day2 := scimFixture(t, s, 120, "")
+		f.apply(nil, ApplyOptions{})
+		checkServer(t, s, day1)
+		if ops := opList(f.plan(nil)); len(ops) != 0 {
+			t.Fatalf("day 1 again: %d ops, want none: %v", len(ops), ops)
+		}
+		creates := s.Creates()
+		env := map[string]string{"HR_FILE": "hr-day2.csv"}
+		f.apply(env, ApplyOptions{})
+		checkServer(t, s, day2)
+		if ops := opList(f.plan(env)); len(ops) != 0 {
+			t.Fatalf("day 2 again: %d ops, want none: %v", len(ops), ops)
+		}
+		// Creates are exactly the people in scope on day 2 who never had
+		// an account: the hires, and a rehire terminated before day 1.
+		want := 0
+		for key, r := range day2 {
+			if r["status"] != "Terminated" && (day1[key] == nil || day1[key]["status"] == "Terminated") {
+				want++
 			}
-			creates := s.Creates()
-			env := map[string]string{"HR_FILE": "hr-day2.csv"}
-			f.apply(env, ApplyOptions{})
-			checkServer(t, s, day2)
-			if ops := opList(f.plan(env)); len(ops) != 0 {
-				t.Fatalf("day 2 again: %d ops, want none: %v", len(ops), ops)
-			}
-			// Creates are exactly the people in scope on day 2 who never had
-			// an account: the hires, and a rehire terminated before day 1.
-			want := 0
-			for key, r := range day2 {
-				if r["status"] != "Terminated" && (day1[key] == nil || day1[key]["status"] == "Terminated") {
-					want++
-				}
-			}
-			if got := s.Creates() - creates; got != int64(want) || want < 15 {
-				t.Errorf("day 2 created %d users, want %d (at least the 15 hires)", got, want)
-			}
-		})
-	}
+		}
+		if got := s.Creates() - creates; got != int64(want) || want < 15 {
+			t.Errorf("day 2 created %d users, want %d (at least the 15 hires)", got, want)
+		}
+	})
 }
 
 // TestSCIMBulk runs the quickstart with bulk on: scimmy offers Bulk, so
 // ops travel in Bulk requests; the strict server does not, so they do not.
 func TestSCIMBulk(t *testing.T) {
-	for name, start := range scimServers {
-		t.Run(name, func(t *testing.T) {
-			s := start(t)
-			f, day1, day2 := scimFixture(t, s, 120, "")
-			f.write(map[string]string{"idsync.yaml": strings.Replace(scimConfig(s, ""), "    concurrency: 8\n", "    concurrency: 8\n    bulk: true\n", 1)})
-			f.apply(nil, ApplyOptions{})
-			checkServer(t, s, day1)
-			f.apply(map[string]string{"HR_FILE": "hr-day2.csv"}, ApplyOptions{})
-			checkServer(t, s, day2)
-			bulks := s.Requests("POST", "/Bulk")
-			if name == "lenient" && bulks == 0 || name == "strict" && bulks != 0 {
-				t.Errorf("%s: %d Bulk requests", s.Name, bulks)
-			}
-		})
-	}
+	onEachSCIMServer(t, func(t *testing.T, s *scimtest.Server) {
+		f, day1, day2 := scimFixture(t, s, 120, "")
+		f.write(map[string]string{"idsync.yaml": strings.Replace(scimConfig(s, ""), "    concurrency: 8\n", "    concurrency: 8\n    bulk: true\n", 1)})
+		f.apply(nil, ApplyOptions{})
+		checkServer(t, s, day1)
+		f.apply(map[string]string{"HR_FILE": "hr-day2.csv"}, ApplyOptions{})
+		checkServer(t, s, day2)
+		bulks := s.Requests("POST", "/Bulk")
+		if lenient := strings.HasPrefix(s.Name, "lenient"); lenient && bulks == 0 || !lenient && bulks != 0 {
+			t.Errorf("%s: %d Bulk requests", s.Name, bulks)
+		}
+	})
 }
 
 func TestSCIMAdoptionAndConflict(t *testing.T) {
-	for name, start := range scimServers {
-		t.Run(name, func(t *testing.T) {
-			s := start(t)
-			f, day1, _ := scimFixture(t, s, 20, "")
-			app := openSCIM(t, s)
-			// A user the app already had: planned as an adoption.
-			mustApply(t, app, connectors.Op{Action: connectors.Create, Key: "x", Changes: []connectors.Change{{Attr: "userName", New: "e100003"}, {Attr: "title", New: "Old"}}})
-			e := f.engine(nil)
-			p, err := e.Plan(t.Context(), PlanOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !strings.Contains(strings.Join(opList(p), "\n"), "app adopt E100003 ") {
-				t.Fatalf("plan does not adopt E100003:\n%s", strings.Join(opList(p), "\n"))
-			}
-			// Another appears between plan and apply: the create gets a 409
-			// and adopts it instead of failing or duplicating.
-			mustApply(t, app, connectors.Op{Action: connectors.Create, Key: "y", Changes: []connectors.Change{{Attr: "userName", New: "e100005"}}})
-			rep, err := e.Apply(t.Context(), p, ApplyOptions{})
-			if err != nil || rep.Failed() != 0 {
-				t.Fatalf("apply: %v, %d failed: %v", err, rep.Failed(), rep.Targets[0].Failed)
-			}
-			checkServer(t, s, day1)
-		})
-	}
+	onEachSCIMServer(t, func(t *testing.T, s *scimtest.Server) {
+		f, day1, _ := scimFixture(t, s, 20, "")
+		app := openSCIM(t, s)
+		// A user the app already had: planned as an adoption.
+		mustApply(t, app, connectors.Op{Action: connectors.Create, Key: "x", Changes: []connectors.Change{{Attr: "userName", New: "e100003"}, {Attr: "title", New: "Old"}}})
+		e := f.engine(nil)
+		p, err := e.Plan(t.Context(), PlanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(strings.Join(opList(p), "\n"), "app adopt E100003 ") {
+			t.Fatalf("plan does not adopt E100003:\n%s", strings.Join(opList(p), "\n"))
+		}
+		// Another appears between plan and apply: the create gets a 409
+		// and adopts it instead of failing or duplicating.
+		mustApply(t, app, connectors.Op{Action: connectors.Create, Key: "y", Changes: []connectors.Change{{Attr: "userName", New: "e100005"}}})
+		rep, err := e.Apply(t.Context(), p, ApplyOptions{})
+		if err != nil || rep.Failed() != 0 {
+			t.Fatalf("apply: %v, %d failed: %v", err, rep.Failed(), rep.Targets[0].Failed)
+		}
+		checkServer(t, s, day1)
+	})
 }
 
 func TestSCIMFaultsAreRetriedPolitely(t *testing.T) {
-	for name, start := range scimServers {
-		t.Run(name, func(t *testing.T) {
-			s := start(t)
-			f, day1, _ := scimFixture(t, s, 30, "")
-			s.Inject(
-				scimtest.Fault{Status: 429, RetryAfter: "1", Method: "POST"},
-				scimtest.Fault{Status: 429, RetryAfter: "1", Method: "POST"},
-				scimtest.Fault{Status: 500, Method: "PATCH"},
-				scimtest.Fault{Status: 503, Method: "POST"},
-				scimtest.Fault{Hang: 3 * time.Second, Method: "POST"}, // past the 1s timeout
-				scimtest.Fault{Reset: true, Method: "PATCH"},
-			)
-			start := time.Now()
-			_, rep := f.apply(nil, ApplyOptions{Backoff: 50 * time.Millisecond})
-			if took := time.Since(start); took < time.Second {
-				t.Errorf("apply took %v: a Retry-After of 1s was not honoured", took)
-			}
-			if rep.Failed() != 0 {
-				t.Fatalf("%d ops failed after retries", rep.Failed())
-			}
-			checkServer(t, s, day1)
-			if ops := opList(f.plan(nil)); len(ops) != 0 {
-				t.Errorf("after faults: %d ops left, want none", len(ops))
-			}
-		})
-	}
+	onEachSCIMServer(t, func(t *testing.T, s *scimtest.Server) {
+		f, day1, _ := scimFixture(t, s, 30, "")
+		s.Inject(
+			scimtest.Fault{Status: 429, RetryAfter: "1", Method: "POST"},
+			scimtest.Fault{Status: 429, RetryAfter: "1", Method: "POST"},
+			scimtest.Fault{Status: 500, Method: "PATCH"},
+			scimtest.Fault{Status: 503, Method: "POST"},
+			scimtest.Fault{Hang: 3 * time.Second, Method: "POST"}, // past the 1s timeout
+			scimtest.Fault{Reset: true, Method: "PATCH"},
+		)
+		start := time.Now()
+		_, rep := f.apply(nil, ApplyOptions{Backoff: 50 * time.Millisecond})
+		if took := time.Since(start); took < time.Second {
+			t.Errorf("apply took %v: a Retry-After of 1s was not honoured", took)
+		}
+		if rep.Failed() != 0 {
+			t.Fatalf("%d ops failed after retries", rep.Failed())
+		}
+		checkServer(t, s, day1)
+		if ops := opList(f.plan(nil)); len(ops) != 0 {
+			t.Errorf("after faults: %d ops left, want none", len(ops))
+		}
+	})
 }
 
 func TestSCIMTerminalErrorsAreNotRetried(t *testing.T) {
@@ -300,17 +295,14 @@ func TestSCIMTerminalErrorsAreNotRetried(t *testing.T) {
 }
 
 func TestSCIMExpiredOAuthTokenIsRefreshed(t *testing.T) {
-	for name, start := range scimServers {
-		t.Run(name, func(t *testing.T) {
-			s := start(t)
-			auth := fmt.Sprintf("oauth2: {tokenURL: %s, clientID: %s, clientSecret: %s}", s.TokenURL, scimtest.ClientID, scimtest.ClientSecret)
-			f, _, day2 := scimFixture(t, s, 25, auth)
-			f.apply(nil, ApplyOptions{})
-			s.ExpireTokens()
-			f.apply(map[string]string{"HR_FILE": "hr-day2.csv"}, ApplyOptions{})
-			checkServer(t, s, day2)
-		})
-	}
+	onEachSCIMServer(t, func(t *testing.T, s *scimtest.Server) {
+		auth := fmt.Sprintf("oauth2: {tokenURL: %s, clientID: %s, clientSecret: %s}", s.TokenURL, scimtest.ClientID, scimtest.ClientSecret)
+		f, _, day2 := scimFixture(t, s, 25, auth)
+		f.apply(nil, ApplyOptions{})
+		s.ExpireTokens()
+		f.apply(map[string]string{"HR_FILE": "hr-day2.csv"}, ApplyOptions{})
+		checkServer(t, s, day2)
+	})
 }
 
 func openSCIM(t *testing.T, s *scimtest.Server) *scim.Target {
@@ -349,64 +341,58 @@ func applyAllowingFailures(t *testing.T, f *fixture) (*Engine, *Report) {
 // If-Match; a change made behind its back makes the server answer 412, and
 // idsync re-reads and applies its change once more.
 func TestSCIMETagsRecoverFromAConcurrentChange(t *testing.T) {
-	for name, start := range scimServers {
-		t.Run(name, func(t *testing.T) {
-			s := start(t)
-			s.EnableETags()
-			f, _, day2 := scimFixture(t, s, 40, "")
-			f.apply(nil, ApplyOptions{})
-			// Someone edits E100029 (whose manager day 2 changes) directly.
-			app := openSCIM(t, s)
-			var id string
-			for uid, u := range s.Users() {
-				if u["userName"] == "e100029" {
-					id = uid
-				}
+	onEachSCIMServer(t, func(t *testing.T, s *scimtest.Server) {
+		s.EnableETags()
+		f, _, day2 := scimFixture(t, s, 40, "")
+		f.apply(nil, ApplyOptions{})
+		// Someone edits E100029 (whose manager day 2 changes) directly.
+		app := openSCIM(t, s)
+		var id string
+		for uid, u := range s.Users() {
+			if u["userName"] == "e100029" {
+				id = uid
 			}
-			mustApply(t, app, connectors.Op{Action: connectors.Update, Key: "x", ID: id, Changes: []connectors.Change{{Attr: "title", New: "Edited elsewhere"}}})
-			_, rep := f.apply(map[string]string{"HR_FILE": "hr-day2.csv"}, ApplyOptions{})
-			if rep.Failed() != 0 {
-				t.Fatalf("%d ops failed", rep.Failed())
-			}
-			if s.PreconditionFailures() == 0 {
-				t.Errorf("no 412 was sent: If-Match is not in use")
-			}
-			// The outside title edit is not idsync's (title did not change in
-			// HR), so it stays; everything idsync manages is as the rules say.
-			want := day2
-			edited := map[string]string{}
-			for k, v := range day2["E100029"] {
-				edited[k] = v
-			}
-			edited["title"] = "Edited elsewhere"
-			want["E100029"] = edited
-			checkServer(t, s, want)
-		})
-	}
+		}
+		mustApply(t, app, connectors.Op{Action: connectors.Update, Key: "x", ID: id, Changes: []connectors.Change{{Attr: "title", New: "Edited elsewhere"}}})
+		_, rep := f.apply(map[string]string{"HR_FILE": "hr-day2.csv"}, ApplyOptions{})
+		if rep.Failed() != 0 {
+			t.Fatalf("%d ops failed", rep.Failed())
+		}
+		if s.PreconditionFailures() == 0 {
+			t.Errorf("no 412 was sent: If-Match is not in use")
+		}
+		// The outside title edit is not idsync's (title did not change in
+		// HR), so it stays; everything idsync manages is as the rules say.
+		want := day2
+		edited := map[string]string{}
+		for k, v := range day2["E100029"] {
+			edited[k] = v
+		}
+		edited["title"] = "Edited elsewhere"
+		want["E100029"] = edited
+		checkServer(t, s, want)
+	})
 }
 
 // TestSCIMVanishedObjectIsRecreated: an update that gets a 404 means the
 // object was deleted behind idsync's back; it is recreated in the same run
 // and reported as drift.
 func TestSCIMVanishedObjectIsRecreated(t *testing.T) {
-	for name, start := range scimServers {
-		t.Run(name, func(t *testing.T) {
-			s := start(t)
-			f, _, day2 := scimFixture(t, s, 40, "")
-			f.apply(nil, ApplyOptions{})
-			app := openSCIM(t, s)
-			for id, u := range s.Users() {
-				if u["userName"] == "e100029" { // day 2 changes its manager
-					mustApply(t, app, connectors.Op{Action: connectors.Delete, Key: "x", ID: id})
-				}
+	onEachSCIMServer(t, func(t *testing.T, s *scimtest.Server) {
+		f, _, day2 := scimFixture(t, s, 40, "")
+		f.apply(nil, ApplyOptions{})
+		app := openSCIM(t, s)
+		for id, u := range s.Users() {
+			if u["userName"] == "e100029" { // day 2 changes its manager
+				mustApply(t, app, connectors.Op{Action: connectors.Delete, Key: "x", ID: id})
 			}
-			_, rep := f.apply(map[string]string{"HR_FILE": "hr-day2.csv"}, ApplyOptions{})
-			if len(rep.Targets[0].Drift) != 1 || !strings.Contains(rep.Targets[0].Drift[0], "E100029") {
-				t.Errorf("drift = %v, want E100029 reported", rep.Targets[0].Drift)
-			}
-			// Its manager reference and groups come back on the next run.
-			f.apply(map[string]string{"HR_FILE": "hr-day2.csv"}, ApplyOptions{})
-			checkServer(t, s, day2)
-		})
-	}
+		}
+		_, rep := f.apply(map[string]string{"HR_FILE": "hr-day2.csv"}, ApplyOptions{})
+		if len(rep.Targets[0].Drift) != 1 || !strings.Contains(rep.Targets[0].Drift[0], "E100029") {
+			t.Errorf("drift = %v, want E100029 reported", rep.Targets[0].Drift)
+		}
+		// Its manager reference and groups come back on the next run.
+		f.apply(map[string]string{"HR_FILE": "hr-day2.csv"}, ApplyOptions{})
+		checkServer(t, s, day2)
+	})
 }

@@ -211,16 +211,24 @@ func (su suite) missingObject(t *testing.T, tg connectors.Target) {
 func (su suite) matchExact(t *testing.T, tg connectors.Target) {
 	m := capability[connectors.Matcher](t, tg, "Matcher")
 	id := su.create(t, tg, "E1", connectors.Attrs{"userName": "ann"})
-	su.create(t, tg, "E2", connectors.Attrs{"userName": "anna"})
-	found, err := m.Match(t.Context(), su.o.UserName, "ann")
+	su.create(t, tg, "E2", connectors.Attrs{"userName": "anna"}) // a prefix is no match
+	match := func(ctx context.Context, v string) ([]connectors.Object, error) { return m.Match(ctx, su.o.UserName, v) }
+	findsExactly(t, "Match", match, "ann", id, "nobody")
+}
+
+// findsExactly checks a lookup: hit finds exactly the object want, and
+// miss finds nothing.
+func findsExactly(t *testing.T, what string, lookup func(context.Context, string) ([]connectors.Object, error), hit, want, miss string) {
+	t.Helper()
+	found, err := lookup(t.Context(), hit)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(found) != 1 || found[0].ID != id {
-		t.Errorf("match ann: got %+v, want exactly object %s", found, id)
+	if len(found) != 1 || found[0].ID != want {
+		t.Errorf("%s(%q) = %+v, want exactly object %s", what, hit, found, want)
 	}
-	if found, _ := m.Match(t.Context(), su.o.UserName, "nobody"); len(found) != 0 {
-		t.Errorf("match nobody: got %+v, want none", found)
+	if found, err := lookup(t.Context(), miss); err != nil || len(found) != 0 {
+		t.Errorf("%s(%q) = %+v, %v; want nothing", what, miss, found, err)
 	}
 }
 
@@ -280,17 +288,8 @@ func (su suite) groupMembers(t *testing.T, tg connectors.Target) {
 func (su suite) findKey(t *testing.T, tg connectors.Target) {
 	kf := capability[connectors.KeyFinder](t, tg, "KeyFinder")
 	id := su.create(t, tg, "E1", connectors.Attrs{"userName": "ann"})
-	su.create(t, tg, "E10", connectors.Attrs{"userName": "bo"})
-	found, err := kf.FindKey(t.Context(), "E1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(found) != 1 || found[0].ID != id {
-		t.Errorf("FindKey(E1) = %+v, want exactly object %s", found, id)
-	}
-	if found, _ := kf.FindKey(t.Context(), "E2"); len(found) != 0 {
-		t.Errorf("FindKey(E2) = %+v, want nothing", found)
-	}
+	su.create(t, tg, "E10", connectors.Attrs{"userName": "bo"}) // E1 is its prefix
+	findsExactly(t, "FindKey", kf.FindKey, "E1", id, "E2")
 }
 
 func (su suite) hostileValues(t *testing.T, tg connectors.Target) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,19 +79,29 @@ func run() error {
 
 	// Initial plan, 3 targets, empty state; and DuckDB doing the same.
 	initDir := project(dir, "initial", config("jsonl", "directory", "app", "hris"))
-	initPlan, _, err := measure("initial plan (3 targets x 10 attrs)", initDir, []string{"HR=" + s0}, filepath.Join(initDir, "plan.jsonl"),
-		idsync, "-c", "idsync.yaml", "plan", "--format", "jsonl")
-	if err != nil {
+	// againstDuckDB measures an idsync plan and DuckDB's diff of the same
+	// input, one after the other, and records both with their ratios and
+	// whether they agree on the changes. It returns DuckDB's changes.
+	againstDuckDB := func(name, dir string, env, planArgs []string, duckName string, duckArgs ...string) ([]byte, error) {
+		planFile := filepath.Join(dir, "plan.jsonl")
+		r, _, err := measure(name, dir, env, planFile, append([]string{idsync, "-c", "idsync.yaml", "plan", "--format", "jsonl"}, planArgs...)...)
+		if err != nil {
+			return nil, err
+		}
+		duck, duckOut, err := measure(duckName, "", nil, "", append([]string{duckdb}, duckArgs...)...)
+		if err != nil {
+			return nil, err
+		}
+		r.Note = honesty(planFile, duckOut)
+		r.VsFloor, r.VsDuckDB = r.Wall/floorS1.Wall, r.Wall/duck.Wall
+		add(r)
+		add(duck)
+		return duckOut, nil
+	}
+	if _, err := againstDuckDB("initial plan (3 targets x 10 attrs)", initDir, []string{"HR=" + s0}, nil,
+		"DuckDB: initial diff", "-cur", s0); err != nil {
 		return err
 	}
-	duckInit, duckInitOut, err := measure("DuckDB: initial diff", "", nil, "", duckdb, "-cur", s0)
-	if err != nil {
-		return err
-	}
-	initPlan.Note = honesty(filepath.Join(initDir, "plan.jsonl"), duckInitOut)
-	initPlan.VsFloor, initPlan.VsDuckDB = initPlan.Wall/floorS1.Wall, initPlan.Wall/duckInit.Wall
-	add(initPlan)
-	add(duckInit)
 
 	if !*skipApply {
 		for _, kind := range []string{"jsonl", "sqlite"} {
@@ -112,19 +123,11 @@ func run() error {
 		return err
 	}
 	add(setup)
-	full, _, err := measure(fmt.Sprintf("steady full plan (%.0f%% changed)", *pct), steady, []string{"HR=" + s1}, filepath.Join(steady, "full.jsonl"),
-		idsync, "-c", "idsync.yaml", "plan", "--full", "--format", "jsonl")
+	duckSteadyOut, err := againstDuckDB(fmt.Sprintf("steady full plan (%.0f%% changed)", *pct), steady, []string{"HR=" + s1}, []string{"--full"},
+		"DuckDB: steady diff", "-prev", s0, "-cur", s1)
 	if err != nil {
 		return err
 	}
-	duckSteady, duckSteadyOut, err := measure("DuckDB: steady diff", "", nil, "", duckdb, "-prev", s0, "-cur", s1)
-	if err != nil {
-		return err
-	}
-	full.Note = honesty(filepath.Join(steady, "full.jsonl"), duckSteadyOut)
-	full.VsFloor, full.VsDuckDB = full.Wall/floorS1.Wall, full.Wall/duckSteady.Wall
-	add(full)
-	add(duckSteady)
 	dplan, _, err := measure("delta plan (changes only)", steady, []string{"HR=" + s1, "DELTA=" + delta}, filepath.Join(steady, "delta.jsonl"),
 		idsync, "-c", "idsync.yaml", "plan", "--format", "jsonl")
 	if err != nil {
@@ -147,8 +150,10 @@ func run() error {
 	return os.WriteFile(filepath.Join(*out, fmt.Sprintf("e2e-%d.json", *n)), data, 0o644)
 }
 
+// ratio prints r, or nothing when there is none or the baseline was too
+// fast to time (a tiny run's floor rounds to 0 s).
 func ratio(r float64) string {
-	if r == 0 {
+	if r == 0 || math.IsInf(r, 0) || math.IsNaN(r) {
 		return ""
 	}
 	return fmt.Sprintf("%.2f", r)

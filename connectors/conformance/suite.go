@@ -212,7 +212,9 @@ func (su suite) matchExact(t *testing.T, tg connectors.Target) {
 	m := capability[connectors.Matcher](t, tg, "Matcher")
 	id := su.create(t, tg, "E1", connectors.Attrs{"userName": "ann"})
 	su.create(t, tg, "E2", connectors.Attrs{"userName": "anna"}) // a prefix is no match
-	match := func(ctx context.Context, v string) ([]connectors.Object, error) { return m.Match(ctx, su.o.UserName, v) }
+	match := func(ctx context.Context, v string) ([]connectors.Object, error) {
+		return m.Match(ctx, su.o.UserName, v)
+	}
 	findsExactly(t, "Match", match, "ann", id, "nobody")
 }
 

@@ -2,10 +2,7 @@ package csv
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
-
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/idsync/idsync/connectors/batch"
 	"github.com/idsync/idsync/connectors/sourcetest"
@@ -28,12 +25,7 @@ func FuzzRead(f *testing.F) {
 		f.Add(string(data[:min(len(data), 4000)]))
 	}
 	f.Fuzz(func(t *testing.T, content string) {
-		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-		defer mem.AssertSize(t, 0)
-		path := filepath.Join(t.TempDir(), "f.csv")
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		path, mem := sourcetest.FuzzInput(t, "f.csv", content)
 		src, err := New(Options{Path: path, Key: "id", Columns: cols, Batch: batch.Options{Allocator: mem, Rows: 3},
 			Reject: sourcetest.StrictReject(t)})
 		if err != nil {

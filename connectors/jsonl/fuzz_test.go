@@ -1,11 +1,7 @@
 package jsonl
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
-
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/idsync/idsync/connectors/batch"
 	"github.com/idsync/idsync/connectors/sourcetest"
@@ -23,12 +19,7 @@ func FuzzRead(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, content string) {
-		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
-		defer mem.AssertSize(t, 0)
-		path := filepath.Join(t.TempDir(), "f.jsonl")
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		path, mem := sourcetest.FuzzInput(t, "f.jsonl", content)
 		src, err := New(Options{Path: path, Key: "id", Columns: cols, Batch: batch.Options{Allocator: mem, Rows: 2},
 			Reject: sourcetest.StrictReject(t)})
 		if err != nil {

@@ -1,12 +1,15 @@
 package sourcetest
 
 import (
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/idsync/idsync/connectors"
 )
@@ -71,4 +74,18 @@ func StrictReject(t *testing.T) connectors.RejectFunc {
 			t.Errorf("reject without a line or reason: %+v", e)
 		}
 	}
+}
+
+// FuzzInput writes one fuzz input to a file named name in a fresh
+// directory and returns its path, with an allocator that fails the test if
+// the read leaks Arrow memory.
+func FuzzInput(t *testing.T, name, content string) (string, memory.Allocator) {
+	t.Helper()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	t.Cleanup(func() { mem.AssertSize(t, 0) })
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, mem
 }

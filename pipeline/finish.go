@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/idsync/idsync/connectors"
@@ -22,29 +23,19 @@ func (e *Engine) finish(sr *sourceRun, tr *targetRun) error {
 	tr.out.Ops = slices.DeleteFunc(tr.out.Ops, func(op plan.Op) bool { return tr.failed[op.Key] })
 	tr.out.Refresh = slices.DeleteFunc(tr.out.Refresh, func(r plan.Refresh) bool { return tr.failed[r.Key] })
 	e.holdEscrowed(tr)
-	planned := map[string]bool{}
-	for _, op := range tr.out.Ops {
-		planned[op.Key] = true
+	if err := e.deprovisionAbsent(sr, tr); err != nil {
+		return err
 	}
-	policy, grace := tr.t.policy, tr.t.cfg.DeleteAfter
-	for key, ie := range tr.index {
-		_, seen := sr.seen[key]
-		switch {
-		case planned[key] || tr.failed[key]:
-		case !seen && sr.full:
-			tr.add(diff.Absent(policy, key, ie.stored(), diff.ReasonAbsent), nil)
-		case grace > 0 && ie.deprovisioned && e.opts.Now.Unix()-ie.since >= int64(grace.Seconds()):
-			tr.add(diff.Expired(key, ie.stored()), nil)
-		}
-	}
-	if policy.Groups {
+	if tr.t.policy.Groups {
 		if err := e.planGroups(tr); err != nil {
 			return err
 		}
 	}
-	tr.deferReferences()
+	if err := tr.deferReferences(); err != nil {
+		return err
+	}
 	e.holdEscrowed(tr) // again: absent and grace ops were just added
-	slices.SortStableFunc(tr.out.Ops, compareOps)
+	tr.out.Ops = sortOps(tr.out.Ops)
 	last := map[string]int{}
 	for i, op := range tr.out.Ops {
 		if op.Object == connectors.User {
@@ -59,6 +50,52 @@ func (e *Engine) finish(sr *sourceRun, tr *targetRun) error {
 		read = -1 // a delta may be empty; the empty-source guard is for full reads
 	}
 	tr.out.Guard = guard(tr.t, tr.out, read, sr.unkeyed)
+	return nil
+}
+
+// deprovisionAbsent deprovisions the managed objects a full read did not
+// see, and deletes those whose grace period is over. Grace periods come
+// from the store's list of deprovisioned objects, so a delta run expires
+// them too without scanning every entry.
+func (e *Engine) deprovisionAbsent(sr *sourceRun, tr *targetRun) error {
+	planned := map[string]bool{}
+	for _, op := range tr.out.Ops {
+		planned[op.Key] = true
+	}
+	policy, grace := tr.t.policy, tr.t.cfg.DeleteAfter
+	if sr.full {
+		tr.index.each(func(key string, ie indexEntry) {
+			if _, seen := sr.seen[key]; seen || planned[key] || tr.failed[key] {
+				return
+			}
+			if ops := diff.Absent(policy, key, ie.stored(), diff.ReasonAbsent); len(ops) > 0 {
+				tr.add(ops, nil)
+				planned[key] = true
+			}
+		})
+	}
+	if grace <= 0 {
+		return nil
+	}
+	var expired []string
+	err := e.store.ScanDeprovisioned(tr.t.cfg.Name, func(key string, since int64) error {
+		if !planned[key] && !tr.failed[key] && e.opts.Now.Unix()-since >= int64(grace.Seconds()) {
+			expired = append(expired, key)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, key := range expired {
+		ie, ok, err := tr.index.get(key)
+		if err != nil {
+			return err
+		}
+		if ok {
+			tr.add(diff.Expired(key, ie.stored()), nil)
+		}
+	}
 	return nil
 }
 
@@ -98,7 +135,7 @@ func (e *Engine) holdEscrowed(tr *targetRun) {
 // object and get none in this plan (not hired yet, out of scope). Sending
 // them would only be deferred at apply time, every run; the record's
 // fingerprint is left unset instead, so each run looks again.
-func (tr *targetRun) deferReferences() {
+func (tr *targetRun) deferReferences() error {
 	refs := map[string]bool{}
 	for _, a := range tr.t.policy.Attrs {
 		refs[a.Name] = a.Reference
@@ -115,7 +152,13 @@ func (tr *targetRun) deferReferences() {
 			changes := op.Changes[:0:0]
 			for _, c := range op.Changes {
 				ref, _ := c.New.(string)
-				if _, managed := tr.index[ref]; refs[c.Attr] && ref != "" && !managed && !creating[ref] {
+				if !refs[c.Attr] || ref == "" || creating[ref] {
+					changes = append(changes, c)
+					continue
+				}
+				if _, managed, err := tr.index.get(ref); err != nil {
+					return err
+				} else if !managed {
 					tr.out.Deferred = append(tr.out.Deferred, fmt.Sprintf("%s.%s → %s: not provisioned", op.Key, c.Attr, ref))
 					tr.hashes[op.Key] = 0
 					continue
@@ -130,6 +173,7 @@ func (tr *targetRun) deferReferences() {
 		kept = append(kept, op)
 	}
 	tr.out.Ops = kept
+	return nil
 }
 
 // planGroups creates the groups that memberships need and, when the target
@@ -203,8 +247,27 @@ func rank(op plan.Op) int {
 	return 10
 }
 
-// compareOps sorts by rank, then membership ops by group so apply can
-// batch them, then by key.
-func compareOps(a, b plan.Op) int {
-	return cmp.Or(cmp.Compare(rank(a), rank(b)), cmp.Compare(a.Group, b.Group), cmp.Compare(a.Key, b.Key))
+// sortOps orders ops by rank, then membership ops by group so apply can
+// batch them, then by key, keeping equal ops in plan order. A
+// first plan holds millions of ops of a few hundred bytes each: sorting
+// small contiguous sort keys and then moving each op once is several times
+// faster than a stable sort that moves (and chases) the ops themselves.
+func sortOps(ops []plan.Op) []plan.Op {
+	type sortKey struct {
+		rank       int
+		group, key string
+		at         int
+	}
+	keys := make([]sortKey, len(ops))
+	for i, op := range ops {
+		keys[i] = sortKey{rank(op), op.Group, op.Key, i}
+	}
+	slices.SortFunc(keys, func(a, b sortKey) int {
+		return cmp.Or(cmp.Compare(a.rank, b.rank), strings.Compare(a.group, b.group), strings.Compare(a.key, b.key), cmp.Compare(a.at, b.at))
+	})
+	sorted := make([]plan.Op, len(ops))
+	for i, k := range keys {
+		sorted[i] = ops[k.at]
+	}
+	return sorted
 }

@@ -131,19 +131,33 @@ func (e *Engine) evalBatch(ctx context.Context, sr *sourceRun, active []*targetR
 	n := int(w.b.NumRows())
 	out.keys, out.lines, out.tombs, out.results = make([]string, n), make([]int64, n), make([]bool, n), make([][]*rowResult, n)
 	for i := range n {
+		// Clone: Arrow strings alias the batch, which is released soon.
+		out.keys[i], out.lines[i], out.tombs[i] = strings.Clone(keys.Value(i)), pos.Value(i), tombs.Value(i)
+	}
+	for _, tr := range active {
+		if err := tr.index.load(out.keys); err != nil {
+			out.err = err
+			return out
+		}
+	}
+	for i := range n {
 		if i%256 == 0 && ctx.Err() != nil {
 			out.err = context.Cause(ctx)
 			return out
 		}
-		// Clone: Arrow strings alias the batch, which is released soon.
-		out.keys[i], out.lines[i], out.tombs[i] = strings.Clone(keys.Value(i)), pos.Value(i), tombs.Value(i)
-		if out.tombs[i] {
-			continue
-		}
-		rh := h.hash(i)
 		out.results[i] = make([]*rowResult, len(active))
+		rh := uint64(0)
+		if !out.tombs[i] {
+			rh = h.hash(i)
+		}
 		for j, tr := range active {
-			r, err := e.evalRow(sr, tr, ev, i, out.keys[i], out.lines[i], rh)
+			var r *rowResult
+			var err error
+			if out.tombs[i] {
+				r, err = tr.tombstone(out.keys[i])
+			} else {
+				r, err = e.evalRow(sr, tr, ev, i, out.keys[i], out.lines[i], rh)
+			}
 			if err != nil {
 				out.err = err
 				return out
@@ -164,8 +178,8 @@ func (sr *sourceRun) applyBatch(active []*targetRun, d batchDone) {
 			continue
 		}
 		for j, tr := range active {
-			if d.tombs[i] {
-				tr.tombstone(key)
+			if r := d.results[i][j]; d.tombs[i] && r != nil {
+				tr.add(r.ops, nil)
 				continue
 			}
 			sr.applyRow(tr, key, d.results[i][j])

@@ -25,25 +25,10 @@ type PlanOptions struct {
 	Source string
 }
 
-// indexEntry is what planning keeps in memory per managed object: enough to
-// skip unchanged records, deprovision absent ones and expire grace periods
-// without reading their attributes.
-type indexEntry struct {
-	hash          uint64
-	id            string
-	disabled      bool
-	deprovisioned bool
-	since         int64
-}
-
-func (ie indexEntry) stored() *diff.Stored {
-	return &diff.Stored{ID: ie.id, Disabled: ie.disabled, Deprovisioned: ie.deprovisioned}
-}
-
 // targetRun is one target's planning state during a source read.
 type targetRun struct {
 	t       *target
-	index   map[string]indexEntry
+	index   *stateIndex
 	groups  map[string]snapshots.GroupEntry
 	out     *plan.Target
 	matcher connectors.Matcher
@@ -181,7 +166,10 @@ func isTargetDown(err error) bool {
 }
 
 func (e *Engine) planSource(ctx context.Context, s *source, full bool) (*sourceRun, error) {
-	sr := &sourceRun{s: s, full: full, seen: map[string]int64{}, dups: map[string][]int64{}}
+	sr := &sourceRun{s: s, full: full, dups: map[string][]int64{}}
+	// Sized for the last full read: growing a map of a million keys
+	// rehashes it over and over.
+	sr.seen = make(map[string]int64, max(0, e.expectedRows(sr)))
 	var active []*targetRun // skipped targets are reported, in config order, but given no ops
 	for _, t := range s.targets {
 		tr, err := e.startTarget(ctx, t)
@@ -192,6 +180,9 @@ func (e *Engine) planSource(ctx context.Context, s *source, full bool) (*sourceR
 		if tr.out.Skipped == "" {
 			active = append(active, tr)
 		}
+	}
+	if err := e.loadIndexes(active, full); err != nil {
+		return nil, err
 	}
 	src, err := openSource(s, !full, sr.reject)
 	if err != nil {
@@ -212,15 +203,20 @@ func (e *Engine) planSource(ctx context.Context, s *source, full bool) (*sourceR
 		if err := e.resolveMatches(ctx, sr, tr, src.Name()); err != nil {
 			return nil, err
 		}
-		if err := e.finish(sr, tr); err != nil {
-			return nil, err
-		}
 	}
-	return sr, nil
+	// finish only reads the source run, so targets finish side by side:
+	// sorting a first plan's millions of ops is most of it.
+	errs := make([]error, len(active))
+	var wg sync.WaitGroup
+	for i, tr := range active {
+		wg.Go(func() { errs[i] = e.finish(sr, tr) })
+	}
+	wg.Wait()
+	return sr, errors.Join(errs...)
 }
 
 func (e *Engine) startTarget(ctx context.Context, t *target) (*targetRun, error) {
-	tr := &targetRun{t: t, index: map[string]indexEntry{}, groups: map[string]snapshots.GroupEntry{},
+	tr := &targetRun{t: t, groups: map[string]snapshots.GroupEntry{},
 		failed: map[string]bool{}, claimed: map[string]string{}, hashes: map[string]uint64{},
 		escrow: map[string]snapshots.Escrow{}, out: &plan.Target{Name: t.cfg.Name}}
 	if q, ok, err := e.store.Quarantine(t.cfg.Name); err != nil {
@@ -253,13 +249,6 @@ func (e *Engine) startTarget(ctx context.Context, t *target) (*targetRun, error)
 		return nil, err
 	}
 	tr.out.Serial = serial
-	err = e.store.Scan(t.cfg.Name, false, func(en snapshots.Entry) error {
-		tr.index[en.Key] = indexEntry{hash: en.Hash, id: en.ID, disabled: en.Disabled, deprovisioned: en.Deprovisioned, since: en.Since}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
 	err = e.store.ScanGroups(t.cfg.Name, func(g snapshots.GroupEntry) error {
 		tr.groups[g.Name] = g
 		return nil
@@ -267,7 +256,9 @@ func (e *Engine) startTarget(ctx context.Context, t *target) (*targetRun, error)
 	if err != nil {
 		return nil, err
 	}
-	tr.out.Managed = len(tr.index)
+	if tr.out.Managed, err = e.store.Count(t.cfg.Name); err != nil {
+		return nil, err
+	}
 	if t.match >= 0 || len(t.unique) > 0 {
 		conn, err := e.target(ctx, t)
 		if err != nil {
@@ -315,10 +306,12 @@ func (sr *sourceRun) occurs(key string, line int64) bool {
 }
 
 // tombstone deprovisions a managed object whose record a delta removed.
-func (tr *targetRun) tombstone(key string) {
-	if ie, ok := tr.index[key]; ok {
-		tr.add(diff.Absent(tr.t.policy, key, ie.stored(), diff.ReasonTombstone), nil)
+func (tr *targetRun) tombstone(key string) (*rowResult, error) {
+	ie, ok, err := tr.index.get(key)
+	if err != nil || !ok {
+		return nil, err
 	}
+	return &rowResult{ops: diff.Absent(tr.t.policy, key, ie.stored(), diff.ReasonTombstone)}, nil
 }
 
 // add queues ops; desired is the identity's full desired state, which
@@ -350,7 +343,10 @@ type rowResult struct {
 func (e *Engine) evalRow(sr *sourceRun, tr *targetRun, ev *rules.Evaluator, i int, key string, line int64, rowHash uint64) (*rowResult, error) {
 	t := tr.t
 	h := combine(rowHash, t.version)
-	ie, managed := tr.index[key]
+	ie, managed, err := tr.index.get(key)
+	if err != nil {
+		return nil, err
+	}
 	if managed && ie.hash == h && !t.usesNow {
 		return nil, nil // same record, same policy: same result
 	}

@@ -69,7 +69,11 @@ func (e *Engine) resolveUniques(ctx context.Context, sr *sourceRun, tr *targetRu
 	}
 	claimed := map[string]string{} // attr + "\x00" + folded value -> key
 	for _, p := range tr.picks {
-		own := tr.index[p.key].id
+		ie, _, err := tr.index.get(p.key)
+		if err != nil {
+			return err
+		}
+		own := ie.id
 		for _, ua := range p.attrs {
 			chosen := ""
 			for _, c := range ua.candidates {

@@ -6,12 +6,12 @@ import "encoding/binary"
 // change to the keys or the entry encoding below must bump it and teach Open
 // to migrate (or refuse) older layouts; a store with a higher version than
 // this build knows is refused rather than misread.
-const FormatVersion = 1
+const FormatVersion = 2
 
 // Key families. Each starts with one byte so families never interleave and
 // a prefix scan reads exactly one of them.
 const (
-	famMeta   = 'm' // m/version, m/serial/<target>
+	famMeta   = 'm' // m/version, m/serial/<target>, m/count/<target>
 	famObject = 'o' // o<target>\x00<key> -> entry
 	famLink   = 'l' // l<target>\x00<id>  -> key
 	famGroup  = 'g' // g<target>\x00<name> -> group entry
@@ -19,6 +19,9 @@ const (
 	famJourn  = 'j' // j<target>\x00<key> -> an op sent but not yet acknowledged
 	famEscrow = 'e' // e<target>\x00<key> -> a failed op waiting for its retry
 	famQuar   = 'q' // q<target>          -> the target's quarantine
+	// famDeprov lists the deprovisioned objects (v2): a delta run expires
+	// their grace periods without scanning every entry.
+	famDeprov = 'd' // d<target>\x00<key> -> since (Unix seconds)
 )
 
 var versionKey = []byte("m/version")
@@ -27,6 +30,16 @@ func serialKey(target string) []byte { return []byte("m/serial/" + target) }
 
 // objectPrefix is the prefix of all entries of one target. The NUL
 // separator cannot occur in a target name, so "hr" never scans "hr2".
+// countKey holds how many entries target has (v2), kept in step by every
+// commit so a delta run need not count them.
+func countKey(target string) []byte { return []byte("m/count/" + target) }
+
+func deprovPrefix(target string) []byte {
+	return append(append([]byte{famDeprov}, target...), 0)
+}
+
+func deprovKey(target, key string) []byte { return append(deprovPrefix(target), key...) }
+
 func objectPrefix(target string) []byte {
 	return append(append([]byte{famObject}, target...), 0)
 }

@@ -79,9 +79,11 @@ func Open(dir string, opts Options) (*Store, error) {
 }
 
 func (s *Store) checkVersion(dir string) error {
-	return s.db.Update(func(txn *badger.Txn) error {
+	var got uint64
+	err := s.db.Update(func(txn *badger.Txn) error {
 		item, err := txn.Get(versionKey)
 		if errors.Is(err, badger.ErrKeyNotFound) {
+			got = FormatVersion
 			return txn.Set(versionKey, putUint64(FormatVersion))
 		}
 		if err != nil {
@@ -94,11 +96,20 @@ func (s *Store) checkVersion(dir string) error {
 		if len(v) != 8 {
 			return fmt.Errorf("state %s: unreadable format version", dir)
 		}
-		if got := binary.BigEndian.Uint64(v); got > FormatVersion {
-			return fmt.Errorf("state %s uses key format v%d, this idsync reads up to v%d: %w", dir, got, FormatVersion, ErrNewerFormat)
-		}
+		got = binary.BigEndian.Uint64(v)
 		return nil
 	})
+	switch {
+	case err != nil:
+		return err
+	case got > FormatVersion:
+		return fmt.Errorf("state %s uses key format v%d, this idsync reads up to v%d: %w", dir, got, FormatVersion, ErrNewerFormat)
+	case got == 1:
+		if err := s.migrateV1(); err != nil {
+			return fmt.Errorf("state %s: upgrading key format v1 to v%d: %w", dir, FormatVersion, err)
+		}
+	}
+	return nil
 }
 
 // Close flushes and closes the store.
@@ -176,7 +187,12 @@ func (s *Store) Serial(target string) (uint64, error) {
 }
 
 func serial(txn *badger.Txn, target string) (uint64, error) {
-	item, err := txn.Get(serialKey(target))
+	return readUint64(txn, serialKey(target))
+}
+
+// readUint64 reads a counter; a missing one is 0.
+func readUint64(txn *badger.Txn, key []byte) (uint64, error) {
+	item, err := txn.Get(key)
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return 0, nil
 	}
@@ -205,12 +221,25 @@ type Change struct {
 	Journaled bool
 }
 
-// Commit applies changes to target atomically, keeps reverse links in step
-// and bumps the target's serial.
+// Commit applies changes to target atomically, keeps reverse links, the
+// deprovisioned list and the entry count in step, and bumps the target's
+// serial.
 func (s *Store) Commit(target string, changes ...Change) error {
 	return s.db.Update(func(txn *badger.Txn) error {
+		added := int64(0)
 		for _, c := range changes {
-			if err := commitOne(txn, target, c); err != nil {
+			n, err := commitOne(txn, target, c)
+			if err != nil {
+				return err
+			}
+			added += n
+		}
+		if added != 0 {
+			n, err := readUint64(txn, countKey(target))
+			if err != nil {
+				return err
+			}
+			if err := txn.Set(countKey(target), putUint64(uint64(int64(n)+added))); err != nil {
 				return err
 			}
 		}
@@ -222,40 +251,68 @@ func (s *Store) Commit(target string, changes ...Change) error {
 	})
 }
 
-func commitOne(txn *badger.Txn, target string, c Change) error {
+// commitOne writes one change and returns how it changed the entry count.
+func commitOne(txn *badger.Txn, target string, c Change) (int64, error) {
 	if c.Group != nil {
 		if c.Delete {
-			return txn.Delete(groupKey(target, c.Group.Name))
+			return 0, txn.Delete(groupKey(target, c.Group.Name))
 		}
-		return txn.Set(groupKey(target, c.Group.Name), c.Group.encode())
+		return 0, txn.Set(groupKey(target, c.Group.Name), c.Group.encode())
 	}
 	if c.Journaled {
 		if err := txn.Delete(journalKey(target, c.Entry.Key)); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	ok := objectKey(target, c.Entry.Key)
-	// Drop the old reverse link if the id changed or the entry goes.
+	var old Entry
+	existed := false
 	item, err := txn.Get(ok)
 	switch {
 	case err == nil:
-		var old Entry
+		existed = true
 		if err := item.Value(func(v []byte) error { return old.decode(v, false) }); err != nil {
-			return err
+			return 0, err
 		}
+		// Drop the old reverse link if the id changed or the entry goes.
 		if c.Delete || old.ID != c.Entry.ID {
 			if err := txn.Delete(linkKey(target, old.ID)); err != nil {
-				return err
+				return 0, err
 			}
 		}
 	case !errors.Is(err, badger.ErrKeyNotFound):
-		return err
+		return 0, err
 	}
 	if c.Delete {
-		return txn.Delete(ok)
+		if !existed {
+			return 0, nil
+		}
+		if err := setDeprovisioned(txn, target, c.Entry.Key, old, Entry{}); err != nil {
+			return 0, err
+		}
+		return -1, txn.Delete(ok)
+	}
+	if err := setDeprovisioned(txn, target, c.Entry.Key, old, c.Entry); err != nil {
+		return 0, err
 	}
 	if err := txn.Set(ok, c.Entry.encode()); err != nil {
-		return err
+		return 0, err
 	}
-	return txn.Set(linkKey(target, c.Entry.ID), []byte(c.Entry.Key))
+	n := int64(1)
+	if existed {
+		n = 0
+	}
+	return n, txn.Set(linkKey(target, c.Entry.ID), []byte(c.Entry.Key))
+}
+
+// setDeprovisioned keeps the deprovisioned list in step as an entry goes
+// from old to new (the zero Entry: none).
+func setDeprovisioned(txn *badger.Txn, target, key string, old, new Entry) error {
+	switch {
+	case new.Deprovisioned && (!old.Deprovisioned || old.Since != new.Since):
+		return txn.Set(deprovKey(target, key), putUint64(uint64(new.Since)))
+	case old.Deprovisioned && !new.Deprovisioned:
+		return txn.Delete(deprovKey(target, key))
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package snapshots
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -102,7 +103,7 @@ func TestNewerFormatIsRefused(t *testing.T) {
 	if !errors.Is(err, ErrNewerFormat) {
 		t.Fatalf("open: err = %v, want ErrNewerFormat", err)
 	}
-	want := "uses key format v2, this idsync reads up to v1"
+	want := fmt.Sprintf("uses key format v%d, this idsync reads up to v%d", FormatVersion+1, FormatVersion)
 	if !strings.Contains(err.Error(), want) {
 		t.Errorf("message %q lacks %q", err, want)
 	}

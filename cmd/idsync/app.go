@@ -76,7 +76,10 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "now", Usage: "fix the clock to an RFC 3339 `TIME` for reproducible runs"},
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "log-format", Value: "auto", Usage: "text, json, or auto: text on a terminal and JSON otherwise"},
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write a Go CPU profile of the command to `FILE` (for `go tool pprof`)"},
 		},
+		Before:   startProfile,
+		After:    stopProfile,
 		Commands: []*cli.Command{validateCommand(), planCommand(), applyCommand(), explainCommand(), logCommand(), runCommand(), stateCommand()},
 	}
 }

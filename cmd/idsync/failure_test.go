@@ -14,6 +14,7 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 
 	"github.com/idsync/idsync/connectors/scim/scimtest"
+	"github.com/idsync/idsync/snapshots"
 )
 
 // scimProject writes a small config and CSV for a SCIM server.
@@ -147,7 +148,7 @@ func TestNewerStateIsRefused(t *testing.T) {
 	}
 	var out, errs bytes.Buffer
 	code := run(t.Context(), []string{"idsync", "--state", state, "-c", filepath.Join(dir, "idsync.yaml"), "plan"}, &out, &errs)
-	want := "uses key format v99, this idsync reads up to v1"
+	want := fmt.Sprintf("uses key format v99, this idsync reads up to v%d", snapshots.FormatVersion)
 	if code != exitFailure || !strings.Contains(errs.String(), want) {
 		t.Errorf("exit %d, stderr %q; want exit 1 and %q", code, errs.String(), want)
 	}

@@ -1,0 +1,77 @@
+package snapshots
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// Count is how many entries target has, without scanning them.
+func (s *Store) Count(target string) (int, error) {
+	var n uint64
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		n, err = readUint64(txn, countKey(target))
+		return err
+	})
+	return int(n), err
+}
+
+// Lookup calls fn for each of keys with its entry (without attributes) and
+// whether target has one. One read transaction serves them all: a delta
+// run looks up only the keys it read instead of scanning every entry.
+func (s *Store) Lookup(target string, keys []string, fn func(e Entry, ok bool) error) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		for _, key := range keys {
+			e := Entry{Key: key}
+			item, err := txn.Get(objectKey(target, key))
+			switch {
+			case errors.Is(err, badger.ErrKeyNotFound):
+				if err := fn(e, false); err != nil {
+					return err
+				}
+				continue
+			case err != nil:
+				return err
+			}
+			if err := item.Value(func(v []byte) error { return e.decode(v, false) }); err != nil {
+				return fmt.Errorf("target %s key %q: %w", target, key, err)
+			}
+			if err := fn(e, true); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ScanDeprovisioned calls fn for every deprovisioned entry of target (key
+// and since), in key order, reading only those.
+func (s *Store) ScanDeprovisioned(target string, fn func(key string, since int64) error) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		prefix := deprovPrefix(target)
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: prefix})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			key := string(item.Key()[len(prefix):])
+			var since int64
+			err := item.Value(func(v []byte) error {
+				if len(v) != 8 {
+					return fmt.Errorf("target %s key %q: %w (deprovisioned list)", target, key, errCorrupt)
+				}
+				since = int64(binary.BigEndian.Uint64(v))
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if err := fn(key, since); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,133 @@
+package snapshots
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/google/go-cmp/cmp"
+)
+
+// derived is what the v2 families must say, computed from a full scan.
+type derived struct {
+	Count  int
+	Deprov map[string]int64
+}
+
+func scanDerived(t *testing.T, s *Store, target string) derived {
+	t.Helper()
+	d := derived{Deprov: map[string]int64{}}
+	err := s.Scan(target, false, func(e Entry) error {
+		d.Count++
+		if e.Deprovisioned {
+			d.Deprov[e.Key] = e.Since
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func storedDerived(t *testing.T, s *Store, target string) derived {
+	t.Helper()
+	d := derived{Deprov: map[string]int64{}}
+	n, err := s.Count(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Count = n
+	err = s.ScanDeprovisioned(target, func(key string, since int64) error {
+		d.Deprov[key] = since
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestCountAndDeprovisionedFollowEveryCommit drives random creates,
+// updates, deprovisions, re-enables and deletes (including deletes of
+// missing keys and several changes of one key in one commit) and checks
+// the stored count and deprovisioned list against a full scan after each.
+func TestCountAndDeprovisionedFollowEveryCommit(t *testing.T) {
+	s := memStore(t)
+	r := rand.New(rand.NewPCG(7, 7))
+	for i := range 400 {
+		var changes []Change
+		for range 1 + r.IntN(4) {
+			key := fmt.Sprintf("E%d", r.IntN(30))
+			if r.IntN(4) == 0 {
+				changes = append(changes, Change{Entry: Entry{Key: key}, Delete: true})
+				continue
+			}
+			dep := r.IntN(2) == 0
+			changes = append(changes, Change{Entry: Entry{Key: key, ID: "id-" + key, Disabled: dep, Deprovisioned: dep, Since: int64(r.IntN(3))}})
+		}
+		target := []string{"dir", "dir2"}[r.IntN(2)]
+		if err := s.Commit(target, changes...); err != nil {
+			t.Fatal(err)
+		}
+		for _, tg := range []string{"dir", "dir2"} {
+			if diff := cmp.Diff(scanDerived(t, s, tg), storedDerived(t, s, tg)); diff != "" {
+				t.Fatalf("commit %d, target %s: stored count/deprovisioned differ from a scan (-scan +stored):\n%s", i, tg, diff)
+			}
+		}
+	}
+}
+
+func TestLookup(t *testing.T) {
+	s := memStore(t)
+	if err := s.Commit("dir", Change{Entry: Entry{Key: "E1", ID: "1", Hash: 5, Attrs: []byte("x")}}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	err := s.Lookup("dir", []string{"E2", "E1"}, func(e Entry, ok bool) error {
+		got = append(got, fmt.Sprintf("%s %v %s %d %q", e.Key, ok, e.ID, e.Hash, e.Attrs))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{`E2 false  0 ""`, `E1 true 1 5 ""`}, got); diff != "" {
+		t.Errorf("lookup (-want +got):\n%s", diff)
+	}
+}
+
+// TestV1StoreIsUpgraded writes entries the way v1 did (no count, no
+// deprovisioned list) and checks that Open derives both.
+func TestV1StoreIsUpgraded(t *testing.T) {
+	dir := t.TempDir()
+	db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := []Entry{{Key: "E1", ID: "1"}, {Key: "E2", ID: "2", Disabled: true, Deprovisioned: true, Since: 99}, {Key: "E3", ID: "3"}}
+	err = db.Update(func(txn *badger.Txn) error {
+		for i, e := range entries {
+			target := []string{"dir", "dir", "app"}[i]
+			if err := txn.Set(objectKey(target, e.Key), e.encode()); err != nil {
+				return err
+			}
+		}
+		return txn.Set(versionKey, putUint64(1))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if diff := cmp.Diff(derived{Count: 2, Deprov: map[string]int64{"E2": 99}}, storedDerived(t, s, "dir")); diff != "" {
+		t.Errorf("dir after upgrade (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(derived{Count: 1, Deprov: map[string]int64{}}, storedDerived(t, s, "app")); diff != "" {
+		t.Errorf("app after upgrade (-want +got):\n%s", diff)
+	}
+}

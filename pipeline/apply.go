@@ -478,7 +478,9 @@ func (a *applier) one(ctx context.Context, op plan.Op) error {
 
 // bulk applies independent user ops in one request where the target takes
 // bulk. An op that failed in a retryable way, or a create that collided,
-// goes through the single-op path with its retries and adoption.
+// goes through the single-op path with its retries and adoption. The
+// batch is journaled in one transaction and its successes committed in
+// another: per-op transactions would cost more than a local target's op.
 func (a *applier) bulk(ctx context.Context, ba connectors.BulkApplier, ops []plan.Op) error {
 	var batch []plan.Op
 	var sent []connectors.Op
@@ -497,24 +499,56 @@ func (a *applier) bulk(ctx context.Context, ba connectors.BulkApplier, ops []pla
 			}
 			continue
 		}
-		if err := a.e.journal(a.t.cfg.Name, op); err != nil {
-			return err
-		}
 		batch, sent, deferred = append(batch, op), append(sent, s), append(deferred, d)
 	}
 	if len(sent) == 0 {
 		return nil
 	}
+	if err := a.e.journal(a.t.cfg.Name, batch...); err != nil {
+		return err
+	}
 	results, errs := ba.ApplyBulk(ctx, sent)
 	for i, op := range batch {
-		res, err := results[i], errs[i]
-		if connectors.IsRetryable(err) || (errors.Is(err, connectors.ErrExists) && op.Action == connectors.Create) {
-			res, err = a.send(ctx, plan.Op{Op: sent[i], Desired: op.Desired})
+		// Counted per op, like single requests, so the figures do not
+		// depend on whether the target takes bulk.
+		a.e.metric(func(m *Metrics) { m.targetRequests.WithLabelValues(a.t.cfg.Name, codeClass(errs[i])).Inc() })
+		if connectors.IsRetryable(errs[i]) || (errors.Is(errs[i], connectors.ErrExists) && op.Action == connectors.Create) {
+			results[i], errs[i] = a.send(ctx, plan.Op{Op: sent[i], Desired: op.Desired})
 		}
-		if err := a.settle(ctx, op, res, err, deferred[i]); err != nil {
+	}
+	return a.settleMany(ctx, batch, results, errs, deferred)
+}
+
+// settleMany settles a bulk's outcomes: successes that only rewrite their
+// own entry are committed together, with their log records; the rest go
+// through settle one by one.
+func (a *applier) settleMany(ctx context.Context, batch []plan.Op, results []connectors.Result, errs []error, deferred [][]string) error {
+	var done []settled
+	for i, op := range batch {
+		if errs[i] == nil && op.Object == connectors.User && op.Action != connectors.Delete {
+			done = append(done, settled{a.fingerprint(op), results[i], deferred[i]})
+			continue
+		}
+		if err := a.settle(ctx, op, results[i], errs[i], deferred[i]); err != nil {
 			return err
 		}
 	}
+	if len(done) == 0 {
+		return nil
+	}
+	if err := a.e.commitUsers(a.t.cfg.Name, done); err != nil {
+		return fmt.Errorf("target %s: commit state of %d ops: %w", a.t.cfg.Name, len(done), err)
+	}
+	var log []snapshots.HistoryEntry
+	for _, d := range done {
+		if err := a.applied(d.op); err != nil {
+			return err
+		}
+		if h, ok := a.historyEntry(d.op.Op, "applied", nil); ok {
+			log = append(log, h)
+		}
+	}
+	a.writeHistory(log...)
 	return nil
 }
 
@@ -587,12 +621,21 @@ func (a *applier) settle(ctx context.Context, op plan.Op, res connectors.Result,
 	if err != nil {
 		return fmt.Errorf("target %s key %q: commit state: %w", a.t.cfg.Name, op.Key, err)
 	}
+	if err := a.applied(op); err != nil {
+		return err
+	}
+	a.history(op.Op, "applied", nil)
+	return nil
+}
+
+// applied counts a committed op in the report, metrics and progress; the
+// caller writes its log record.
+func (a *applier) applied(op plan.Op) error {
 	if err := a.succeeded(op); err != nil {
 		return err
 	}
 	a.e.metric(func(m *Metrics) { m.applyOps.WithLabelValues(a.t.cfg.Name, op.Action.String(), "applied").Inc() })
 	a.e.opts.Progress.Add(1)
-	a.history(op.Op, "applied", nil)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if op.Object == connectors.Group {
@@ -706,9 +749,13 @@ func (a *applier) members(ctx context.Context, batch []plan.Op) error {
 	a.e.metric(func(m *Metrics) {
 		m.applyOps.WithLabelValues(a.t.cfg.Name, req.Action.String(), "applied").Add(float64(len(sent)))
 	})
+	log := make([]snapshots.HistoryEntry, 0, len(sent))
 	for _, op := range sent {
-		a.history(op.Op, "applied", nil)
+		if h, ok := a.historyEntry(op.Op, "applied", nil); ok {
+			log = append(log, h)
+		}
 	}
+	a.writeHistory(log...)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.rep.Applied[req.Action] += len(sent)

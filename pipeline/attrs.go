@@ -37,26 +37,17 @@ func encodeState(attrs connectors.Attrs, groups []string) ([]byte, error) {
 	return encodeAttrs(withGroups)
 }
 
-// decodeState splits stored attributes from stored group memberships.
-func decodeState(b []byte) (connectors.Attrs, []string, error) {
-	attrs, err := decodeAttrs(b)
-	if err != nil {
-		return nil, nil, err
+// decodeState splits stored attributes from the stored group memberships
+// and target version kept with them.
+func decodeState(b []byte) (attrs connectors.Attrs, groups []string, version string, err error) {
+	if attrs, err = decodeAttrs(b); err != nil {
+		return nil, nil, "", err
 	}
-	groups, _ := attrs[groupsAttr].([]string)
+	groups, _ = attrs[groupsAttr].([]string)
+	version, _ = attrs[versionAttr].(string)
 	delete(attrs, groupsAttr)
 	delete(attrs, versionAttr)
-	return attrs, groups, nil
-}
-
-// storedVersion reads the target version kept with an entry's attributes.
-func storedVersion(b []byte) string {
-	attrs, err := decodeAttrs(b)
-	if err != nil {
-		return ""
-	}
-	v, _ := attrs[versionAttr].(string)
-	return v
+	return attrs, groups, version, nil
 }
 
 func decodeAttrs(b []byte) (connectors.Attrs, error) {

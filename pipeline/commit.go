@@ -21,26 +21,61 @@ import (
 func (e *Engine) commitUser(target string, op plan.Op, res connectors.Result, deferred []string) error {
 	e.commitMu.Lock()
 	defer e.commitMu.Unlock()
-	en, ok, err := e.store.Get(target, op.Key)
-	if err != nil {
+	changes, err := e.userChange(target, op, res, deferred)
+	if err != nil || len(changes) == 0 {
 		return err
 	}
-	attrs, groups, err := decodeState(en.Attrs)
+	return e.store.Commit(target, changes...)
+}
+
+// settled is one acknowledged user op to commit with others.
+type settled struct {
+	op       plan.Op
+	res      connectors.Result
+	deferred []string
+}
+
+// commitUsers records many acknowledged user ops in one transaction: a
+// commit per op costs more than the op itself on a local target. Deletes
+// are not batched (they adjust shared group counts); the caller commits
+// them one by one.
+func (e *Engine) commitUsers(target string, ops []settled) error {
+	e.commitMu.Lock()
+	defer e.commitMu.Unlock()
+	var changes []snapshots.Change
+	for _, s := range ops {
+		c, err := e.userChange(target, s.op, s.res, s.deferred)
+		if err != nil {
+			return err
+		}
+		changes = append(changes, c...)
+	}
+	return e.store.Commit(target, changes...)
+}
+
+// userChange is the state change an acknowledged user op makes. The
+// caller holds commitMu.
+func (e *Engine) userChange(target string, op plan.Op, res connectors.Result, deferred []string) ([]snapshots.Change, error) {
+	en, ok, err := e.store.Get(target, op.Key)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	attrs, groups, stored, err := decodeState(en.Attrs)
+	if err != nil {
+		return nil, err
 	}
 	if op.Action == connectors.Delete {
 		if !ok {
-			return e.store.JournalDelete(target, op.Key)
+			return nil, e.store.JournalDelete(target, op.Key)
 		}
 		// The target drops a deleted user's memberships with it.
 		changes, err := e.groupCounts(target, groups, -1)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		return e.store.Commit(target, append(changes, snapshots.Change{Entry: snapshots.Entry{Key: op.Key}, Delete: true, Journaled: true})...)
+		return append(changes, snapshots.Change{Entry: snapshots.Entry{Key: op.Key}, Delete: true, Journaled: true}), nil
 	}
-	version := cmp.Or(res.Version, storedVersion(en.Attrs))
+	version := cmp.Or(res.Version, stored)
 	en.Key, en.Hash = op.Key, op.Hash
 	if len(deferred) > 0 {
 		en.Hash = 0
@@ -74,9 +109,9 @@ func (e *Engine) commitUser(target string, op plan.Op, res connectors.Result, de
 		next[versionAttr] = version
 	}
 	if en.Attrs, err = encodeState(next, groups); err != nil {
-		return err
+		return nil, err
 	}
-	return e.store.Commit(target, snapshots.Change{Entry: en, Journaled: true})
+	return []snapshots.Change{{Entry: en, Journaled: true}}, nil
 }
 
 // commitGroup records a group create or delete.
@@ -102,7 +137,7 @@ func (e *Engine) commitMembers(target, name string, ops []plan.Op) error {
 		if err != nil {
 			return err
 		}
-		attrs, groups, err := decodeState(en.Attrs)
+		attrs, groups, version, err := decodeState(en.Attrs)
 		if err != nil {
 			return err
 		}
@@ -113,8 +148,8 @@ func (e *Engine) commitMembers(target, name string, ops []plan.Op) error {
 			groups = slices.DeleteFunc(groups, func(n string) bool { return n == g.Name })
 			g.Members--
 		}
-		if v := storedVersion(en.Attrs); v != "" {
-			attrs[versionAttr] = v // a membership change does not change the user's version
+		if version != "" {
+			attrs[versionAttr] = version // a membership change does not change the user's version
 		}
 		if en.Attrs, err = encodeState(attrs, groups); err != nil {
 			return err

@@ -162,7 +162,7 @@ func (e *Engine) explainState(ctx context.Context, t *target, x *Explanation) er
 		return err
 	} else if ok {
 		x.Stored = &en
-		if x.StoredAttrs, _, err = decodeState(en.Attrs); err != nil {
+		if x.StoredAttrs, _, _, err = decodeState(en.Attrs); err != nil {
 			return err
 		}
 	}

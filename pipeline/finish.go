@@ -36,7 +36,7 @@ func (e *Engine) finish(sr *sourceRun, tr *targetRun) error {
 	}
 	e.holdEscrowed(tr) // again: absent and grace ops were just added
 	tr.out.Ops = sortOps(tr.out.Ops)
-	last := map[string]int{}
+	last := make(map[string]int, len(tr.hashes))
 	for i, op := range tr.out.Ops {
 		if op.Object == connectors.User {
 			last[op.Key] = i
@@ -58,11 +58,14 @@ func (e *Engine) finish(sr *sourceRun, tr *targetRun) error {
 // from the store's list of deprovisioned objects, so a delta run expires
 // them too without scanning every entry.
 func (e *Engine) deprovisionAbsent(sr *sourceRun, tr *targetRun) error {
-	planned := map[string]bool{}
+	policy, grace := tr.t.policy, tr.t.cfg.DeleteAfter
+	if (!sr.full || tr.out.Managed == 0) && grace <= 0 {
+		return nil // a first plan: nothing to deprovision, millions of ops to skip
+	}
+	planned := make(map[string]bool, len(tr.out.Ops))
 	for _, op := range tr.out.Ops {
 		planned[op.Key] = true
 	}
-	policy, grace := tr.t.policy, tr.t.cfg.DeleteAfter
 	if sr.full {
 		tr.index.each(func(key string, ie indexEntry) {
 			if _, seen := sr.seen[key]; seen || planned[key] || tr.failed[key] {
@@ -139,6 +142,11 @@ func (tr *targetRun) deferReferences() error {
 	refs := map[string]bool{}
 	for _, a := range tr.t.policy.Attrs {
 		refs[a.Name] = a.Reference
+	}
+	if !slices.ContainsFunc(tr.out.Ops, func(op plan.Op) bool {
+		return op.Action == connectors.Update && slices.ContainsFunc(op.Changes, func(c connectors.Change) bool { return refs[c.Attr] })
+	}) {
+		return nil // no reference changes (a first plan creates, it does not update)
 	}
 	creating := map[string]bool{}
 	for _, op := range tr.out.Ops {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/idsync/idsync/connectors"
 	"github.com/idsync/idsync/pipeline/config"
+	"github.com/idsync/idsync/snapshots"
 )
 
 // HistoryRecord is one line of the provisioning log: what idsync did to
@@ -37,11 +38,19 @@ func newRunID() string {
 // history records op's outcome. Values of sensitive attributes are
 // replaced before they are stored: the log is for people to read.
 func (a *applier) history(op connectors.Op, result string, err error) {
+	if h, ok := a.historyEntry(op, result, err); ok {
+		a.writeHistory(h)
+	}
+}
+
+// historyEntry is op's provisioning-log record; group objects have none
+// (they have no identity to look up).
+func (a *applier) historyEntry(op connectors.Op, result string, err error) (snapshots.HistoryEntry, bool) {
+	if op.Object == connectors.Group {
+		return snapshots.HistoryEntry{}, false
+	}
 	rec := HistoryRecord{Run: a.runID, Time: a.e.opts.Now, Target: a.t.cfg.Name, Key: op.Key, Action: op.Action.String(),
 		Group: op.Group, Reason: op.Reason, Result: result}
-	if op.Object == connectors.Group {
-		return // group objects have no identity to look up
-	}
 	for _, c := range op.Changes {
 		if slices.Contains(a.sensitive, c.Attr) {
 			c.Old, c.New = redacted(c.Old), redacted(c.New)
@@ -56,12 +65,21 @@ func (a *applier) history(op connectors.Op, result string, err error) {
 	a.seq++
 	at := a.e.opts.Now.Add(time.Duration(a.seq))
 	a.mu.Unlock()
+	return snapshots.HistoryEntry{Key: op.Key, Target: a.t.cfg.Name, At: at, Record: rec}, true
+}
+
+// writeHistory stores log records in one transaction. A failure is
+// logged, not returned: the log must never stop provisioning.
+func (a *applier) writeHistory(entries ...snapshots.HistoryEntry) {
+	if len(entries) == 0 {
+		return
+	}
 	keep := a.e.c.cfg.LogRetention
 	if keep <= 0 {
 		keep = config.DefaultLogRetention // a config built in code rather than loaded
 	}
-	if err := a.e.store.PutHistory(op.Key, a.t.cfg.Name, at, rec, keep); err != nil {
-		a.log.Error("provisioning log write failed", "key", op.Key, "err", err)
+	if err := a.e.store.PutHistory(keep, entries...); err != nil {
+		a.log.Error("provisioning log write failed", "records", len(entries), "first", entries[0].Key, "err", err)
 	}
 }
 

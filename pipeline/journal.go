@@ -11,20 +11,28 @@ import (
 	"github.com/idsync/idsync/snapshots"
 )
 
-// journal records a user op before it is sent. Its state commit removes
-// the record in the same transaction; a record still there on the next
-// start is an op whose outcome is unknown, which recover resolves.
-// Group ops are not journaled: creating a group is idempotent in every
-// target (a 409 adopts it), and memberships are diffed as sets.
-func (e *Engine) journal(target string, op plan.Op) error {
-	if op.Object != connectors.User {
+// journal records user ops before they are sent, in one transaction. Its
+// state commit removes each record in the same transaction as the op's
+// new state; a record still there on the next start is an op whose
+// outcome is unknown, which recover resolves. Group ops are not journaled:
+// creating a group is idempotent in every target (a 409 adopts it), and
+// memberships are diffed as sets.
+func (e *Engine) journal(target string, ops ...plan.Op) error {
+	records := make([]snapshots.JournalRecord, 0, len(ops))
+	for _, op := range ops {
+		if op.Object != connectors.User {
+			continue
+		}
+		rec, err := json.Marshal(op)
+		if err != nil {
+			return err
+		}
+		records = append(records, snapshots.JournalRecord{Key: op.Key, Record: rec})
+	}
+	if len(records) == 0 {
 		return nil
 	}
-	rec, err := json.Marshal(op)
-	if err != nil {
-		return err
-	}
-	return e.store.JournalPut(target, op.Key, rec)
+	return e.store.JournalPut(target, records...)
 }
 
 // recover resolves every journaled op of t before planning, so the plan
@@ -116,7 +124,7 @@ func (e *Engine) resync(ctx context.Context, t *target, conn connectors.Target, 
 	if err != nil {
 		return err
 	}
-	attrs, groups, err := decodeState(en.Attrs)
+	attrs, groups, _, err := decodeState(en.Attrs)
 	if err != nil {
 		return err
 	}

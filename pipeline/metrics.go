@@ -45,7 +45,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		applyDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "idsync_apply_duration_seconds",
 			Help: "Time to apply one op, retries included.", Buckets: prometheus.ExponentialBuckets(0.0005, 4, 10)}, []string{"target", "action"}),
 		targetRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "idsync_target_requests_total",
-			Help: "Requests to targets, by outcome class (ok, 4xx, 429, 5xx, error)."}, []string{"target", "code"}),
+			Help: "Requests to targets, by outcome class (ok, 4xx, 429, 5xx, error); a bulk request counts once per op."}, []string{"target", "code"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "idsync_retries_total",
 			Help: "Retries of retryable failures."}, []string{"target"}),
 		escrowOps: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "idsync_escrow_ops",

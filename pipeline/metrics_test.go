@@ -43,7 +43,7 @@ idsync_plan_ops_total{action="disable",target="dir"} 3
 # HELP idsync_source_records_rejected_total Source records quarantined, by reason.
 # TYPE idsync_source_records_rejected_total counter
 idsync_source_records_rejected_total{reason="invalid-value",source="hr"} 1
-# HELP idsync_target_requests_total Requests to targets, by outcome class (ok, 4xx, 429, 5xx, error).
+# HELP idsync_target_requests_total Requests to targets, by outcome class (ok, 4xx, 429, 5xx, error); a bulk request counts once per op.
 # TYPE idsync_target_requests_total counter
 idsync_target_requests_total{code="ok",target="dir"} 15
 `

@@ -455,12 +455,12 @@ func (e *Engine) stored(target, key string) (*diff.Stored, error) {
 	if !ok {
 		return nil, fmt.Errorf("target %s key %q: state entry vanished during planning", target, key)
 	}
-	attrs, groups, err := decodeState(en.Attrs)
+	attrs, groups, version, err := decodeState(en.Attrs)
 	if err != nil {
 		return nil, fmt.Errorf("target %s key %q: stored attributes: %w", target, key, err)
 	}
 	return &diff.Stored{ID: en.ID, Disabled: en.Disabled, Deprovisioned: en.Deprovisioned, Attrs: attrs, Groups: groups,
-		Version: storedVersion(en.Attrs)}, nil
+		Version: version}, nil
 }
 
 func (sr *sourceRun) path() string {

@@ -16,16 +16,28 @@ const famHistory = 'h' // h<key>\x00<unix-nanos, 8 bytes><target> -> record
 
 func historyPrefix(key string) []byte { return append(append([]byte{famHistory}, key...), 0) }
 
-// PutHistory appends a record for key, kept for retention.
-func (s *Store) PutHistory(key, target string, at time.Time, record any, retention time.Duration) error {
-	b, err := json.Marshal(record)
-	if err != nil {
-		return err
-	}
-	k := binary.BigEndian.AppendUint64(historyPrefix(key), uint64(at.UnixNano()))
-	k = append(k, target...)
+// HistoryEntry is one provisioning-log record to store.
+type HistoryEntry struct {
+	Key, Target string
+	At          time.Time
+	Record      any // encoded as JSON
+}
+
+// PutHistory appends records, each kept for retention, in one transaction.
+func (s *Store) PutHistory(retention time.Duration, entries ...HistoryEntry) error {
 	return s.db.Update(func(txn *badger.Txn) error {
-		return txn.SetEntry(badger.NewEntry(k, b).WithTTL(retention))
+		for _, h := range entries {
+			b, err := json.Marshal(h.Record)
+			if err != nil {
+				return err
+			}
+			k := binary.BigEndian.AppendUint64(historyPrefix(h.Key), uint64(h.At.UnixNano()))
+			k = append(k, h.Target...)
+			if err := txn.SetEntry(badger.NewEntry(k, b).WithTTL(retention)); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

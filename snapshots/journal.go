@@ -9,10 +9,22 @@ import (
 // transaction (Change.Journaled), so after a crash the journal holds exactly
 // the ops whose outcome is unknown.
 
-// JournalPut records that the op for key is about to be sent. The record
-// is the caller's encoding.
-func (s *Store) JournalPut(target, key string, record []byte) error {
-	return s.db.Update(func(txn *badger.Txn) error { return txn.Set(journalKey(target, key), record) })
+// JournalRecord is an op about to be sent, in the caller's encoding.
+type JournalRecord struct {
+	Key    string
+	Record []byte
+}
+
+// JournalPut records that ops are about to be sent, in one transaction.
+func (s *Store) JournalPut(target string, records ...JournalRecord) error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		for _, r := range records {
+			if err := txn.Set(journalKey(target, r.Key), r.Record); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // JournalDelete forgets a journal record (an op that failed for sure, or

@@ -27,7 +27,7 @@ func (t *Target) applyGroup(ctx context.Context, op connectors.Op) (connectors.R
 		}
 		return connectors.Result{ID: strconv.FormatInt(id, 10)}, nil
 	case connectors.Delete:
-		return t.exec(ctx, op.ID, fmt.Sprintf(`DELETE FROM %s WHERE id = ?`, quote(t.groupTable())), op.ID)
+		return t.exec(ctx, t.db, op.ID, fmt.Sprintf(`DELETE FROM %s WHERE id = ?`, quote(t.groupTable())), op.ID)
 	case connectors.AddMember, connectors.RemoveMember:
 		return t.members(ctx, op)
 	}

@@ -157,32 +157,42 @@ func (t *Target) columns(ctx context.Context) (map[string]bool, error) {
 	return have, rows.Err()
 }
 
+// execer runs one statement: on the database (its own transaction) or
+// inside a bulk transaction.
+type execer interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+}
+
 // Apply performs one op in its own statement.
 func (t *Target) Apply(ctx context.Context, op connectors.Op) (connectors.Result, error) {
 	if op.Object == connectors.Group {
 		return t.applyGroup(ctx, op)
 	}
+	return t.applyUser(ctx, t.db, op)
+}
+
+func (t *Target) applyUser(ctx context.Context, x execer, op connectors.Op) (connectors.Result, error) {
 	switch op.Action {
 	case connectors.Create:
-		return t.create(ctx, op)
+		return t.create(ctx, x, op)
 	case connectors.Update:
-		return t.update(ctx, op.ID, op.Changes)
+		return t.update(ctx, x, op.ID, op.Changes)
 	case connectors.Adopt:
 		// Mark the adopted row as idsync's, like the ones it creates.
-		return t.update(ctx, op.ID, append(slices.Clone(op.Changes), connectors.Change{Attr: keyColumn, New: op.Key}))
+		return t.update(ctx, x, op.ID, append(slices.Clone(op.Changes), connectors.Change{Attr: keyColumn, New: op.Key}))
 	case connectors.Disable, connectors.Enable:
 		q := fmt.Sprintf(`UPDATE %s SET %s = ? WHERE %s = ?`, quote(t.table), quote(disabledColumn), quote(idColumn))
-		return t.exec(ctx, op.ID, q, op.Action == connectors.Disable, op.ID)
+		return t.exec(ctx, x, op.ID, q, op.Action == connectors.Disable, op.ID)
 	case connectors.Delete:
 		q := fmt.Sprintf(`DELETE FROM %s WHERE %s = ?`, quote(t.table), quote(idColumn))
-		return t.exec(ctx, op.ID, q, op.ID)
+		return t.exec(ctx, x, op.ID, q, op.ID)
 	case connectors.AddMember, connectors.RemoveMember:
 		return connectors.Result{}, connectors.Terminal(nil, "sqlite target: %v is sent to the group, not the user", op.Action)
 	}
 	return connectors.Result{}, connectors.Terminal(nil, "sqlite target: unknown action %v", op.Action)
 }
 
-func (t *Target) create(ctx context.Context, op connectors.Op) (connectors.Result, error) {
+func (t *Target) create(ctx context.Context, x execer, op connectors.Op) (connectors.Result, error) {
 	cols := []string{quote(disabledColumn), quote(keyColumn)}
 	marks := []string{"?", "?"}
 	args := []any{op.Disabled, op.Key}
@@ -192,7 +202,7 @@ func (t *Target) create(ctx context.Context, op connectors.Op) (connectors.Resul
 		args = append(args, toSQL(c.New))
 	}
 	q := fmt.Sprintf(`INSERT INTO %s (%s) VALUES (%s)`, quote(t.table), strings.Join(cols, ", "), strings.Join(marks, ", "))
-	res, err := t.db.ExecContext(ctx, q, args...)
+	res, err := x.ExecContext(ctx, q, args...)
 	if err != nil {
 		return connectors.Result{}, classify(err)
 	}
@@ -203,7 +213,7 @@ func (t *Target) create(ctx context.Context, op connectors.Op) (connectors.Resul
 	return connectors.Result{ID: strconv.FormatInt(id, 10)}, nil
 }
 
-func (t *Target) update(ctx context.Context, id string, changes []connectors.Change) (connectors.Result, error) {
+func (t *Target) update(ctx context.Context, x execer, id string, changes []connectors.Change) (connectors.Result, error) {
 	if len(changes) == 0 {
 		return connectors.Result{ID: id}, nil
 	}
@@ -215,12 +225,12 @@ func (t *Target) update(ctx context.Context, id string, changes []connectors.Cha
 	}
 	args = append(args, id)
 	q := fmt.Sprintf(`UPDATE %s SET %s WHERE %s = ?`, quote(t.table), strings.Join(sets, ", "), quote(idColumn))
-	return t.exec(ctx, id, q, args...)
+	return t.exec(ctx, x, id, q, args...)
 }
 
 // exec runs a statement that must touch exactly the row id.
-func (t *Target) exec(ctx context.Context, id, q string, args ...any) (connectors.Result, error) {
-	res, err := t.db.ExecContext(ctx, q, args...)
+func (t *Target) exec(ctx context.Context, x execer, id, q string, args ...any) (connectors.Result, error) {
+	res, err := x.ExecContext(ctx, q, args...)
 	if err != nil {
 		return connectors.Result{}, classify(err)
 	}

@@ -77,6 +77,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "log-level", Value: "warn", Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "log-format", Value: "auto", Usage: "text, json, or auto: text on a terminal and JSON otherwise"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a Go CPU profile of the command to `FILE` (for `go tool pprof`)"},
+			&cli.StringFlag{Name: "memprofile", Usage: "write a Go heap profile to `FILE` when the command ends (live memory, for `go tool pprof`)"},
 		},
 		Before:   startProfile,
 		After:    stopProfile,

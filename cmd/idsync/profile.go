@@ -27,15 +27,26 @@ func startProfile(c *cli.Context) error {
 	return nil
 }
 
-// stopProfile flushes the profile started by startProfile.
+// stopProfile flushes the CPU profile started by startProfile and writes
+// the heap profile --memprofile asks for.
 func stopProfile(c *cli.Context) error {
-	f, ok := c.App.Metadata["cpuprofile"].(*os.File)
-	if !ok {
+	if f, ok := c.App.Metadata["cpuprofile"].(*os.File); ok {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+	}
+	path := c.String("memprofile")
+	if path == "" {
 		return nil
 	}
-	pprof.StopCPUProfile()
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("--cpuprofile: %w", err)
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--memprofile: %w", err)
 	}
-	return nil
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("--memprofile: %w", err)
+	}
+	return f.Close()
 }

@@ -151,3 +151,29 @@ func TestV1StoreIsUpgraded(t *testing.T) {
 		t.Errorf("app after upgrade (-want +got):\n%s", diff)
 	}
 }
+
+func TestLoadMatchesCommits(t *testing.T) {
+	s := memStore(t)
+	entries := []Entry{{Key: "E1", ID: "1", Hash: 7}, {Key: "E2", ID: "2", Disabled: true, Deprovisioned: true, Since: 5}}
+	i := 0
+	err := s.Load("dir", func() (Entry, bool) {
+		if i == len(entries) {
+			return Entry{}, false
+		}
+		i++
+		return entries[i-1], true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := derived{Count: 2, Deprov: map[string]int64{"E2": 5}, Links: map[string]string{"1": "E1", "2": "E2"}}
+	if diff := cmp.Diff(want, storedDerived(t, s, "dir")); diff != "" {
+		t.Errorf("after load (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(want, scanDerived(t, s, "dir")); diff != "" {
+		t.Errorf("entries after load (-want +got):\n%s", diff)
+	}
+	if err := s.Load("dir", func() (Entry, bool) { return Entry{}, false }); err == nil {
+		t.Errorf("a second load into a target with entries succeeded")
+	}
+}

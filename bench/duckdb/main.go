@@ -1,10 +1,12 @@
 // Command duckdb is idsync's peer baseline: what a user would build
 // instead with DuckDB. It loads the previous snapshot (the stored state)
 // and the current one, writes the reference policy's 3 targets x 10
-// mappings and scope rules in SQL, and diffs with a FULL OUTER JOIN. It
-// prints the change counts and a key sample per target and action, which
-// bench/e2e compares with idsync's plan: a baseline that does less work is
-// no baseline. It is its own module because DuckDB needs cgo.
+// mappings and scope rules in SQL, and diffs with a FULL OUTER JOIN. Like
+// idsync's plan, it writes every change (action, key and new values) out,
+// as JSON lines under -out. It prints the change counts and a key sample
+// per target and action, which bench/e2e compares with idsync's plan: a
+// baseline that does less work is no baseline. It is its own module
+// because DuckDB needs cgo.
 package main
 
 import (
@@ -13,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	_ "github.com/duckdb/duckdb-go/v2"
@@ -38,14 +41,15 @@ var desired = map[string]string{
 func main() {
 	prev := flag.String("prev", "", "previous snapshot: the stored state (empty: a first run)")
 	cur := flag.String("cur", "", "current snapshot")
+	out := flag.String("out", os.TempDir(), "directory for the changes, one <target>.jsonl each")
 	flag.Parse()
-	if err := run(*prev, *cur); err != nil {
+	if err := run(*prev, *cur, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "duckdb:", err)
 		os.Exit(1)
 	}
 }
 
-func run(prev, cur string) error {
+func run(prev, cur, out string) error {
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		return err
@@ -77,19 +81,24 @@ func run(prev, cur string) error {
 			return err
 		}
 		diff := fmt.Sprintf(`SELECT CASE WHEN o.k IS NULL THEN 'create' WHEN n.k IS NULL THEN 'disable' ELSE 'update' END AS action,
-			coalesce(n.k, o.k) AS k
+			coalesce(n.k, o.k) AS k, NULL AS grp, n.a1, n.a2, n.a3, n.a4, n.a5, n.a6, n.a7, n.a8, n.a9, n.a10
 			FROM d1_%[1]s n FULL OUTER JOIN d0_%[1]s o ON n.k = o.k
 			WHERE o.k IS NULL OR n.k IS NULL OR (n.a1, n.a2, n.a3, n.a4, n.a5, n.a6, n.a7, n.a8, n.a9, n.a10)
 			    IS DISTINCT FROM (o.a1, o.a2, o.a3, o.a4, o.a5, o.a6, o.a7, o.a8, o.a9, o.a10)`, target)
 		if target == "directory" {
 			// Memberships as sets, for identities in scope both times (a
 			// leaver keeps its groups while disabled).
-			diff += ` UNION ALL SELECT 'add-member', n.k FROM d1_directory n LEFT JOIN d0_directory o ON n.k = o.k
+			const none = `NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL`
+			diff += ` UNION ALL SELECT 'add-member', n.k, n.grp, ` + none + ` FROM d1_directory n LEFT JOIN d0_directory o ON n.k = o.k
 				WHERE o.k IS NULL OR o.grp <> n.grp
-				UNION ALL SELECT 'remove-member', n.k FROM d1_directory n JOIN d0_directory o ON n.k = o.k WHERE o.grp <> n.grp
-				UNION ALL SELECT 'group-create', g FROM (SELECT DISTINCT grp g FROM d1_directory EXCEPT SELECT DISTINCT grp FROM d0_directory)`
+				UNION ALL SELECT 'remove-member', n.k, o.grp, ` + none + ` FROM d1_directory n JOIN d0_directory o ON n.k = o.k WHERE o.grp <> n.grp
+				UNION ALL SELECT 'group-create', g, g, ` + none + ` FROM (SELECT DISTINCT grp g FROM d1_directory EXCEPT SELECT DISTINCT grp FROM d0_directory)`
 		}
-		rows, err := db.Query(`SELECT action, count(*), list(k ORDER BY k)[1:5] FROM (` + diff + `) GROUP BY action`)
+		file := strings.ReplaceAll(filepath.Join(out, target+".jsonl"), "'", "''")
+		if err := exec(`CREATE TABLE diff_%s AS %s; COPY diff_%[1]s TO '%[3]s' (FORMAT JSON)`, target, diff, file); err != nil {
+			return fmt.Errorf("%s: %w", target, err)
+		}
+		rows, err := db.Query(fmt.Sprintf(`SELECT action, count(*), list(k ORDER BY k)[1:5] FROM diff_%s GROUP BY action`, target))
 		if err != nil {
 			return fmt.Errorf("%s: %w", target, err)
 		}

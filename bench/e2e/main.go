@@ -109,7 +109,8 @@ func run() error {
 		if err != nil {
 			return nil, err
 		}
-		duck, duckOut, err := measure(duckName, "", nil, "", append([]string{duckdb}, duckArgs...)...)
+		// DuckDB writes its changes next to idsync's plan, as idsync does.
+		duck, duckOut, err := measure(duckName, "", nil, "", append([]string{duckdb, "-out", dir}, duckArgs...)...)
 		if err != nil {
 			return nil, err
 		}

@@ -60,21 +60,42 @@ var errCorrupt = errors.New("corrupt state entry")
 // decode fills e from b. With attrs false it skips copying attributes, which
 // is what index scans want.
 func (e *Entry) decode(b []byte, attrs bool) error {
-	if len(b) < 18 || b[0] != entryVersion {
-		return fmt.Errorf("%w (%d bytes)", errCorrupt, len(b))
+	var ix IndexEntry
+	rest, err := ix.decode(b)
+	if err != nil {
+		return err
 	}
-	e.Disabled = b[1]&flagDisabled != 0
-	e.Deprovisioned = b[1]&flagDeprovisioned != 0
-	e.Hash = binary.BigEndian.Uint64(b[2:])
-	e.Since = int64(binary.BigEndian.Uint64(b[10:]))
-	n, w := binary.Uvarint(b[18:])
-	if w <= 0 || uint64(len(b)-18-w) < n {
-		return errCorrupt
-	}
-	start := 18 + w
-	e.ID = string(b[start : start+int(n)])
+	e.Disabled, e.Deprovisioned, e.Hash, e.Since, e.ID = ix.Disabled, ix.Deprovisioned, ix.Hash, ix.Since, string(ix.ID)
 	if attrs {
-		e.Attrs = append([]byte(nil), b[start+int(n):]...)
+		e.Attrs = append([]byte(nil), rest...)
 	}
 	return nil
+}
+
+// IndexEntry is an entry without its attributes, as ScanIndex yields it:
+// ID aliases the store's memory and is valid only during the callback.
+type IndexEntry struct {
+	ID            []byte
+	Disabled      bool
+	Deprovisioned bool
+	Hash          uint64
+	Since         int64
+}
+
+// decode fills ix from b and returns the attribute bytes.
+func (ix *IndexEntry) decode(b []byte) ([]byte, error) {
+	if len(b) < 18 || b[0] != entryVersion {
+		return nil, fmt.Errorf("%w (%d bytes)", errCorrupt, len(b))
+	}
+	ix.Disabled = b[1]&flagDisabled != 0
+	ix.Deprovisioned = b[1]&flagDeprovisioned != 0
+	ix.Hash = binary.BigEndian.Uint64(b[2:])
+	ix.Since = int64(binary.BigEndian.Uint64(b[10:]))
+	n, w := binary.Uvarint(b[18:])
+	if w <= 0 || uint64(len(b)-18-w) < n {
+		return nil, errCorrupt
+	}
+	start := 18 + w
+	ix.ID = b[start : start+int(n)]
+	return b[start+int(n):], nil
 }

@@ -47,6 +47,33 @@ func (s *Store) Lookup(target string, keys []string, fn func(e Entry, ok bool) e
 	})
 }
 
+// ScanIndex calls fn for every entry of target in key order, without
+// attributes and without copying: key and e.ID alias the store's memory and
+// are valid only during the call. Planning loads millions of entries this
+// way into its own compact index.
+func (s *Store) ScanIndex(target string, fn func(key []byte, e *IndexEntry) error) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		prefix := objectPrefix(target)
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: prefix})
+		defer it.Close()
+		var e IndexEntry
+		for it.Rewind(); it.Valid(); it.Next() {
+			item := it.Item()
+			key := item.Key()[len(prefix):]
+			err := item.Value(func(v []byte) error {
+				if _, err := e.decode(v); err != nil {
+					return fmt.Errorf("target %s key %q: %w", target, key, err)
+				}
+				return fn(key, &e)
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // ScanDeprovisioned calls fn for every deprovisioned entry of target (key
 // and since), in key order, reading only those.
 func (s *Store) ScanDeprovisioned(target string, fn func(key string, since int64) error) error {

@@ -177,3 +177,29 @@ func TestLoadMatchesCommits(t *testing.T) {
 		t.Errorf("a second load into a target with entries succeeded")
 	}
 }
+
+func TestScanIndexMatchesScan(t *testing.T) {
+	s := memStore(t)
+	err := s.Commit("dir", Change{Entry: Entry{Key: "E1", ID: "1", Hash: 5, Attrs: []byte("{}")}},
+		Change{Entry: Entry{Key: "E2", ID: "22", Disabled: true, Deprovisioned: true, Since: 9}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want, got []Entry
+	if err := s.Scan("dir", false, func(e Entry) error { want = append(want, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	err = s.ScanIndex("dir", func(key []byte, e *IndexEntry) error {
+		got = append(got, Entry{Key: string(key), ID: string(e.ID), Disabled: e.Disabled, Deprovisioned: e.Deprovisioned, Hash: e.Hash, Since: e.Since})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != 2 {
+		t.Fatalf("scan found %d entries, want 2", len(want))
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ScanIndex differs from Scan (-scan +index):\n%s", diff)
+	}
+}

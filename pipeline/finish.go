@@ -252,27 +252,43 @@ func rank(op plan.Op) int {
 	case connectors.Delete:
 		return 8
 	}
-	return 10
+	return maxRank
 }
 
+// maxRank is the highest rank: ops of no known kind sort last.
+const maxRank = 10
+
 // sortOps orders ops by rank, then membership ops by group so apply can
-// batch them, then by key, keeping equal ops in plan order. A
-// first plan holds millions of ops of a few hundred bytes each: sorting
-// small contiguous sort keys and then moving each op once is several times
-// faster than a stable sort that moves (and chases) the ops themselves.
+// batch them, then by key, keeping equal ops in plan order. A first plan
+// holds millions of ops of a few hundred bytes each, so it sorts small
+// sort keys and moves each op once. Ops are first bucketed by rank (a
+// stable counting sort); each bucket is then sorted on its own, which is
+// linear when the source was already in key order, as HR exports usually
+// are.
 func sortOps(ops []plan.Op) []plan.Op {
 	type sortKey struct {
-		rank       int
 		group, key string
 		at         int
 	}
-	keys := make([]sortKey, len(ops))
-	for i, op := range ops {
-		keys[i] = sortKey{rank(op), op.Group, op.Key, i}
+	var start [maxRank + 2]int
+	for _, op := range ops {
+		start[rank(op)+1]++
 	}
-	slices.SortFunc(keys, func(a, b sortKey) int {
-		return cmp.Or(cmp.Compare(a.rank, b.rank), strings.Compare(a.group, b.group), strings.Compare(a.key, b.key), cmp.Compare(a.at, b.at))
-	})
+	for r := 1; r < len(start); r++ {
+		start[r] += start[r-1]
+	}
+	keys := make([]sortKey, len(ops))
+	next := start
+	for i, op := range ops {
+		r := rank(op)
+		keys[next[r]] = sortKey{op.Group, op.Key, i}
+		next[r]++
+	}
+	for r := 0; r <= maxRank; r++ {
+		slices.SortFunc(keys[start[r]:start[r+1]], func(a, b sortKey) int {
+			return cmp.Or(strings.Compare(a.group, b.group), strings.Compare(a.key, b.key), cmp.Compare(a.at, b.at))
+		})
+	}
 	sorted := make([]plan.Op, len(ops))
 	for i, k := range keys {
 		sorted[i] = ops[k.at]

@@ -722,17 +722,28 @@ func (a *applier) members(ctx context.Context, batch []plan.Op) error {
 	}
 	req := connectors.Op{Action: batch[0].Action, Object: connectors.Group, Key: name, ID: g.ID, Group: name}
 	var sent []plan.Op
-	for _, op := range batch {
-		en, ok, err := a.e.store.Get(target, op.Key)
-		if err != nil {
-			return err
-		}
+	keys := make([]string, len(batch))
+	for i, op := range batch {
+		keys[i] = op.Key
+	}
+	var missing []plan.Op // failed once the lookup's transaction is over
+	i := 0
+	err = a.e.store.Lookup(target, keys, func(en snapshots.Entry, ok bool) error {
+		op := batch[i]
+		i++
 		if !ok {
-			fail(op, fmt.Errorf("member %s has no object in the target", op.Key))
-			continue
+			missing = append(missing, op)
+			return nil
 		}
 		req.Members = append(req.Members, en.ID)
 		sent = append(sent, a.fingerprint(op))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, op := range missing {
+		fail(op, fmt.Errorf("member %s has no object in the target", op.Key))
 	}
 	if len(sent) == 0 {
 		return nil

@@ -26,7 +26,8 @@ type Entry struct {
 	// periods.
 	Since int64
 	// Attrs are the attribute values last written, encoded by the engine.
-	// Scans that do not ask for attributes leave it nil.
+	// Scans that do not ask for attributes leave it nil. They are stored
+	// under their own key (see famAttrs).
 	Attrs []byte
 }
 
@@ -37,9 +38,10 @@ const (
 	flagDeprovisioned = 2
 )
 
-// encode writes: version, flags, hash, since, len(id), id, attrs.
+// encode writes: version, flags, hash, since, len(id), id. (Before v3 the
+// attributes followed; migrate moves them to their own key.)
 func (e *Entry) encode() []byte {
-	b := make([]byte, 0, 2+8+8+binary.MaxVarintLen64+len(e.ID)+len(e.Attrs))
+	b := make([]byte, 0, 2+8+8+binary.MaxVarintLen64+len(e.ID))
 	var flags byte
 	if e.Disabled {
 		flags |= flagDisabled
@@ -51,24 +53,18 @@ func (e *Entry) encode() []byte {
 	b = binary.BigEndian.AppendUint64(b, e.Hash)
 	b = binary.BigEndian.AppendUint64(b, uint64(e.Since))
 	b = binary.AppendUvarint(b, uint64(len(e.ID)))
-	b = append(b, e.ID...)
-	return append(b, e.Attrs...)
+	return append(b, e.ID...)
 }
 
 var errCorrupt = errors.New("corrupt state entry")
 
-// decode fills e from b. With attrs false it skips copying attributes, which
-// is what index scans want.
-func (e *Entry) decode(b []byte, attrs bool) error {
+// decode fills e, but for its attributes, from b.
+func (e *Entry) decode(b []byte) error {
 	var ix IndexEntry
-	rest, err := ix.decode(b)
-	if err != nil {
+	if _, err := ix.decode(b); err != nil {
 		return err
 	}
 	e.Disabled, e.Deprovisioned, e.Hash, e.Since, e.ID = ix.Disabled, ix.Deprovisioned, ix.Hash, ix.Since, string(ix.ID)
-	if attrs {
-		e.Attrs = append([]byte(nil), rest...)
-	}
 	return nil
 }
 
@@ -82,7 +78,8 @@ type IndexEntry struct {
 	Since         int64
 }
 
-// decode fills ix from b and returns the attribute bytes.
+// decode fills ix from b and returns what follows: a v2 entry's
+// attributes, nothing in v3.
 func (ix *IndexEntry) decode(b []byte) ([]byte, error) {
 	if len(b) < 18 || b[0] != entryVersion {
 		return nil, fmt.Errorf("%w (%d bytes)", errCorrupt, len(b))

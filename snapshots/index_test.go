@@ -7,6 +7,7 @@ import (
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // derived is what the count, the deprovisioned list and the reverse
@@ -117,38 +118,61 @@ func TestLookup(t *testing.T) {
 	}
 }
 
-// TestV1StoreIsUpgraded writes entries the way v1 did (no count, no
-// deprovisioned list) and checks that Open derives both.
-func TestV1StoreIsUpgraded(t *testing.T) {
-	dir := t.TempDir()
-	db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries := []Entry{{Key: "E1", ID: "1"}, {Key: "E2", ID: "2", Disabled: true, Deprovisioned: true, Since: 99}, {Key: "E3", ID: "3"}}
-	err = db.Update(func(txn *badger.Txn) error {
-		for i, e := range entries {
-			target := []string{"dir", "dir", "app"}[i]
-			if err := txn.Set(objectKey(target, e.Key), e.encode()); err != nil {
-				return err
+// TestOldStoresAreUpgraded writes entries the way v1 and v2 did (v1: no
+// count, no deprovisioned list; both: attributes inline after the id) and
+// checks that Open derives what later versions keep, and moves the
+// attributes to their own keys without changing what Get returns.
+func TestOldStoresAreUpgraded(t *testing.T) {
+	for _, from := range []uint64{1, 2} {
+		t.Run(fmt.Sprint("v", from), func(t *testing.T) {
+			dir := t.TempDir()
+			db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil))
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		return txn.Set(versionKey, putUint64(1))
-	})
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := Open(dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if diff := cmp.Diff(derived{Count: 2, Deprov: map[string]int64{"E2": 99}, Links: map[string]string{}}, storedDerived(t, s, "dir")); diff != "" {
-		t.Errorf("dir after upgrade (-want +got):\n%s", diff)
-	}
-	if diff := cmp.Diff(derived{Count: 1, Deprov: map[string]int64{}, Links: map[string]string{}}, storedDerived(t, s, "app")); diff != "" {
-		t.Errorf("app after upgrade (-want +got):\n%s", diff)
+			entries := []Entry{{Key: "E1", ID: "1", Attrs: []byte(`{"a":1}`)}, {Key: "E2", ID: "2", Disabled: true, Deprovisioned: true, Since: 99},
+				{Key: "E3", ID: "3", Hash: 3, Attrs: []byte(`{"b":2}`)}}
+			targets := []string{"dir", "dir", "app"}
+			err = db.Update(func(txn *badger.Txn) error {
+				for i, e := range entries {
+					if err := txn.Set(objectKey(targets[i], e.Key), append(e.encode(), e.Attrs...)); err != nil {
+						return err
+					}
+				}
+				if from == 2 { // v2 kept counts and the deprovisioned list
+					for _, kv := range [][2][]byte{{countKey("dir"), putUint64(2)}, {countKey("app"), putUint64(1)}, {deprovKey("dir", "E2"), putUint64(99)}} {
+						if err := txn.Set(kv[0], kv[1]); err != nil {
+							return err
+						}
+					}
+				}
+				return txn.Set(versionKey, putUint64(from))
+			})
+			db.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := Open(dir, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if diff := cmp.Diff(derived{Count: 2, Deprov: map[string]int64{"E2": 99}, Links: map[string]string{}}, storedDerived(t, s, "dir")); diff != "" {
+				t.Errorf("dir after upgrade (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(derived{Count: 1, Deprov: map[string]int64{}, Links: map[string]string{}}, storedDerived(t, s, "app")); diff != "" {
+				t.Errorf("app after upgrade (-want +got):\n%s", diff)
+			}
+			for i, want := range entries {
+				got, ok, err := s.Get(targets[i], want.Key)
+				if err != nil || !ok {
+					t.Fatalf("get %s: %v %v", want.Key, ok, err)
+				}
+				if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+					t.Errorf("entry %s after upgrade (-want +got):\n%s", want.Key, diff)
+				}
+			}
+		})
 	}
 }
 
@@ -202,4 +226,26 @@ func TestScanIndexMatchesScan(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ScanIndex differs from Scan (-scan +index):\n%s", diff)
 	}
+}
+
+// TestAttributesLiveAndDieWithTheirEntry: attributes kept apart from the
+// entry are replaced, cleared and deleted with it.
+func TestAttributesLiveAndDieWithTheirEntry(t *testing.T) {
+	s := memStore(t)
+	step := func(c Change, want []byte, wantOK bool) {
+		t.Helper()
+		if err := s.Commit("dir", c); err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := s.Get("dir", "E1")
+		if err != nil || ok != wantOK || string(got.Attrs) != string(want) {
+			t.Fatalf("after %+v: get = %q, %v, %v; want %q, %v", c, got.Attrs, ok, err, want, wantOK)
+		}
+	}
+	step(Change{Entry: Entry{Key: "E1", ID: "1", Attrs: []byte(`{"a":1}`)}}, []byte(`{"a":1}`), true)
+	step(Change{Entry: Entry{Key: "E1", ID: "1", Attrs: []byte(`{"a":2}`)}}, []byte(`{"a":2}`), true)
+	step(Change{Entry: Entry{Key: "E1", ID: "1"}}, nil, true)
+	step(Change{Entry: Entry{Key: "E1", ID: "1", Attrs: []byte(`{"a":3}`)}}, []byte(`{"a":3}`), true)
+	step(Change{Entry: Entry{Key: "E1"}, Delete: true}, nil, false)
+	step(Change{Entry: Entry{Key: "E1", ID: "9"}}, nil, true) // a re-create does not inherit the old attributes
 }

@@ -20,6 +20,11 @@ func (s *Store) Load(target string, next func() (e Entry, ok bool)) error {
 		if err := wb.Set(objectKey(target, e.Key), e.encode()); err != nil {
 			return err
 		}
+		if len(e.Attrs) > 0 {
+			if err := wb.Set(attrsKey(target, e.Key), e.Attrs); err != nil {
+				return err
+			}
+		}
 		if err := wb.Set(linkKey(target, e.ID), []byte(e.Key)); err != nil {
 			return err
 		}

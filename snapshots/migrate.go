@@ -2,16 +2,22 @@ package snapshots
 
 import (
 	"bytes"
+	"runtime"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
 
-// migrateV1 upgrades a v1 store to v2 by deriving what v2 adds (entry
-// counts and the deprovisioned list) from the entries. It writes in
-// batches, since a large store exceeds one transaction, and sets the new
-// version last: a run killed halfway leaves a v1 store that migrates again,
-// and every write here is idempotent.
-func (s *Store) migrateV1() error {
+// migrate upgrades a store from key format v1 or v2 to the current one,
+// in one pass over the entries:
+//
+//   - v2 added entry counts and the deprovisioned list, derived from the
+//     entries;
+//   - v3 moved each entry's attributes to a key of their own.
+//
+// It writes in batches, since a large store exceeds one transaction, and
+// sets the new version last: a run killed halfway leaves the old version,
+// which migrates again, and every write here is idempotent.
+func (s *Store) migrate(from uint64) error {
 	counts := map[string]uint64{}
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
@@ -20,17 +26,35 @@ func (s *Store) migrateV1() error {
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
-			target, key, ok := bytes.Cut(item.Key()[1:], []byte{0})
+			t, k, ok := bytes.Cut(item.Key()[1:], []byte{0})
 			if !ok {
 				continue
 			}
-			counts[string(target)]++
-			var e Entry
-			if err := item.Value(func(v []byte) error { return e.decode(v, false) }); err != nil {
+			target, key := string(t), string(k)
+			var ix IndexEntry
+			var attrs []byte
+			err := item.Value(func(v []byte) error {
+				rest, err := ix.decode(v)
+				attrs = bytes.Clone(rest)
+				return err
+			})
+			if err != nil {
 				return err
 			}
-			if e.Deprovisioned {
-				if err := wb.Set(deprovKey(string(target), string(key)), putUint64(uint64(e.Since))); err != nil {
+			e := Entry{Key: key, ID: string(ix.ID), Disabled: ix.Disabled, Deprovisioned: ix.Deprovisioned, Hash: ix.Hash, Since: ix.Since}
+			if from < 2 {
+				counts[target]++
+				if e.Deprovisioned {
+					if err := wb.Set(deprovKey(target, key), putUint64(uint64(e.Since))); err != nil {
+						return err
+					}
+				}
+			}
+			if len(attrs) > 0 { // a v1 or v2 entry with its attributes inline
+				if err := wb.Set(attrsKey(target, key), attrs); err != nil {
+					return err
+				}
+				if err := wb.Set(objectKey(target, key), e.encode()); err != nil {
 					return err
 				}
 			}
@@ -48,5 +72,10 @@ func (s *Store) migrateV1() error {
 	if err := wb.Flush(); err != nil {
 		return err
 	}
-	return s.db.Update(func(txn *badger.Txn) error { return txn.Set(versionKey, putUint64(FormatVersion)) })
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(versionKey, putUint64(FormatVersion)) }); err != nil {
+		return err
+	}
+	// The rewrite left an old version of most keys behind; every scan
+	// would step over them until compactions caught up. Compact now, once.
+	return s.db.Flatten(runtime.GOMAXPROCS(0))
 }

@@ -110,9 +110,9 @@ func (s *Store) checkVersion(dir string) error {
 		return err
 	case got > FormatVersion:
 		return fmt.Errorf("state %s uses key format v%d, this idsync reads up to v%d: %w", dir, got, FormatVersion, ErrNewerFormat)
-	case got == 1:
-		if err := s.migrateV1(); err != nil {
-			return fmt.Errorf("state %s: upgrading key format v1 to v%d: %w", dir, FormatVersion, err)
+	case got < FormatVersion:
+		if err := s.migrate(got); err != nil {
+			return fmt.Errorf("state %s: upgrading key format v%d to v%d: %w", dir, got, FormatVersion, err)
 		}
 	}
 	return nil
@@ -135,8 +135,13 @@ func (s *Store) Scan(target string, withAttrs bool, fn func(Entry) error) error 
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
 			e := Entry{Key: string(item.Key()[plen:])}
-			if err := item.Value(func(v []byte) error { return e.decode(v, withAttrs) }); err != nil {
+			if err := item.Value(func(v []byte) error { return e.decode(v) }); err != nil {
 				return fmt.Errorf("target %s key %q: %w", target, e.Key, err)
+			}
+			if withAttrs {
+				if err := readAttrs(txn, target, &e); err != nil {
+					return err
+				}
 			}
 			if err := fn(e); err != nil {
 				return err
@@ -154,12 +159,28 @@ func (s *Store) Get(target, key string) (Entry, bool, error) {
 		if err != nil {
 			return err
 		}
-		return item.Value(func(v []byte) error { return e.decode(v, true) })
+		if err := item.Value(func(v []byte) error { return e.decode(v) }); err != nil {
+			return err
+		}
+		return readAttrs(txn, target, &e)
 	})
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return Entry{}, false, nil
 	}
 	return e, err == nil, err
+}
+
+// readAttrs fills e's attributes from their own key.
+func readAttrs(txn *badger.Txn, target string, e *Entry) error {
+	item, err := txn.Get(attrsKey(target, e.Key))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	e.Attrs, err = item.ValueCopy(nil)
+	return err
 }
 
 // KeyForID follows a reverse link: which source key owns target id.
@@ -277,7 +298,7 @@ func commitOne(txn *badger.Txn, target string, c Change) (int64, error) {
 	switch {
 	case err == nil:
 		existed = true
-		if err := item.Value(func(v []byte) error { return old.decode(v, false) }); err != nil {
+		if err := item.Value(func(v []byte) error { return old.decode(v) }); err != nil {
 			return 0, err
 		}
 		// Drop the old reverse link if the id changed or the entry goes.
@@ -289,11 +310,15 @@ func commitOne(txn *badger.Txn, target string, c Change) (int64, error) {
 	case !errors.Is(err, badger.ErrKeyNotFound):
 		return 0, err
 	}
+	ak := attrsKey(target, c.Entry.Key)
 	if c.Delete {
 		if !existed {
 			return 0, nil
 		}
 		if err := setDeprovisioned(txn, target, c.Entry.Key, old, Entry{}); err != nil {
+			return 0, err
+		}
+		if err := txn.Delete(ak); err != nil {
 			return 0, err
 		}
 		return -1, txn.Delete(ok)
@@ -303,6 +328,15 @@ func commitOne(txn *badger.Txn, target string, c Change) (int64, error) {
 	}
 	if err := txn.Set(ok, c.Entry.encode()); err != nil {
 		return 0, err
+	}
+	if len(c.Entry.Attrs) > 0 {
+		if err := txn.Set(ak, c.Entry.Attrs); err != nil {
+			return 0, err
+		}
+	} else if existed {
+		if err := txn.Delete(ak); err != nil { // it may have had some
+			return 0, err
+		}
 	}
 	if existed && old.ID == c.Entry.ID {
 		return 0, nil // the link stands: most commits change attributes only

@@ -123,7 +123,7 @@ func TestSecondOpenIsLocked(t *testing.T) {
 
 func TestCorruptEntry(t *testing.T) {
 	var e Entry
-	if err := e.decode([]byte{9, 9, 9}, true); !errors.Is(err, errCorrupt) {
+	if err := e.decode([]byte{9, 9, 9}); !errors.Is(err, errCorrupt) {
 		t.Errorf("decode of junk: err = %v, want errCorrupt", err)
 	}
 }

@@ -36,7 +36,7 @@ func (s *Store) Lookup(target string, keys []string, fn func(e Entry, ok bool) e
 			case err != nil:
 				return err
 			}
-			if err := item.Value(func(v []byte) error { return e.decode(v) }); err != nil {
+			if err := item.Value(e.decode); err != nil {
 				return fmt.Errorf("target %s key %q: %w", target, key, err)
 			}
 			if err := fn(e, true); err != nil {

@@ -16,7 +16,7 @@ const (
 	// famAttrs holds entries' attributes apart from the rest (v3): a plan
 	// scans every entry's fingerprint and link, and reading the attributes
 	// along with them made that scan ten times the bytes.
-	famAttrs = 'a' // a<target>\x00<key> -> attributes
+	famAttrs  = 'a' // a<target>\x00<key> -> attributes
 	famLink   = 'l' // l<target>\x00<id>  -> key
 	famGroup  = 'g' // g<target>\x00<name> -> group entry
 	famWater  = 'w' // w<source>          -> watermark

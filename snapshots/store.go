@@ -135,7 +135,7 @@ func (s *Store) Scan(target string, withAttrs bool, fn func(Entry) error) error 
 		for it.Rewind(); it.Valid(); it.Next() {
 			item := it.Item()
 			e := Entry{Key: string(item.Key()[plen:])}
-			if err := item.Value(func(v []byte) error { return e.decode(v) }); err != nil {
+			if err := item.Value(e.decode); err != nil {
 				return fmt.Errorf("target %s key %q: %w", target, e.Key, err)
 			}
 			if withAttrs {
@@ -159,7 +159,7 @@ func (s *Store) Get(target, key string) (Entry, bool, error) {
 		if err != nil {
 			return err
 		}
-		if err := item.Value(func(v []byte) error { return e.decode(v) }); err != nil {
+		if err := item.Value(e.decode); err != nil {
 			return err
 		}
 		return readAttrs(txn, target, &e)
@@ -298,7 +298,7 @@ func commitOne(txn *badger.Txn, target string, c Change) (int64, error) {
 	switch {
 	case err == nil:
 		existed = true
-		if err := item.Value(func(v []byte) error { return old.decode(v) }); err != nil {
+		if err := item.Value(old.decode); err != nil {
 			return 0, err
 		}
 		// Drop the old reverse link if the id changed or the entry goes.

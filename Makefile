@@ -47,7 +47,7 @@ bench: ## quick micro-benchmarks (rules, diff, state scan)
 bench-e2e: ## end-to-end scenarios at 1M identities, with the parse-only and DuckDB baselines
 	go run ./bench/e2e -n 1000000
 
-bench-e2e-10m: ## delta plan of 10k changes against a 10M-identity state (needs ~15 GB of disk)
+bench-e2e-10m: ## delta plan of 10k changes against a 10M-identity state (needs ~5 GB of disk)
 	go run ./bench/e2e -n 10000000 -changes 0.1 -delta-only
 
 check: lint test ## everything: lint and tests

@@ -45,7 +45,7 @@ func (e *Engine) finish(sr *sourceRun, tr *targetRun) error {
 	for key, i := range last {
 		tr.out.Ops[i].Hash = tr.hashes[key]
 	}
-	read := len(sr.seen) - len(sr.dups)
+	read := sr.seen.len() - len(sr.dups)
 	if !sr.full {
 		read = -1 // a delta may be empty; the empty-source guard is for full reads
 	}
@@ -67,8 +67,8 @@ func (e *Engine) deprovisionAbsent(sr *sourceRun, tr *targetRun) error {
 		planned[op.Key] = true
 	}
 	if sr.full {
-		tr.index.each(func(key string, ie indexEntry) {
-			if _, seen := sr.seen[key]; seen || planned[key] || tr.failed[key] {
+		tr.index.each(func(key string, p position, ie indexEntry) {
+			if _, seen := sr.seen.line(key, p); seen || planned[key] || tr.failed[key] {
 				return
 			}
 			if ops := diff.Absent(policy, key, ie.stored(), diff.ReasonAbsent); len(ops) > 0 {

@@ -1,10 +1,9 @@
 package pipeline
 
 import (
+	"bytes"
 	"errors"
-	"hash/maphash"
 	"sync"
-	"unsafe"
 
 	"github.com/idsync/idsync/pipeline/diff"
 	"github.com/idsync/idsync/snapshots"
@@ -26,36 +25,35 @@ func (ie indexEntry) stored() *diff.Stored {
 }
 
 // stateIndex answers "is key managed, and how" for one target during a
-// plan. A full read needs every entry (to find the absent ones), so it
-// loads them all in one in-order scan. A delta read needs only the keys it
-// reads, so it looks those up batch by batch: a delta of 10k records costs
-// 10k lookups, not a scan of millions of entries.
+// plan.
 //
-// It holds millions of entries, so it is laid out for that: keys and ids
-// sit back to back in one byte arena, entries in one slice, and a map from
-// a 64-bit hash of the key finds the slot. None of it holds pointers, so
-// the garbage collector never scans it, and loading allocates nothing per
-// entry. A key whose hash another key already took (about one in 10^7 at
-// 10M keys) goes in a small spill map.
+// A full read needs every entry (to find the absent ones). The targets of
+// one source then share one keyTable of all their keys, and their entries
+// sit side by side per key (rows[n*stride+col]), so a record costs one
+// probe and one or two cache lines for all targets at once, not a probe
+// per target: at a million keys each probe is a cache miss or two.
+//
+// A delta read needs only the keys it reads, so it looks those up batch by
+// batch, each target in its own table: a delta of 10k records costs 10k
+// lookups, not a scan of millions of entries.
 type stateIndex struct {
 	store  *snapshots.Store
 	target string
 	// all is true when the index holds every entry of the target.
 	all bool
-	mu  sync.RWMutex // guards the fields below while lookups fill them
-	// sum hashes keys: maphash with the index's own seed (tests collide
-	// keys on purpose by replacing it).
-	sum   func(key string) uint64
-	slots map[uint64]int32
-	spill map[string]int32
-	arena []byte
-	rows  []slot
+	mu  sync.RWMutex // guards the fields below while a delta's lookups fill them
+	// keys numbers the keys; rows[n*stride+col] is key n's slot here.
+	keys        *keyTable
+	rows        []slot
+	stride, col int
+	ids         []byte // the arena of the slots' ids
 }
 
-// slot is one key's entry. A key looked up and not managed has present
-// false, so it is read from the store once.
+// slot is one key's entry in one target. A key looked up and not managed
+// (or, in a shared table, managed by another target only) has present
+// false.
 type slot struct {
-	key, id       span
+	id            span
 	hash          uint64
 	since         int64
 	present       bool
@@ -63,90 +61,119 @@ type slot struct {
 	deprovisioned bool
 }
 
-// span is a string's place in the arena.
-type span struct{ from, to uint32 }
-
-func newIndex(store *snapshots.Store, target string, all bool, size int) (*stateIndex, error) {
-	seed := maphash.MakeSeed()
-	x := &stateIndex{store: store, target: target, all: all, spill: map[string]int32{},
-		sum: func(key string) uint64 { return maphash.String(seed, key) }}
-	if !all {
-		x.slots = map[uint64]int32{}
-		return x, nil
-	}
-	x.slots = make(map[uint64]int32, size)
-	x.rows = make([]slot, 0, size)
-	x.arena = make([]byte, 0, size*16)
-	err := store.ScanIndex(target, func(key []byte, e *snapshots.IndexEntry) error {
-		x.add(key, e)
-		return nil
-	})
-	return x, err
+// position is a key's number in a full read's shared keyTable.
+type position struct {
+	n     int32
+	known bool
 }
 
-// loadIndexes gives each target its index. Full indexes are loaded side
-// by side: each is one long scan, and a source's targets are independent.
-func (e *Engine) loadIndexes(runs []*targetRun, full bool) error {
+// loadIndexes gives each target its index, and a full read's source run
+// the shared key table.
+func (e *Engine) loadIndexes(sr *sourceRun, runs []*targetRun) error {
+	if !sr.full {
+		for _, tr := range runs {
+			tr.index = &stateIndex{store: e.store, target: tr.t.cfg.Name, keys: newKeyTable(0), stride: 1}
+		}
+		return nil
+	}
+	// Each target's entries are scanned in key order, side by side, then
+	// merged into one table.
+	scans := make([]*indexScan, len(runs))
 	errs := make([]error, len(runs))
 	var wg sync.WaitGroup
+	size := 0
 	for i, tr := range runs {
-		wg.Go(func() { tr.index, errs[i] = newIndex(e.store, tr.t.cfg.Name, full, tr.out.Managed) })
+		size = max(size, tr.out.Managed)
+		wg.Go(func() { scans[i], errs[i] = scanIndex(e.store, tr.t.cfg.Name, tr.out.Managed) })
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	keys, rows := merge(scans, size)
+	sr.keys = keys
+	for i, tr := range runs {
+		tr.index = &stateIndex{store: e.store, target: tr.t.cfg.Name, all: true, keys: keys, rows: rows,
+			stride: len(runs), col: i, ids: scans[i].ids}
+	}
+	return nil
 }
 
-// add appends a slot for key; e is nil for a key that is not managed. The
-// caller holds mu (or is the only goroutine).
-func (x *stateIndex) add(key []byte, e *snapshots.IndexEntry) {
-	s := slot{key: x.keep(key)}
-	if e != nil {
-		s.id, s.hash, s.since, s.present = x.keep(e.ID), e.Hash, e.Since, true
-		s.disabled, s.deprovisioned = e.Disabled, e.Deprovisioned
-	}
-	n := int32(len(x.rows))
-	x.rows = append(x.rows, s)
-	h := x.sum(x.str(s.key))
-	if _, taken := x.slots[h]; taken {
-		x.spill[string(key)] = n
-		return
-	}
-	x.slots[h] = n
+// indexScan is one target's entries in key order.
+type indexScan struct {
+	arena []byte // keys
+	keys  []span
+	slots []slot
+	ids   []byte
 }
 
-func (x *stateIndex) keep(b []byte) span {
-	from := uint32(len(x.arena))
-	x.arena = append(x.arena, b...)
-	return span{from, uint32(len(x.arena))}
+func scanIndex(store *snapshots.Store, target string, size int) (*indexScan, error) {
+	sc := &indexScan{arena: make([]byte, 0, size*10), keys: make([]span, 0, size), slots: make([]slot, 0, size),
+		ids: make([]byte, 0, size*8)}
+	err := store.ScanIndex(target, func(key []byte, e *snapshots.IndexEntry) error {
+		sc.keys = append(sc.keys, keep(&sc.arena, key))
+		sc.slots = append(sc.slots, slot{id: keep(&sc.ids, e.ID), hash: e.Hash, since: e.Since, present: true,
+			disabled: e.Disabled, deprovisioned: e.Deprovisioned})
+		return nil
+	})
+	return sc, err
 }
 
-// str is a span as a string. The arena only grows, and bytes once written
-// never change (a larger arena is a copy), so the string stays valid.
-func (x *stateIndex) str(s span) string {
-	if s.to == s.from {
-		return ""
+// merge numbers the union of the scans' keys, in key order, and lays out
+// each key's slots side by side, one per scan.
+func merge(scans []*indexScan, size int) (*keyTable, []slot) {
+	keys := newKeyTable(size)
+	rows := make([]slot, 0, size*len(scans))
+	at := make([]int, len(scans))
+	head := func(i int) []byte {
+		sc := scans[i]
+		if at[i] == len(sc.keys) {
+			return nil
+		}
+		s := sc.keys[at[i]]
+		return sc.arena[s.from:s.to]
 	}
-	return unsafe.String(&x.arena[s.from], int(s.to-s.from))
+	for {
+		var least []byte
+		found := false
+		for i := range scans {
+			if k := head(i); k != nil && (!found || bytes.Compare(k, least) < 0) {
+				least, found = k, true
+			}
+		}
+		if !found {
+			return keys, rows
+		}
+		keys.add(least)
+		for i, sc := range scans {
+			if k := head(i); k != nil && bytes.Equal(k, least) {
+				rows = append(rows, sc.slots[at[i]])
+				at[i]++
+			} else {
+				rows = append(rows, slot{})
+			}
+		}
+	}
 }
+
+func (x *stateIndex) at(n int32) *slot { return &x.rows[int(n)*x.stride+x.col] }
 
 // find returns key's slot. The caller holds mu for reading, or the index
 // is complete and no longer changes.
 func (x *stateIndex) find(key string) (*slot, bool) {
-	if n, ok := x.slots[x.sum(key)]; ok && x.str(x.rows[n].key) == key {
-		return &x.rows[n], true
+	n, ok := x.keys.find(key)
+	if !ok {
+		return nil, false
 	}
-	if n, ok := x.spill[key]; ok {
-		return &x.rows[n], true
-	}
-	return nil, false
+	return x.at(n), true
 }
 
 func (x *stateIndex) entry(s *slot) indexEntry {
-	return indexEntry{hash: s.hash, id: x.str(s.id), disabled: s.disabled, deprovisioned: s.deprovisioned, since: s.since}
+	return indexEntry{hash: s.hash, id: str(x.ids, s.id), disabled: s.disabled, deprovisioned: s.deprovisioned, since: s.since}
 }
 
-// load looks up the keys not known yet, in one read transaction. Workers
-// call it for a batch before evaluating its rows.
+// load looks up the keys a delta index does not know yet, in one read
+// transaction. Workers call it for a batch before evaluating its rows.
 func (x *stateIndex) load(keys []string) error {
 	if x.all {
 		return nil
@@ -168,12 +195,13 @@ func (x *stateIndex) load(keys []string) error {
 		if _, known := x.find(en.Key); known {
 			return nil // another worker loaded it meanwhile
 		}
-		if !ok {
-			x.add([]byte(en.Key), nil)
-			return nil
+		x.keys.add([]byte(en.Key))
+		s := slot{}
+		if ok {
+			s = slot{id: keep(&x.ids, []byte(en.ID)), hash: en.Hash, since: en.Since, present: true,
+				disabled: en.Disabled, deprovisioned: en.Deprovisioned}
 		}
-		x.add([]byte(en.Key), &snapshots.IndexEntry{ID: []byte(en.ID), Disabled: en.Disabled,
-			Deprovisioned: en.Deprovisioned, Hash: en.Hash, Since: en.Since})
+		x.rows = append(x.rows, s)
 		return nil
 	})
 }
@@ -199,12 +227,28 @@ func (x *stateIndex) get(key string) (indexEntry, bool, error) {
 	return x.entry(s), true, nil
 }
 
+// lookup is get for a record whose position in a full read's shared
+// table is already known: no probe.
+func (x *stateIndex) lookup(key string, p position) (indexEntry, bool, error) {
+	if !x.all {
+		return x.get(key)
+	}
+	if !p.known {
+		return indexEntry{}, false, nil
+	}
+	s := x.at(p.n)
+	if !s.present {
+		return indexEntry{}, false, nil
+	}
+	return x.entry(s), true, nil
+}
+
 // each calls fn for every managed entry, in key order; only for a full
 // index.
-func (x *stateIndex) each(fn func(key string, ie indexEntry)) {
-	for i := range x.rows {
-		if s := &x.rows[i]; s.present {
-			fn(x.str(s.key), x.entry(s))
+func (x *stateIndex) each(fn func(key string, p position, ie indexEntry)) {
+	for n := range int32(x.keys.len()) {
+		if s := x.at(n); s.present {
+			fn(x.keys.key(n), position{n, true}, x.entry(s))
 		}
 	}
 }

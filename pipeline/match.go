@@ -37,7 +37,7 @@ func (e *Engine) resolveMatches(ctx context.Context, sr *sourceRun, tr *targetRu
 		switch {
 		case err != nil:
 			sr.rejects = append(sr.rejects, plan.Reject{Source: sr.s.cfg.Name, Target: tr.t.cfg.Name, Rule: "match",
-				File: file, Line: int(sr.seen[op.Key]), Key: op.Key, Reason: err.Error()})
+				File: file, Line: int(sr.seen.lineOf(op.Key)), Key: op.Key, Reason: err.Error()})
 			tr.failed[op.Key] = true
 		case adopt != nil:
 			op.Op = *adopt

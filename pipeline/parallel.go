@@ -24,6 +24,8 @@ type batchDone struct {
 	keys  []string
 	lines []int64
 	tombs []bool
+	// pos[row] is the key's place in a full read's shared key table.
+	pos []position
 	// results[row][target] is nil when the row needs nothing.
 	results [][]*rowResult
 	err     error
@@ -130,6 +132,7 @@ func (e *Engine) evalBatch(ctx context.Context, sr *sourceRun, active []*targetR
 	tombs := w.b.Column(cols + 1).(*array.Boolean)
 	n := int(w.b.NumRows())
 	out.keys, out.lines, out.tombs, out.results = make([]string, n), make([]int64, n), make([]bool, n), make([][]*rowResult, n)
+	out.pos = make([]position, n)
 	for i := range n {
 		// Clone: Arrow strings alias the batch, which is released soon.
 		out.keys[i], out.lines[i], out.tombs[i] = strings.Clone(keys.Value(i)), pos.Value(i), tombs.Value(i)
@@ -150,13 +153,15 @@ func (e *Engine) evalBatch(ctx context.Context, sr *sourceRun, active []*targetR
 		if !out.tombs[i] {
 			rh = h.hash(i)
 		}
+		pos := sr.seen.position(out.keys[i]) // one probe for every target's entry
+		out.pos[i] = pos
 		for j, tr := range active {
 			var r *rowResult
 			var err error
 			if out.tombs[i] {
 				r, err = tr.tombstone(out.keys[i])
 			} else {
-				r, err = e.evalRow(sr, tr, ev, i, out.keys[i], out.lines[i], rh)
+				r, err = e.evalRow(sr, tr, ev, i, out.keys[i], pos, out.lines[i], rh)
 			}
 			if err != nil {
 				out.err = err
@@ -174,7 +179,7 @@ func (sr *sourceRun) applyBatch(active []*targetRun, d batchDone) {
 	defer sr.mu.Unlock()
 	sr.rows += len(d.keys)
 	for i, key := range d.keys {
-		if !sr.occurs(key, d.lines[i]) {
+		if !sr.occurs(key, d.pos[i], d.lines[i]) {
 			continue
 		}
 		for j, tr := range active {

@@ -52,11 +52,14 @@ type targetRun struct {
 type sourceRun struct {
 	// mu guards everything below: the source reports rejects from its own
 	// goroutine while results are applied.
-	mu      sync.Mutex
-	s       *source
-	full    bool
-	runs    []*targetRun
-	seen    map[string]int64   // key -> first line
+	mu   sync.Mutex
+	s    *source
+	full bool
+	runs []*targetRun
+	// keys numbers every key in state on a full read, shared by the
+	// targets' indexes (nil on a delta).
+	keys    *keyTable
+	seen    *seenSet           // key -> first line
 	dups    map[string][]int64 // key -> every line it appears on
 	unkeyed int                // rejected records whose key is unknown
 	rows    int                // records delivered in batches
@@ -88,7 +91,7 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 		}
 		p.Sources = append(p.Sources, sp)
 		e.metric(func(m *Metrics) {
-			m.sourceRecords.WithLabelValues(s.cfg.Name).Add(float64(len(sr.seen)))
+			m.sourceRecords.WithLabelValues(s.cfg.Name).Add(float64(sr.seen.len()))
 			for _, r := range sr.rejects {
 				if r.Rule != "" {
 					m.ruleErrors.WithLabelValues(r.Target).Inc()
@@ -167,9 +170,6 @@ func isTargetDown(err error) bool {
 
 func (e *Engine) planSource(ctx context.Context, s *source, full bool) (*sourceRun, error) {
 	sr := &sourceRun{s: s, full: full, dups: map[string][]int64{}}
-	// Sized for the last full read: growing a map of a million keys
-	// rehashes it over and over.
-	sr.seen = make(map[string]int64, max(0, e.expectedRows(sr)))
 	var active []*targetRun // skipped targets are reported, in config order, but given no ops
 	for _, t := range s.targets {
 		tr, err := e.startTarget(ctx, t)
@@ -181,9 +181,12 @@ func (e *Engine) planSource(ctx context.Context, s *source, full bool) (*sourceR
 			active = append(active, tr)
 		}
 	}
-	if err := e.loadIndexes(active, full); err != nil {
+	if err := e.loadIndexes(sr, active); err != nil {
 		return nil, err
 	}
+	// Sized for the last full read: growing a map of a million keys
+	// rehashes it over and over.
+	sr.seen = newSeenSet(sr.keys, e.expectedRows(sr))
 	src, err := openSource(s, !full, sr.reject)
 	if err != nil {
 		return nil, err
@@ -284,7 +287,7 @@ func (sr *sourceRun) reject(re *connectors.RecordError) {
 		sr.unkeyed++
 		return
 	}
-	if sr.occurs(strings.Clone(re.Key), int64(re.Line)) {
+	if sr.occurs(strings.Clone(re.Key), sr.seen.position(re.Key), int64(re.Line)) {
 		for _, tr := range sr.runs {
 			tr.failed[re.Key] = true
 		}
@@ -292,10 +295,9 @@ func (sr *sourceRun) reject(re *connectors.RecordError) {
 }
 
 // occurs notes one appearance of key and reports whether it is the first.
-func (sr *sourceRun) occurs(key string, line int64) bool {
-	first, dup := sr.seen[key]
+func (sr *sourceRun) occurs(key string, p position, line int64) bool {
+	first, dup := sr.seen.add(key, p, line)
 	if !dup {
-		sr.seen[key] = line
 		return true
 	}
 	if len(sr.dups[key]) == 0 {
@@ -340,10 +342,10 @@ type rowResult struct {
 
 // evalRow evaluates one record for one target. It reads the target's
 // index and the state store, both safe to share, and writes nothing.
-func (e *Engine) evalRow(sr *sourceRun, tr *targetRun, ev *rules.Evaluator, i int, key string, line int64, rowHash uint64) (*rowResult, error) {
+func (e *Engine) evalRow(sr *sourceRun, tr *targetRun, ev *rules.Evaluator, i int, key string, pos position, line int64, rowHash uint64) (*rowResult, error) {
 	t := tr.t
 	h := combine(rowHash, t.version)
-	ie, managed, err := tr.index.get(key)
+	ie, managed, err := tr.index.lookup(key, pos)
 	if err != nil {
 		return nil, err
 	}

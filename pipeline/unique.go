@@ -89,7 +89,7 @@ func (e *Engine) resolveUniques(ctx context.Context, sr *sourceRun, tr *targetRu
 			}
 			if chosen == "" {
 				sr.rejects = append(sr.rejects, plan.Reject{Source: sr.s.cfg.Name, Target: tr.t.cfg.Name, Rule: "attributes." + ua.name,
-					File: file, Line: int(sr.seen[p.key]), Key: p.key,
+					File: file, Line: int(sr.seen.lineOf(p.key)), Key: p.key,
 					Reason: fmt.Sprintf("no unique value free: %s are all taken", strings.Join(ua.candidates, ", "))})
 				tr.failed[p.key] = true
 				break

@@ -1,0 +1,69 @@
+package pipeline
+
+// seenSet records the keys a read has met, each with the line it first
+// appeared on. On a full read most keys are already numbered by the
+// shared keyTable, so their lines go in a slice by number and cost no map
+// probe of their own; keys new to state go in a map. Lines start at 1, so
+// 0 marks a key not seen.
+type seenSet struct {
+	keys  *keyTable // nil on a delta read
+	lines []int64
+	other map[string]int64
+	n     int
+}
+
+func newSeenSet(keys *keyTable, expected int) *seenSet {
+	s := &seenSet{keys: keys, other: make(map[string]int64, max(0, expected))}
+	if keys != nil {
+		s.lines = make([]int64, keys.len())
+		s.other = map[string]int64{} // most keys are numbered
+	}
+	return s
+}
+
+// position finds key in the shared table, for callers that do not have
+// its position yet.
+func (s *seenSet) position(key string) position {
+	if s.keys == nil {
+		return position{}
+	}
+	n, ok := s.keys.find(key)
+	return position{n, ok}
+}
+
+// add notes key on line and returns the line it was first seen on, and
+// whether it had been seen before.
+func (s *seenSet) add(key string, p position, line int64) (int64, bool) {
+	if p.known {
+		if first := s.lines[p.n]; first != 0 {
+			return first, true
+		}
+		s.lines[p.n] = line
+		s.n++
+		return line, false
+	}
+	if first, ok := s.other[key]; ok {
+		return first, true
+	}
+	s.other[key] = line
+	s.n++
+	return line, false
+}
+
+// line returns the line key was first seen on.
+func (s *seenSet) line(key string, p position) (int64, bool) {
+	if p.known {
+		return s.lines[p.n], s.lines[p.n] != 0
+	}
+	l, ok := s.other[key]
+	return l, ok
+}
+
+// len is how many distinct keys were seen.
+func (s *seenSet) len() int { return s.n }
+
+// lineOf returns the line key was first seen on, or 0.
+func (s *seenSet) lineOf(key string) int64 {
+	l, _ := s.line(key, s.position(key))
+	return l
+}

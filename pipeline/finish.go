@@ -36,15 +36,6 @@ func (e *Engine) finish(sr *sourceRun, tr *targetRun) error {
 	}
 	e.holdEscrowed(tr) // again: absent and grace ops were just added
 	tr.out.Ops = sortOps(tr.out.Ops)
-	last := make(map[string]int, len(tr.hashes))
-	for i, op := range tr.out.Ops {
-		if op.Object == connectors.User {
-			last[op.Key] = i
-		}
-	}
-	for key, i := range last {
-		tr.out.Ops[i].Hash = tr.hashes[key]
-	}
 	read := sr.seen.len() - len(sr.dups)
 	if !sr.full {
 		read = -1 // a delta may be empty; the empty-source guard is for full reads
@@ -154,6 +145,7 @@ func (tr *targetRun) deferReferences() error {
 			creating[op.Key] = true
 		}
 	}
+	deferred := map[string]bool{} // keys whose fingerprint must go
 	kept := tr.out.Ops[:0]
 	for _, op := range tr.out.Ops {
 		if op.Action == connectors.Update {
@@ -168,7 +160,7 @@ func (tr *targetRun) deferReferences() error {
 					return err
 				} else if !managed {
 					tr.out.Deferred = append(tr.out.Deferred, fmt.Sprintf("%s.%s → %s: not provisioned", op.Key, c.Attr, ref))
-					tr.hashes[op.Key] = 0
+					deferred[op.Key] = true
 					continue
 				}
 				changes = append(changes, c)
@@ -181,6 +173,11 @@ func (tr *targetRun) deferReferences() error {
 		kept = append(kept, op)
 	}
 	tr.out.Ops = kept
+	for i := range tr.out.Ops {
+		if deferred[tr.out.Ops[i].Key] && tr.out.Ops[i].Object == connectors.User {
+			tr.out.Ops[i].Hash = 0
+		}
+	}
 	return nil
 }
 

@@ -40,8 +40,6 @@ type targetRun struct {
 	claimed map[string]string
 	// toMatch indexes the creates in out.Ops still to be matched.
 	toMatch []int
-	// hashes are the fingerprints to store once all of a key's ops succeed.
-	hashes map[string]uint64
 	// picks are the unique values still to choose, in finish.
 	picks []uniquePick
 	// escrow holds the target's failed ops waiting for a retry, by key.
@@ -220,7 +218,7 @@ func (e *Engine) planSource(ctx context.Context, s *source, full bool) (*sourceR
 
 func (e *Engine) startTarget(ctx context.Context, t *target) (*targetRun, error) {
 	tr := &targetRun{t: t, groups: map[string]snapshots.GroupEntry{},
-		failed: map[string]bool{}, claimed: map[string]string{}, hashes: map[string]uint64{},
+		failed: map[string]bool{}, claimed: map[string]string{},
 		escrow: map[string]snapshots.Escrow{}, out: &plan.Target{Name: t.cfg.Name}}
 	if q, ok, err := e.store.Quarantine(t.cfg.Name); err != nil {
 		return nil, err
@@ -316,6 +314,21 @@ func (tr *targetRun) tombstone(key string) (*rowResult, error) {
 	return &rowResult{ops: diff.Absent(tr.t.policy, key, ie.stored(), diff.ReasonTombstone)}, nil
 }
 
+// fingerprint puts a record's fingerprint on the last of its n ops, just
+// added: the one apply reaches last (highest rank, then group; see sortOps),
+// so the fingerprint is stored only once all of them succeeded. A key's
+// ops all come from its one record, so this needs no map of keys.
+func (tr *targetRun) fingerprint(n int, hash uint64) {
+	ops := tr.out.Ops[len(tr.out.Ops)-n:]
+	last := 0
+	for i := range ops {
+		if r, l := rank(ops[i]), rank(ops[last]); r > l || r == l && ops[i].Group >= ops[last].Group {
+			last = i
+		}
+	}
+	ops[last].Hash = hash
+}
+
 // add queues ops; desired is the identity's full desired state, which
 // updates carry so apply can record it.
 func (tr *targetRun) add(ops []connectors.Op, desired connectors.Attrs) {
@@ -393,8 +406,8 @@ func (sr *sourceRun) applyRow(tr *targetRun, key string, r *rowResult) {
 		if len(r.pick.attrs) > 0 {
 			tr.picks = append(tr.picks, r.pick)
 		}
-		tr.hashes[key] = r.hash
 		tr.add(r.ops, r.desired)
+		tr.fingerprint(len(r.ops), r.hash)
 		if r.ops[0].Action == connectors.Create && tr.matcher != nil && tr.t.match >= 0 {
 			// Matched later, in one batch per target: see resolveMatches.
 			tr.toMatch = append(tr.toMatch, len(tr.out.Ops)-len(r.ops))

@@ -153,15 +153,15 @@ func (e *Engine) evalBatch(ctx context.Context, sr *sourceRun, active []*targetR
 		if !out.tombs[i] {
 			rh = h.hash(i)
 		}
-		pos := sr.seen.position(out.keys[i]) // one probe for every target's entry
-		out.pos[i] = pos
+		at := sr.seen.position(out.keys[i]) // one probe for every target's entry
+		out.pos[i] = at
 		for j, tr := range active {
 			var r *rowResult
 			var err error
 			if out.tombs[i] {
 				r, err = tr.tombstone(out.keys[i])
 			} else {
-				r, err = e.evalRow(sr, tr, ev, i, out.keys[i], pos, out.lines[i], rh)
+				r, err = e.evalRow(sr, tr, ev, i, out.keys[i], at, out.lines[i], rh)
 			}
 			if err != nil {
 				out.err = err

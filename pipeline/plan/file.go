@@ -1,6 +1,8 @@
 package plan
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,11 +10,79 @@ import (
 	"github.com/idsync/idsync/connectors"
 )
 
-// Write saves p for a later `apply --plan`.
+// Write saves p for a later `apply --plan`, as one JSON object of the
+// Plan's shape. It streams the ops one at a time: a first plan of a
+// million identities is gigabytes of JSON, and encoding it whole held
+// all of it in memory, twice over, next to the plan itself.
 func Write(w io.Writer, p *Plan) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", " ")
-	return enc.Encode(p)
+	bw := bufio.NewWriterSize(w, 1<<20)
+	head, err := json.Marshal(Plan{Version: p.Version, Now: p.Now, Sources: p.Sources})
+	if err != nil {
+		return err
+	}
+	// head ends with `"targets":null}`: the targets and rejects follow.
+	if !bytes.HasSuffix(head, []byte(`"targets":null}`)) {
+		return fmt.Errorf("write plan: unexpected plan header %.40q", head)
+	}
+	if p.Targets != nil { // nil stays null, as encoding/json writes it
+		head = bytes.TrimSuffix(head, []byte(`null}`))
+		if _, err := bw.Write(append(head, '[')); err != nil {
+			return err
+		}
+		for i, t := range p.Targets {
+			if i > 0 {
+				_ = bw.WriteByte(',')
+			}
+			if err := writeTarget(bw, t); err != nil {
+				return err
+			}
+		}
+		_ = bw.WriteByte(']')
+	} else if _, err := bw.Write(bytes.TrimSuffix(head, []byte(`}`))); err != nil {
+		return err
+	}
+	if len(p.Rejects) > 0 {
+		rejects, err := json.Marshal(p.Rejects)
+		if err != nil {
+			return err
+		}
+		_, _ = bw.WriteString(`,"rejects":`)
+		_, _ = bw.Write(rejects)
+	}
+	_, _ = bw.WriteString("}\n")
+	return bw.Flush() // a bufio.Writer keeps its first error: this reports any
+}
+
+// writeTarget writes one target, its ops one at a time.
+func writeTarget(bw *bufio.Writer, t *Target) error {
+	rest := *t
+	rest.Ops = nil
+	b, err := json.Marshal(&rest)
+	if err != nil || t.Ops == nil {
+		_, _ = bw.Write(b)
+		return err
+	}
+	// Ops marshal as `"ops":null`; a string field holding that text
+	// would have its quotes escaped, so the first match is the field.
+	before, after, ok := bytes.Cut(b, []byte(`"ops":null`))
+	if !ok {
+		return fmt.Errorf("write plan: target %s: no ops field", t.Name)
+	}
+	_, _ = bw.Write(before)
+	_, _ = bw.WriteString(`"ops":[`)
+	for i := range t.Ops {
+		if i > 0 {
+			_ = bw.WriteByte(',')
+		}
+		op, err := json.Marshal(&t.Ops[i])
+		if err != nil {
+			return err
+		}
+		_, _ = bw.Write(op)
+	}
+	_ = bw.WriteByte(']')
+	_, err = bw.Write(after)
+	return err
 }
 
 // Read loads a saved plan, restoring exact value types.

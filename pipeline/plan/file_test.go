@@ -2,6 +2,7 @@ package plan
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -39,5 +40,39 @@ func TestReadRefusesOtherVersions(t *testing.T) {
 	_, err := Read(strings.NewReader(`{"version": 99}`))
 	if err == nil || !strings.Contains(err.Error(), "plan format v99 is not supported") {
 		t.Errorf("err = %v, want a version refusal", err)
+	}
+}
+
+// TestWriteHasThePlansJSONShape: the streamed file is the same JSON
+// document encoding/json makes of the whole plan, including targets with
+// no ops, a string that reads like the ops field, and rejects.
+func TestWriteHasThePlansJSONShape(t *testing.T) {
+	op := Op{Op: connectors.Op{Action: connectors.Create, Key: "E1", Changes: []connectors.Change{{Attr: "n", New: "x"}}}, Hash: 5}
+	for _, p := range []*Plan{
+		{Version: Version},
+		{Version: Version, Sources: []Source{{Name: "hr"}}, Targets: []*Target{
+			{Name: "a", Ops: []Op{op, op}, Refresh: []Refresh{{Key: "E2", Hash: 1}}},
+			{Name: `"ops":null`, Skipped: `"ops":null`},
+			{Name: "c", Ops: []Op{}},
+		}, Rejects: []Reject{{Source: "hr", Line: 3, Reason: "bad"}}},
+	} {
+		var got bytes.Buffer
+		if err := Write(&got, p); err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g, w any
+		if err := json.Unmarshal(got.Bytes(), &g); err != nil {
+			t.Fatalf("written plan is not JSON: %v\n%s", err, got.String())
+		}
+		if err := json.Unmarshal(want, &w); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(w, g); diff != "" {
+			t.Errorf("written plan's shape (-encoding/json +Write):\n%s", diff)
+		}
 	}
 }

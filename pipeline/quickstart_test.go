@@ -144,12 +144,7 @@ func TestQuickstartEndToEnd(t *testing.T) {
 // what the oracle says it must hold after day 2.
 func checkDirectory(t *testing.T, path string, day1, day2 map[string]map[string]string) {
 	t.Helper()
-	tg, err := sqlite.Open(t.Context(), sqlite.Options{Path: path, Attributes: oracleAttrs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tg.Close()
-	objs, err := tg.All(t.Context())
+	objs, err := sqlite.ReadAll(t.Context(), sqlite.Options{Path: path, Attributes: oracleAttrs})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,9 +80,7 @@ sources:
 targets:
   app:
     type: scim
-    url: %s
-    auth: {bearer: %s}
-    tls: {ca: %s}
+    %s
     concurrency: %d
     bulk: %v
     rateLimit: 1000000
@@ -90,7 +88,7 @@ targets:
     attributes:
       userName: user.id
       title: user.title
-`, s.URL, scimtest.Token, s.CAFile, conc, bulk)
+`, s.Connection(""), conc, bulk)
 	f := newFixture(b, map[string]string{"idsync.yaml": cfg, "day1.csv": day1.String(), "day2.csv": day2.String()})
 	timed := func(env map[string]string) float64 {
 		e := f.engine(env)

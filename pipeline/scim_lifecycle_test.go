@@ -31,15 +31,13 @@ sources:
 targets:
   app:
     type: scim
-    url: %[1]s
-    auth: {bearer: %[2]s}
-    tls: {ca: %[3]s}
+    %[1]s
     source: hr
     scope: 'user.status != "Terminated"'
     enabled: 'user.startDate <= now'
-    match: %[4]s:employeeNumber
+    match: %[2]s:employeeNumber
     attributes:
-      %[4]s:employeeNumber: user.employeeId
+      %[2]s:employeeNumber: user.employeeId
       userName: >-
         selectUnique([
           lowerAscii(stripSpaces(normalizeDiacritics(user.givenName + "." + user.surname))),
@@ -47,16 +45,16 @@ targets:
           lowerAscii(stripSpaces(normalizeDiacritics(user.givenName.substring(0, 1) + user.surname)))])
       displayName: 'titleCase(user.givenName + " " + user.surname)'
       title: {expr: user.title, default: Employee}
-      %[4]s:department: user.department
+      %[2]s:department: user.department
       userType: user.workerType
       password: {expr: 'randomString(user.employeeId, 16)', createOnly: true, sensitive: true}
     references:
-      %[4]s:manager: user.managerId
+      %[2]s:manager: user.managerId
     groups: '["All Staff", user.department] + (user.workerType == "Contractor" ? ["Contractors"] : [])'
     deleteEmptyGroups: true
     deprovision: disable
     deleteAfter: 30d
-`, s.URL, scimtest.Token, s.CAFile, enterprise)
+`, s.Connection(""), enterprise)
 }
 
 // TestSCIMLifecycleMatchesSQLite runs the six-day lifecycle against each

@@ -34,9 +34,6 @@ func onEachSCIMServer(t *testing.T, fn func(t *testing.T, s *scimtest.Server)) {
 // and enterprise-extension attributes, a manager reference, and groups
 // larger than one membership request.
 func scimConfig(s *scimtest.Server, auth string) string {
-	if auth == "" {
-		auth = "bearer: " + scimtest.Token
-	}
 	return fmt.Sprintf(`state: state
 sources:
   hr:
@@ -48,9 +45,7 @@ sources:
 targets:
   app:
     type: scim
-    url: %s
-    auth: {%s}
-    tls: {ca: %s}
+    %s
     timeout: 1s
     concurrency: 8
     rateLimit: 500
@@ -70,7 +65,7 @@ targets:
     references:
       %s:manager: user.managerId
     groups: '[user.department]'
-`, s.URL, auth, s.CAFile, enterprise, enterprise)
+`, s.Connection(auth), enterprise, enterprise)
 }
 
 // scimFixture is a quickstart-sized population against one server.

@@ -62,7 +62,7 @@ func crashLoop(t *testing.T, bin string, seed uint64, kind string, s *scimtest.S
 	}
 	target := "type: sqlite\n    path: dir.db"
 	if s != nil {
-		target = fmt.Sprintf("type: scim\n    url: %s\n    auth: {bearer: %s}\n    tls: {ca: %s}\n    concurrency: 4", s.URL, scimtest.Token, s.CAFile)
+		target = "type: scim\n    " + s.Connection("") + "\n    concurrency: 4"
 	}
 	cfg := fmt.Sprintf(`state: state
 sources:
@@ -192,12 +192,7 @@ func targetObjects(t *testing.T, dir, kind string, s *scimtest.Server) map[strin
 		}
 		return out
 	}
-	tg, err := sqlite.Open(t.Context(), sqlite.Options{Path: filepath.Join(dir, "dir.db"), Attributes: []string{"userName", "displayName", "title"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tg.Close()
-	objs, err := tg.All(t.Context())
+	objs, err := sqlite.ReadAll(t.Context(), sqlite.Options{Path: filepath.Join(dir, "dir.db"), Attributes: []string{"userName", "displayName", "title"}})
 	if err != nil {
 		t.Fatal(err)
 	}

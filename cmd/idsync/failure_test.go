@@ -32,13 +32,11 @@ sources:
 targets:
   app:
     type: scim
-    url: %s
-    auth: {bearer: %s}
-    tls: {ca: %s}
+    %s
     concurrency: 1
     source: hr
     attributes: {userName: user.id, displayName: user.name}
-`, s.URL, token, s.CAFile)
+`, s.Connection("bearer: "+token))
 	for name, data := range map[string]string{"idsync.yaml": cfg, "hr.csv": csv.String()} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
 			t.Fatal(err)

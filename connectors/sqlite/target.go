@@ -335,6 +335,17 @@ func (t *Target) All(ctx context.Context) ([]connectors.Object, error) {
 	return t.query(ctx, fmt.Sprintf(`SELECT * FROM %s ORDER BY %s`, quote(t.table), quote(idColumn)))
 }
 
+// ReadAll opens the database at opts.Path, reads every user and closes it:
+// for tests and tools that check what a run left in the table.
+func ReadAll(ctx context.Context, opts Options) ([]connectors.Object, error) {
+	t, err := Open(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := t.All(ctx)
+	return objs, errors.Join(err, t.Close())
+}
+
 func (t *Target) query(ctx context.Context, q string, args ...any) ([]connectors.Object, error) {
 	rows, err := t.db.QueryContext(ctx, q, args...)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -248,4 +249,15 @@ type statusRecorder struct {
 func (r *statusRecorder) WriteHeader(code int) {
 	r.status = code
 	r.ResponseWriter.WriteHeader(code)
+}
+
+// Connection is the YAML that points an idsync scim target at s: its url,
+// auth and tls keys, one per line, continued at a target's indent (4
+// spaces). auth is the inside of the auth map; empty means a bearer
+// token the server accepts.
+func (s *Server) Connection(auth string) string {
+	if auth == "" {
+		auth = "bearer: " + Token
+	}
+	return fmt.Sprintf("url: %s\n    auth: {%s}\n    tls: {ca: %s}", s.URL, auth, s.CAFile)
 }

@@ -112,12 +112,54 @@ func ParseText(t Type, s string) (any, error) {
 		}
 		return v, nil
 	case Timestamp:
-		for _, layout := range timestampLayouts {
-			if v, err := time.Parse(layout, s); err == nil {
-				return v.UTC(), nil
-			}
+		v, err := parseTimestamp(s)
+		if err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("cannot parse %q as timestamp (want RFC 3339 or YYYY-MM-DD)", s)
+		return v, nil
 	}
 	return nil, fmt.Errorf("unsupported type %v", t)
+}
+
+// parseTimestamp reads a trimmed, non-empty timestamp cell.
+func parseTimestamp(s string) (time.Time, error) {
+	if v, ok := parseDate(s); ok {
+		return v, nil
+	}
+	for _, layout := range timestampLayouts {
+		if v, err := time.Parse(layout, s); err == nil {
+			return v.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("cannot parse %q as timestamp (want RFC 3339 or YYYY-MM-DD)", s)
+}
+
+// parseDate reads a valid YYYY-MM-DD date without time.Parse, which HR
+// exports' date columns spend most of a read in: the layouts before the
+// date-only one each fail, and a failed time.Parse allocates its error.
+// Anything else, an invalid date included, is left to time.Parse (ok is
+// false), so both paths accept exactly the same strings.
+func parseDate(s string) (time.Time, bool) {
+	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
+		return time.Time{}, false
+	}
+	n := [3]int{}
+	for i, span := range [3][2]int{{0, 4}, {5, 7}, {8, 10}} {
+		for _, c := range []byte(s[span[0]:span[1]]) {
+			if c < '0' || c > '9' {
+				return time.Time{}, false
+			}
+			n[i] = n[i]*10 + int(c-'0')
+		}
+	}
+	year, month, day := n[0], time.Month(n[1]), n[2]
+	if month < time.January || month > time.December || day < 1 || day > daysIn(year, month) {
+		return time.Time{}, false
+	}
+	return time.Date(year, month, day, 0, 0, 0, 0, time.UTC), true
+}
+
+func daysIn(year int, m time.Month) int {
+	// Day 0 of the next month is this month's last day.
+	return time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/idsync/idsync/connectors"
 	"github.com/idsync/idsync/rules"
@@ -15,8 +16,9 @@ import (
 
 // batchWork is one batch to evaluate; batchDone its results.
 type batchWork struct {
-	seq int
-	b   arrow.RecordBatch
+	seq   int
+	b     arrow.RecordBatch
+	bytes int64 // its share of the read-ahead budget
 }
 
 type batchDone struct {
@@ -31,25 +33,63 @@ type batchDone struct {
 	err     error
 }
 
+// readAhead bounds the bytes of batches read but not yet evaluated. The
+// source starts reading while prepare loads the state index, so parsing
+// overlaps the index's single-threaded merge; the bound keeps a wide or
+// huge file from being read into memory meanwhile.
+const readAhead = 128 << 20
+
 // readParallel reads the source once and evaluates its batches on every
 // core: rules, hashing and state reads are the expensive part, and they
-// touch no shared state (evalRow). Results are applied by this goroutine in
-// input order, so duplicate detection and the plan come out exactly as a
+// touch no shared state (evalRow). The source starts at once; evaluation
+// starts when prepare has returned. Results are applied by this goroutine
+// in input order, so duplicate detection and the plan come out exactly as a
 // single-threaded read would make them.
-func (e *Engine) readParallel(ctx context.Context, sr *sourceRun, src connectors.Source, active []*targetRun) error {
+func (e *Engine) readParallel(ctx context.Context, sr *sourceRun, src connectors.Source, active []*targetRun, prepare func() error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	budget := semaphore.NewWeighted(readAhead)
+	work := make(chan batchWork, 1024) // the byte budget is the real bound
+	readErr := make(chan error, 1)
+	go func() {
+		seq := 0
+		err := src.Read(ctx, func(b arrow.RecordBatch) error {
+			n := min(batchBytes(b), readAhead)
+			if err := budget.Acquire(ctx, n); err != nil {
+				return context.Cause(ctx)
+			}
+			b.Retain() // the source releases it when we return
+			select {
+			case work <- batchWork{seq: seq, b: b, bytes: n}:
+				seq++
+				return nil
+			case <-ctx.Done():
+				b.Release()
+				return context.Cause(ctx)
+			}
+		})
+		close(work)
+		readErr <- err
+	}()
+	err := prepare()
+	close(sr.ready)
+	if err != nil {
+		cancel(err) // the workers below drain what was read
+	}
 	e.opts.Progress.Begin("read "+sr.s.cfg.Name, e.expectedRows(sr))
 	defer e.opts.Progress.End()
-	workers := max(1, runtime.GOMAXPROCS(0))
-	work := make(chan batchWork, workers)
-	done := make(chan batchDone, workers)
+	done := make(chan batchDone, runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
-	for range workers {
+	for range max(1, runtime.GOMAXPROCS(0)) {
 		wg.Go(func() {
 			ev := sr.s.env.NewEvaluator(e.opts.Now)
 			var h rowHasher
 			for w := range work {
+				budget.Release(w.bytes)
+				if ctx.Err() != nil {
+					w.b.Release()
+					continue
+				}
 				out := e.evalBatch(ctx, sr, active, ev, &h, w)
 				w.b.Release()
 				select {
@@ -59,24 +99,9 @@ func (e *Engine) readParallel(ctx context.Context, sr *sourceRun, src connectors
 			}
 		})
 	}
-	readErr := make(chan error, 1)
 	go func() {
-		seq := 0
-		err := src.Read(ctx, func(b arrow.RecordBatch) error {
-			b.Retain() // the source releases it when we return
-			select {
-			case work <- batchWork{seq: seq, b: b}:
-				seq++
-				return nil
-			case <-ctx.Done():
-				b.Release()
-				return context.Cause(ctx)
-			}
-		})
-		close(work)
 		wg.Wait()
 		close(done)
-		readErr <- err
 	}()
 	// Apply in order; a batch that finished early waits for its turn.
 	pending := map[int]batchDone{}
@@ -98,10 +123,23 @@ func (e *Engine) readParallel(ctx context.Context, sr *sourceRun, src connectors
 			e.opts.Progress.Add(len(cur.keys))
 		}
 	}
-	if err := <-readErr; err != nil {
+	if err := <-readErr; err != nil && ctx.Err() == nil {
 		return err
 	}
 	return context.Cause(ctx)
+}
+
+// batchBytes is the size of a batch's buffers.
+func batchBytes(b arrow.RecordBatch) int64 {
+	n := 0
+	for _, c := range b.Columns() {
+		for _, buf := range c.Data().Buffers() {
+			if buf != nil {
+				n += buf.Len()
+			}
+		}
+	}
+	return int64(n)
 }
 
 // expectedRows guesses how many rows a read will bring, for the progress

@@ -54,6 +54,9 @@ type sourceRun struct {
 	s    *source
 	full bool
 	runs []*targetRun
+	// ready is closed once the state index is loaded (or failed to load):
+	// the source reads ahead meanwhile, but its rejects need seen.
+	ready chan struct{}
 	// keys numbers every key in state on a full read, shared by the
 	// targets' indexes (nil on a delta).
 	keys    *keyTable
@@ -167,7 +170,7 @@ func isTargetDown(err error) bool {
 }
 
 func (e *Engine) planSource(ctx context.Context, s *source, full bool) (*sourceRun, error) {
-	sr := &sourceRun{s: s, full: full, dups: map[string][]int64{}}
+	sr := &sourceRun{s: s, full: full, dups: map[string][]int64{}, ready: make(chan struct{})}
 	var active []*targetRun // skipped targets are reported, in config order, but given no ops
 	for _, t := range s.targets {
 		tr, err := e.startTarget(ctx, t)
@@ -179,17 +182,19 @@ func (e *Engine) planSource(ctx context.Context, s *source, full bool) (*sourceR
 			active = append(active, tr)
 		}
 	}
-	if err := e.loadIndexes(sr, active); err != nil {
-		return nil, err
-	}
-	// Sized for the last full read: growing a map of a million keys
-	// rehashes it over and over.
-	sr.seen = newSeenSet(sr.keys, e.expectedRows(sr))
 	src, err := openSource(s, !full, sr.reject)
 	if err != nil {
 		return nil, err
 	}
-	err = e.readParallel(ctx, sr, src, active)
+	err = e.readParallel(ctx, sr, src, active, func() error {
+		if err := e.loadIndexes(sr, active); err != nil {
+			return err
+		}
+		// Sized for the last full read: growing a map of a million keys
+		// rehashes it over and over.
+		sr.seen = newSeenSet(sr.keys, e.expectedRows(sr))
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", s.cfg.Name, err)
 	}
@@ -277,6 +282,7 @@ func (e *Engine) startTarget(ctx context.Context, t *target) (*targetRun, error)
 // reject records a bad input record. A record whose key is known still
 // "occurs", so its object is neither touched nor treated as absent.
 func (sr *sourceRun) reject(re *connectors.RecordError) {
+	<-sr.ready
 	sr.mu.Lock()
 	defer sr.mu.Unlock()
 	sr.rejects = append(sr.rejects, plan.Reject{Source: sr.s.cfg.Name, File: re.File, Line: re.Line,
@@ -284,6 +290,9 @@ func (sr *sourceRun) reject(re *connectors.RecordError) {
 	if strings.TrimSpace(re.Key) == "" {
 		sr.unkeyed++
 		return
+	}
+	if sr.seen == nil {
+		return // the index failed to load, and the read is being stopped
 	}
 	if sr.occurs(strings.Clone(re.Key), sr.seen.position(re.Key), int64(re.Line)) {
 		for _, tr := range sr.runs {

@@ -122,7 +122,7 @@ func scanIndex(store *snapshots.Store, target string, size int) (*indexScan, err
 // merge numbers the union of the scans' keys, in key order, and lays out
 // each key's slots side by side, one per scan.
 func merge(scans []*indexScan, size int) (*keyTable, []slot) {
-	keys := newKeyTable(size)
+	keys := newSortedKeyTable(size)
 	rows := make([]slot, 0, size*len(scans))
 	at := make([]int, len(scans))
 	head := func(i int) []byte {

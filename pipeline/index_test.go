@@ -11,37 +11,76 @@ import (
 	"github.com/idsync/idsync/snapshots"
 )
 
-// TestKeyTableFindsEveryKeyEvenWhenHashesCollide numbers keys in a table
-// whose hash sends every key to the same value, so all but the first go
-// through the spill map, and checks that every key is found under its
-// own number and that unknown keys are not.
+// TestKeyTableFindsEveryKeyEvenWhenHashesCollide numbers keys in each
+// kind of table and checks that every key is found under its own number
+// and that unknown keys are not. With collide, the hash sends every key to
+// the same value, so all but the first go through the spill map. A sorted
+// table is checked by binary search, by good and bad guesses, after it has
+// built its map for missing too many guesses, and after a key out of order
+// has turned it into a plain table.
 func TestKeyTableFindsEveryKeyEvenWhenHashesCollide(t *testing.T) {
-	for _, collide := range []bool{false, true} {
-		t.Run(fmt.Sprint("collide=", collide), func(t *testing.T) {
-			k := newKeyTable(0)
-			if collide {
-				k.sum = func(string) uint64 { return 42 }
-			}
-			for i := range 50 {
-				if n := k.add(fmt.Appendf(nil, "E%d", i)); n != int32(i) {
-					t.Fatalf("add numbered E%d as %d", i, n)
+	const n = 50
+	key := func(i int) string { return fmt.Sprintf("E%03d", i) }
+	for _, kind := range []string{"plain", "sorted", "sorted, then hashed", "sorted, then out of order"} {
+		for _, collide := range []bool{false, true} {
+			t.Run(fmt.Sprint(kind, ", collide=", collide), func(t *testing.T) {
+				k := newKeyTable(0)
+				if kind != "plain" {
+					k = newSortedKeyTable(0)
+					k.mapAfter = n / 2
 				}
-			}
-			for i := range 50 {
-				key := fmt.Sprintf("E%d", i)
-				if n, ok := k.find(key); !ok || n != int32(i) || k.key(n) != key {
-					t.Errorf("find(%s) = %d, %v", key, n, ok)
+				if kind == "sorted" {
+					k.mapAfter = 100 * n // binary search throughout
 				}
-			}
-			for _, key := range []string{"E50", "", "E"} {
-				if _, ok := k.find(key); ok {
-					t.Errorf("find(%q) found a number", key)
+				if collide {
+					k.sum = func(string) uint64 { return 42 }
 				}
-			}
-			if collide && len(k.spill) != 49 {
-				t.Errorf("spill holds %d keys, want 49: the test did not collide them", len(k.spill))
-			}
-		})
+				for i := range n {
+					if got := k.add([]byte(key(i))); got != int32(i) {
+						t.Fatalf("add numbered %s as %d", key(i), got)
+					}
+				}
+				if kind == "sorted, then out of order" {
+					if k.add([]byte("D")) != n || k.sorted || !k.hashed.Load() {
+						t.Fatalf("a key out of order left the table sorted")
+					}
+				}
+				check := func(find func(i int) (int32, bool)) {
+					t.Helper()
+					for i := range n {
+						if got, ok := find(i); !ok || got != int32(i) || k.key(got) != key(i) {
+							t.Errorf("%s: got %d, %v", key(i), got, ok)
+						}
+					}
+				}
+				if kind == "sorted, then hashed" {
+					for i := range n {
+						k.findNear(key(i), 0) // a wrong guess, bar one
+					}
+					if !k.hashed.Load() {
+						t.Fatalf("%d missed guesses built no map", n)
+					}
+				}
+				check(func(i int) (int32, bool) { return k.find(key(i)) })
+				check(func(i int) (int32, bool) { return k.findNear(key(i), int32(i)) })
+				check(func(i int) (int32, bool) { return k.findNear(key(i), int32(n-1-i)) })
+				check(func(i int) (int32, bool) { return k.findNear(key(i), -1) })
+				for _, missing := range []string{key(n), "", "E", "E0000", "F"} {
+					if _, ok := k.find(missing); ok {
+						t.Errorf("find(%q) found a number", missing)
+					}
+					if _, ok := k.findNear(missing, 0); ok {
+						t.Errorf("findNear(%q) found a number", missing)
+					}
+				}
+				if kind == "sorted" && k.hashed.Load() {
+					t.Errorf("a sorted table built its map before %d misses", k.mapAfter)
+				}
+				if collide && k.hashed.Load() && len(k.spill) != k.len()-1 {
+					t.Errorf("spill holds %d keys, want %d: the test did not collide them", len(k.spill), k.len()-1)
+				}
+			})
+		}
 	}
 }
 

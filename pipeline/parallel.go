@@ -181,6 +181,7 @@ func (e *Engine) evalBatch(ctx context.Context, sr *sourceRun, active []*targetR
 			return out
 		}
 	}
+	guess := int32(-1)
 	for i := range n {
 		if i%256 == 0 && ctx.Err() != nil {
 			out.err = context.Cause(ctx)
@@ -191,7 +192,12 @@ func (e *Engine) evalBatch(ctx context.Context, sr *sourceRun, active []*targetR
 		if !out.tombs[i] {
 			rh = h.hash(i)
 		}
-		at := sr.seen.position(out.keys[i]) // one probe for every target's entry
+		// One probe finds every target's entry. A source read in key order
+		// has each record's key next after the previous one's.
+		at := sr.seen.positionNear(out.keys[i], guess)
+		if at.known {
+			guess = at.n + 1
+		}
 		out.pos[i] = at
 		for j, tr := range active {
 			var r *rowResult

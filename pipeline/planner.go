@@ -384,7 +384,7 @@ func (e *Engine) evalRow(sr *sourceRun, tr *targetRun, ev *rules.Evaluator, i in
 	}
 	var stored *diff.Stored
 	if managed {
-		if stored, err = e.stored(t.cfg.Name, key); err != nil {
+		if stored, err = e.storedFrom(ie, t.cfg.Name, key); err != nil {
 			return nil, err
 		}
 	}
@@ -479,12 +479,27 @@ func (e *Engine) stored(target, key string) (*diff.Stored, error) {
 	if !ok {
 		return nil, fmt.Errorf("target %s key %q: state entry vanished during planning", target, key)
 	}
-	attrs, groups, version, err := decodeState(en.Attrs)
+	st := &diff.Stored{ID: en.ID, Disabled: en.Disabled, Deprovisioned: en.Deprovisioned}
+	return st, decodeStored(st, en.Attrs, target, key)
+}
+
+// storedFrom completes an index entry with its attributes: one state read,
+// not two, for each changed record.
+func (e *Engine) storedFrom(ie indexEntry, target, key string) (*diff.Stored, error) {
+	raw, err := e.store.Attrs(target, key)
 	if err != nil {
-		return nil, fmt.Errorf("target %s key %q: stored attributes: %w", target, key, err)
+		return nil, fmt.Errorf("target %s key %q: read state: %w", target, key, err)
 	}
-	return &diff.Stored{ID: en.ID, Disabled: en.Disabled, Deprovisioned: en.Deprovisioned, Attrs: attrs, Groups: groups,
-		Version: version}, nil
+	st := ie.stored()
+	return st, decodeStored(st, raw, target, key)
+}
+
+func decodeStored(st *diff.Stored, raw []byte, target, key string) error {
+	var err error
+	if st.Attrs, st.Groups, st.Version, err = decodeState(raw); err != nil {
+		return fmt.Errorf("target %s key %q: stored attributes: %w", target, key, err)
+	}
+	return nil
 }
 
 func (sr *sourceRun) path() string {

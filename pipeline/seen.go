@@ -31,6 +31,15 @@ func (s *seenSet) position(key string) position {
 	return position{n, ok}
 }
 
+// positionNear is position for a key that is probably number guess.
+func (s *seenSet) positionNear(key string, guess int32) position {
+	if s.keys == nil {
+		return position{}
+	}
+	n, ok := s.keys.findNear(key, guess)
+	return position{n, ok}
+}
+
 // add notes key on line and returns the line it was first seen on, and
 // whether it had been seen before.
 func (s *seenSet) add(key string, p position, line int64) (int64, bool) {

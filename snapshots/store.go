@@ -170,6 +170,14 @@ func (s *Store) Get(target, key string) (Entry, bool, error) {
 	return e, err == nil, err
 }
 
+// Attrs returns target's stored attributes for key (nil when it has none),
+// for a caller that already has the rest of the entry from an index.
+func (s *Store) Attrs(target, key string) ([]byte, error) {
+	e := Entry{Key: key}
+	err := s.db.View(func(txn *badger.Txn) error { return readAttrs(txn, target, &e) })
+	return e.Attrs, err
+}
+
 // readAttrs fills e's attributes from their own key.
 func readAttrs(txn *badger.Txn, target string, e *Entry) error {
 	item, err := txn.Get(attrsKey(target, e.Key))

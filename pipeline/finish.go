@@ -3,6 +3,7 @@ package pipeline
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -263,10 +264,6 @@ const maxRank = 10
 // linear when the source was already in key order, as HR exports usually
 // are.
 func sortOps(ops []plan.Op) []plan.Op {
-	type sortKey struct {
-		group, key string
-		at         int
-	}
 	var start [maxRank + 2]int
 	for _, op := range ops {
 		start[rank(op)+1]++
@@ -281,14 +278,66 @@ func sortOps(ops []plan.Op) []plan.Op {
 		keys[next[r]] = sortKey{op.Group, op.Key, i}
 		next[r]++
 	}
+	spare := make([]sortKey, 0, len(ops))
 	for r := 0; r <= maxRank; r++ {
-		slices.SortFunc(keys[start[r]:start[r+1]], func(a, b sortKey) int {
-			return cmp.Or(strings.Compare(a.group, b.group), strings.Compare(a.key, b.key), cmp.Compare(a.at, b.at))
-		})
+		sortRank(keys[start[r]:start[r+1]], spare)
 	}
 	sorted := make([]plan.Op, len(ops))
 	for i, k := range keys {
 		sorted[i] = ops[k.at]
 	}
 	return sorted
+}
+
+type sortKey struct {
+	group, key string
+	at         int
+}
+
+func compareKeys(a, b sortKey) int {
+	return cmp.Or(strings.Compare(a.key, b.key), cmp.Compare(a.at, b.at))
+}
+
+// fewGroups is how many distinct groups one rank may have for sortRank
+// to bucket them rather than sort them.
+const fewGroups = 64
+
+// sortRank sorts one rank's keys by group, key and input position. Ops
+// name few groups (users none, memberships a handful of departments), so
+// the keys are first dealt into one bucket per group, keeping input order;
+// a bucket whose keys are already in order, as a source read in key order
+// gives them, is then left as it is. spare is scratch space.
+func sortRank(keys, spare []sortKey) {
+	count := map[string]int{}
+	for _, k := range keys {
+		if count[k.group]++; len(count) > fewGroups {
+			slices.SortFunc(keys, func(a, b sortKey) int {
+				return cmp.Or(strings.Compare(a.group, b.group), compareKeys(a, b))
+			})
+			return
+		}
+	}
+	groups := slices.Sorted(maps.Keys(count))
+	at := make(map[string]int, len(groups))
+	n := 0
+	for _, g := range groups {
+		at[g] = n
+		n += count[g]
+	}
+	if len(groups) > 1 {
+		spare = spare[:len(keys)]
+		for _, k := range keys {
+			spare[at[k.group]] = k
+			at[k.group]++
+		}
+		copy(keys, spare)
+	}
+	n = 0
+	for _, g := range groups {
+		bucket := keys[n : n+count[g]]
+		if !slices.IsSortedFunc(bucket, compareKeys) {
+			slices.SortFunc(bucket, compareKeys)
+		}
+		n += count[g]
+	}
 }

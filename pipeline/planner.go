@@ -341,6 +341,13 @@ func (tr *targetRun) fingerprint(n int, hash uint64) {
 // add queues ops; desired is the identity's full desired state, which
 // updates carry so apply can record it.
 func (tr *targetRun) add(ops []connectors.Op, desired connectors.Attrs) {
+	if need := len(tr.out.Ops) + len(ops); need > cap(tr.out.Ops) {
+		// Double: append grows a large slice by a quarter, which copies a
+		// first plan's millions of ops about four times over.
+		grown := make([]plan.Op, len(tr.out.Ops), max(need, 2*cap(tr.out.Ops), 1024))
+		copy(grown, tr.out.Ops)
+		tr.out.Ops = grown
+	}
 	for _, op := range ops {
 		po := plan.Op{Op: op}
 		if op.Action == connectors.Update {

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"cmp"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -20,11 +21,21 @@ func TestSortOpsIsAStableSortByRankGroupKey(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	actions := []connectors.Action{connectors.Create, connectors.Adopt, connectors.Update, connectors.Disable,
 		connectors.Enable, connectors.Delete, connectors.AddMember, connectors.RemoveMember}
-	for range 200 {
-		ops := make([]plan.Op, r.IntN(60))
+	for range 150 {
+		// Few groups are dealt into buckets, many are sorted; keys come
+		// in order (buckets already sorted) or not.
+		groups, inOrder := 1+r.IntN(4), r.IntN(2) == 0
+		if r.IntN(3) == 0 {
+			groups = 2 * fewGroups
+		}
+		ops := make([]plan.Op, r.IntN(400))
 		for i := range ops {
+			key := fmt.Sprintf("k%02d", r.IntN(20))
+			if inOrder {
+				key = fmt.Sprintf("k%04d", i/3)
+			}
 			ops[i] = plan.Op{Op: connectors.Op{Action: actions[r.IntN(len(actions))], Object: connectors.Kind(r.IntN(2)),
-				Key: string(rune('a' + r.IntN(4))), Group: string(rune('g' + r.IntN(3))), Reason: string(rune('0' + i))}}
+				Key: key, Group: fmt.Sprint("g", r.IntN(groups)), Reason: fmt.Sprint(i)}}
 		}
 		want := slices.Clone(ops)
 		slices.SortStableFunc(want, func(a, b plan.Op) int {
@@ -33,5 +44,20 @@ func TestSortOpsIsAStableSortByRankGroupKey(t *testing.T) {
 		if diff := gocmp.Diff(want, sortOps(ops), cmpopts.EquateEmpty()); diff != "" {
 			t.Fatalf("sortOps differs from a stable sort (-want +got):\n%s", diff)
 		}
+	}
+}
+
+// BenchmarkSortOps sorts a first plan's shape: a create per user and a
+// membership in one of a dozen departments, read in key order.
+func BenchmarkSortOps(b *testing.B) {
+	const users = 200_000
+	ops := make([]plan.Op, 0, 2*users)
+	for i := range users {
+		key := fmt.Sprintf("E%07d", i)
+		ops = append(ops, plan.Op{Op: connectors.Op{Action: connectors.Create, Key: key}},
+			plan.Op{Op: connectors.Op{Action: connectors.AddMember, Object: connectors.Group, Key: key, Group: fmt.Sprint("dept", i%12)}})
+	}
+	for b.Loop() {
+		sortOps(ops)
 	}
 }

@@ -21,6 +21,7 @@ type Evaluator struct {
 	env  *Env
 	now  ref.Val
 	cols []column
+	strs []*array.String // string columns, for field copies; nil elsewhere
 	row  int
 }
 
@@ -37,9 +38,11 @@ func (ev *Evaluator) Bind(b arrow.RecordBatch) error {
 	if !b.Schema().Equal(ev.env.schema) {
 		return errors.New("rules: batch schema differs from the rules' schema")
 	}
-	ev.cols = ev.cols[:0]
+	ev.cols, ev.strs = ev.cols[:0], ev.strs[:0]
 	for _, c := range b.Columns() {
 		ev.cols = append(ev.cols, newColumn(c))
+		s, _ := c.(*array.String)
+		ev.strs = append(ev.strs, s)
 	}
 	return nil
 }
@@ -48,12 +51,28 @@ func (ev *Evaluator) Bind(b arrow.RecordBatch) error {
 // nil, string, bool, int64, float64, []string, or a timestamp as an RFC 3339
 // string in UTC.
 func (ev *Evaluator) Eval(p *Program, i int) (any, error) {
+	if p.field >= 0 {
+		return ev.read(p.field, i)
+	}
 	ev.row = i
 	out, _, err := p.prg.Eval(ev)
 	if err != nil {
 		return nil, err
 	}
 	return native(out)
+}
+
+// read is what a rule that is only field idx yields on row i: the same
+// value CEL would, without an interpreter, and for a string without
+// boxing it in a CEL value.
+func (ev *Evaluator) read(idx, i int) (any, error) {
+	if s := ev.strs[idx]; s != nil {
+		if s.IsNull(i) {
+			return nil, nil
+		}
+		return s.Value(i), nil
+	}
+	return native(ev.cols[idx](i))
 }
 
 // EvalBool runs a BoolRule.

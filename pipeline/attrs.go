@@ -6,13 +6,14 @@ import (
 	"slices"
 
 	"github.com/idsync/idsync/connectors"
+	"github.com/idsync/idsync/connectors/attrjson"
 )
 
 // encodeAttrs is the stored form of an attribute set. JSON keeps state
 // readable by `idsync state export` and by hand; decodeAttrs restores the
 // exact Value types.
 func encodeAttrs(a connectors.Attrs) ([]byte, error) {
-	return json.Marshal(a)
+	return attrjson.AppendAttrs(make([]byte, 0, 64*len(a)), a), nil
 }
 
 // groupsAttr holds, inside the stored attributes, the groups idsync last

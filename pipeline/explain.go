@@ -210,7 +210,7 @@ func (e *Engine) explainOps(ctx context.Context, t *target, x *Explanation, d *d
 	default:
 		tr := &targetRun{t: t}
 		tr.pinUnique(d, stored)
-		x.Ops = planOps(diff.Present(t.policy, *d, stored), d.Attrs)
+		x.Ops = planOps(diff.Present(t.policy, *d, stored), d.Map(t.policy))
 		x.Verdict = verdict(d, stored, len(x.Ops))
 		if d.InScope && stored == nil && t.match >= 0 {
 			x.Match = e.explainMatch(ctx, t, d)
@@ -253,7 +253,7 @@ func verdict(d *diff.Desired, stored *diff.Stored, ops int) string {
 
 func (e *Engine) explainMatch(ctx context.Context, t *target, d *diff.Desired) *MatchResult {
 	attr := t.policy.Attrs[t.match].Name
-	m := &MatchResult{Attr: attr, Value: d.Attrs[attr]}
+	m := &MatchResult{Attr: attr, Value: d.Map(t.policy)[attr]}
 	conn, err := e.target(ctx, t)
 	if err != nil {
 		m.Found = []string{"(target unreachable: " + err.Error() + ")"}

@@ -395,9 +395,15 @@ func (e *Engine) evalRow(sr *sourceRun, tr *targetRun, ev *rules.Evaluator, i in
 			return nil, err
 		}
 	}
-	r := &rowResult{hash: h, desired: d.Attrs}
+	r := &rowResult{hash: h}
 	r.pick = tr.pinUnique(&d, stored)
 	r.ops = diff.Present(t.policy, d, stored)
+	for _, op := range r.ops {
+		if op.Action == connectors.Update {
+			r.desired = d.Map(t.policy) // updates carry the full set
+			break
+		}
+	}
 	if len(r.ops) == 0 {
 		r.refresh = true
 	}
@@ -455,7 +461,7 @@ func evaluate(t *target, ev *rules.Evaluator, i int, key string) (diff.Desired, 
 		}
 		d.Groups, _ = v.([]string)
 	}
-	d.Attrs = make(connectors.Attrs, len(t.attrs))
+	d.Values = make([]connectors.Value, len(t.attrs))
 	for j, p := range t.attrs {
 		v, err := ev.Eval(p, i)
 		if err != nil {
@@ -464,7 +470,7 @@ func evaluate(t *target, ev *rules.Evaluator, i int, key string) (diff.Desired, 
 		if v == nil || v == "" {
 			v = t.defaults[j] // "no value" is null or "" everywhere in idsync
 		}
-		d.Attrs[t.policy.Attrs[j].Name] = v
+		d.Values[j] = v
 	}
 	return d, nil
 }

@@ -32,15 +32,16 @@ func (tr *targetRun) pinUnique(d *diff.Desired, stored *diff.Stored) uniquePick 
 		return pick
 	}
 	for _, j := range tr.t.unique {
-		name := tr.t.policy.Attrs[j].Name
-		cands, _ := d.Attrs[name].([]string)
+		p := tr.t.policy
+		name := p.Attrs[j].Name
+		cands, _ := d.Value(p, j).([]string)
 		switch {
 		case stored != nil && slices.Contains(cands, fmt.Sprint(stored.Attrs[name])):
-			d.Attrs[name] = stored.Attrs[name]
+			d.Set(p, j, stored.Attrs[name])
 		case len(cands) == 0:
-			d.Attrs[name] = nil
+			d.Set(p, j, nil)
 		default:
-			d.Attrs[name] = cands[0]
+			d.Set(p, j, cands[0])
 			pick.attrs = append(pick.attrs, uniqueAttr{name: name, candidates: cands})
 		}
 	}

@@ -1,16 +1,14 @@
 package planfmt
 
 import (
-	"encoding/json"
 	"io"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/idsync/idsync/connectors"
+	"github.com/idsync/idsync/connectors/attrjson"
 	"github.com/idsync/idsync/pipeline/plan"
 )
 
@@ -86,13 +84,13 @@ func appendOp(b []byte, t *plan.Target, op plan.Op, changes []connectors.Change)
 		object, member = "group", op.Key
 	}
 	b = append(b, `{"target":`...)
-	b = appendString(b, t.Name)
+	b = attrjson.AppendString(b, t.Name)
 	b = append(b, `,"action":`...)
-	b = appendString(b, op.Action.String())
+	b = attrjson.AppendString(b, op.Action.String())
 	b = append(b, `,"object":`...)
-	b = appendString(b, object)
+	b = attrjson.AppendString(b, object)
 	b = append(b, `,"key":`...)
-	b = appendString(b, op.Key)
+	b = attrjson.AppendString(b, op.Key)
 	b = appendField(b, "group", op.Group)
 	b = appendField(b, "member", member)
 	if op.Disabled {
@@ -136,9 +134,9 @@ func appendChanges(b []byte, name string, changes []connectors.Change, value fun
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, c.Attr)
+		b = attrjson.AppendString(b, c.Attr)
 		b = append(b, ':')
-		b = appendValue(b, value(c))
+		b = attrjson.AppendValue(b, value(c))
 	}
 	return append(b, '}')
 }
@@ -151,64 +149,5 @@ func appendField(b []byte, name, value string) []byte {
 	b = append(b, ',', '"')
 	b = append(b, name...)
 	b = append(b, `":`...)
-	return appendString(b, value)
-}
-
-// appendValue appends an attribute value. The common types are written
-// directly; anything else goes through encoding/json.
-func appendValue(b []byte, v connectors.Value) []byte {
-	switch v := v.(type) {
-	case nil:
-		return append(b, "null"...)
-	case string:
-		return appendString(b, v)
-	case bool:
-		return strconv.AppendBool(b, v)
-	case int64:
-		return strconv.AppendInt(b, v, 10)
-	case []string:
-		if v == nil {
-			return append(b, "null"...)
-		}
-		b = append(b, '[')
-		for i, s := range v {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, s)
-		}
-		return append(b, ']')
-	}
-	j, err := json.Marshal(v)
-	if err != nil {
-		// Values are the types listed on connectors.Value; a NaN float
-		// is the only one encoding/json refuses.
-		return append(b, "null"...)
-	}
-	return append(b, j...)
-}
-
-// appendString appends s quoted as encoding/json quotes it (HTML-safe).
-// Plain strings, including valid non-ASCII names, are copied as they are;
-// the rare string that needs escaping goes through encoding/json.
-func appendString(b []byte, s string) []byte {
-	ascii := true
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			return appendQuoted(b, s)
-		}
-		ascii = ascii && c < utf8.RuneSelf
-	}
-	if !ascii && (!utf8.ValidString(s) || strings.ContainsAny(s, "\u2028\u2029")) {
-		return appendQuoted(b, s)
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
-
-func appendQuoted(b []byte, s string) []byte {
-	j, _ := json.Marshal(s) // a string always marshals
-	return append(b, j...)
+	return attrjson.AppendString(b, value)
 }

@@ -1,0 +1,94 @@
+package attrjson
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/idsync/idsync/connectors"
+)
+
+// AppendAttrs appends a as a JSON object with its keys sorted, as
+// encoding/json writes a map; a nil set is null.
+func AppendAttrs(b []byte, a connectors.Attrs) []byte {
+	if a == nil {
+		return append(b, "null"...)
+	}
+	var small [16]string
+	keys := small[:0]
+	for k := range a {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendString(b, k)
+		b = append(b, ':')
+		b = AppendValue(b, a[k])
+	}
+	return append(b, '}')
+}
+
+// AppendValue appends an attribute value. The common types are written
+// directly; anything else goes through encoding/json.
+func AppendValue(b []byte, v connectors.Value) []byte {
+	switch v := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case string:
+		return AppendString(b, v)
+	case bool:
+		return strconv.AppendBool(b, v)
+	case int64:
+		return strconv.AppendInt(b, v, 10)
+	case []string:
+		if v == nil {
+			return append(b, "null"...)
+		}
+		b = append(b, '[')
+		for i, s := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = AppendString(b, s)
+		}
+		return append(b, ']')
+	}
+	j, err := json.Marshal(v)
+	if err != nil {
+		// Values are the types listed on connectors.Value; a NaN float
+		// is the only one encoding/json refuses.
+		return append(b, "null"...)
+	}
+	return append(b, j...)
+}
+
+// AppendString appends s quoted as encoding/json quotes it (HTML-safe).
+// Plain strings, including valid non-ASCII names, are copied as they are;
+// the rare string that needs escaping goes through encoding/json.
+func AppendString(b []byte, s string) []byte {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return appendQuoted(b, s)
+		}
+		ascii = ascii && c < utf8.RuneSelf
+	}
+	if !ascii && (!utf8.ValidString(s) || strings.ContainsAny(s, "\u2028\u2029")) {
+		return appendQuoted(b, s)
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
+}
+
+func appendQuoted(b []byte, s string) []byte {
+	j, _ := json.Marshal(s) // a string always marshals
+	return append(b, j...)
+}

@@ -46,10 +46,12 @@ func Open(dir string, opts Options) (*Store, error) {
 		WithValueThreshold(1 << 10).
 		WithNumVersionsToKeep(1).
 		// Badger's defaults (five 64 MB memtables, a 256 MB block cache)
-		// suit a database server. idsync scans state once per run and
-		// writes in small commits, so far less memory does: this keeps a
-		// 1M-identity run's resident size in the hundreds of MB.
-		WithMemTableSize(16 << 20).
+		// suit a database server. idsync scans state once per run, so
+		// less memory does. Memtables stay 64 MB: a first apply writes
+		// millions of entries, and at 16 MB flushing and compacting the
+		// small tables was an eighth more CPU (100k creates: 9.6 s against
+		// 8.4 s). A plan, which writes nothing, never fills one.
+		WithMemTableSize(64 << 20).
 		WithNumMemtables(3).
 		WithBlockCacheSize(32 << 20).
 		WithIndexCacheSize(16 << 20).

@@ -55,6 +55,9 @@ func decodeAttrs(b []byte) (connectors.Attrs, error) {
 	if len(b) == 0 {
 		return connectors.Attrs{}, nil
 	}
+	if a, ok := attrjson.ParseAttrs(b); ok {
+		return a, nil // the common case, without reflection
+	}
 	var m map[string]any
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()

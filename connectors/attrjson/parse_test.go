@@ -1,0 +1,63 @@
+package attrjson
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/idsync/idsync/connectors"
+)
+
+// viaEncodingJSON is how stored sets were read before ParseAttrs.
+func viaEncodingJSON(b []byte) (connectors.Attrs, error) {
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, json.Unmarshal(b, &m) // trailing data: let it name the error
+	}
+	return connectors.AttrsFromJSON(m), nil
+}
+
+// agrees fails t if ParseAttrs accepts b but reads it differently from
+// encoding/json, or accepts what encoding/json rejects.
+func agrees(t *testing.T, b []byte) bool {
+	t.Helper()
+	got, ok := ParseAttrs(b)
+	if !ok {
+		return false
+	}
+	want, err := viaEncodingJSON(b)
+	if err != nil {
+		t.Fatalf("ParseAttrs accepted %q, which encoding/json rejects: %v", b, err)
+	}
+	if !cmp.Equal(got, want) {
+		t.Fatalf("ParseAttrs(%q) = %#v, encoding/json gives %#v", b, got, want)
+	}
+	return true
+}
+
+// FuzzParseAttrs reads fuzzed sets as AppendAttrs writes them, which
+// ParseAttrs must accept unless a value needs escaping or is a float, and
+// fuzzed bytes, which it must read as encoding/json does or decline.
+func FuzzParseAttrs(f *testing.F) {
+	f.Add("givenName", "Zoë", "_groups", "Eng", int64(-7), true, []byte(`{"a":[],"b":-0,"c":01}`))
+	f.Add("x", `"quoted"`, "y", "\xff", int64(1)<<62, false, []byte(`{"a": 1}`))
+	f.Add("", "", "", "", int64(0), false, []byte("{\"a\":\"\xff\"}"))
+	f.Add("", "", "", "", int64(0), false, []byte("{\"b\":[\"\x01\"]}"))
+	f.Add("", "", "", "", int64(0), false, []byte(`{"a":1.5,"b":99999999999999999999,"c":{"d":1}}`))
+	f.Fuzz(func(t *testing.T, k1, s1, k2, s2 string, n int64, b bool, raw []byte) {
+		a := connectors.Attrs{k1: s1, k2: []string{s2, s1}, "n": n, "b": b, "nil": nil, "empty": []string{}}
+		enc := AppendAttrs(nil, a)
+		plain := !bytes.ContainsAny(enc, `\`)
+		if !agrees(t, enc) && plain {
+			t.Errorf("ParseAttrs declined %s, which AppendAttrs wrote without escapes", enc)
+		}
+		agrees(t, raw)
+	})
+}

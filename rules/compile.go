@@ -74,6 +74,9 @@ type Program struct {
 	// Such copies are half the attributes of a typical policy, and CEL
 	// spends most of their time on setting up the evaluation.
 	field int
+	// fast is the rule compiled to Go when it is in the common subset
+	// (see compileFast); nil otherwise.
+	fast fastFunc
 }
 
 // Compile type-checks and cost-checks every rule and returns all problems
@@ -133,6 +136,9 @@ func (e *Env) compile(x Expr) (*Program, []Issue) {
 	}
 	if !p.Unique && strings.Contains(x.Text, UniqueFunc) {
 		return nil, at("%s must be the whole expression of an attribute", UniqueFunc)
+	}
+	if !p.Limited {
+		p.fast = e.compileFast(ast.NativeRep())
 	}
 	if ref, ok := ast.NativeRep().ReferenceMap()[root.ID()]; ok && ref.Value == nil {
 		if idx, ok := e.cols[ref.Name]; ok {

@@ -21,8 +21,12 @@ type Evaluator struct {
 	env  *Env
 	now  ref.Val
 	cols []column
-	strs []*array.String // string columns, for field copies; nil elsewhere
-	row  int
+	// The columns by type, for field copies and rules compiled to Go; nil
+	// where a column has another type.
+	strs  []*array.String
+	ints  []*array.Int64
+	bools []*array.Boolean
+	row   int
 }
 
 var _ interpreter.Activation = (*Evaluator)(nil)
@@ -38,11 +42,13 @@ func (ev *Evaluator) Bind(b arrow.RecordBatch) error {
 	if !b.Schema().Equal(ev.env.schema) {
 		return errors.New("rules: batch schema differs from the rules' schema")
 	}
-	ev.cols, ev.strs = ev.cols[:0], ev.strs[:0]
+	ev.cols, ev.strs, ev.ints, ev.bools = ev.cols[:0], ev.strs[:0], ev.ints[:0], ev.bools[:0]
 	for _, c := range b.Columns() {
 		ev.cols = append(ev.cols, newColumn(c))
 		s, _ := c.(*array.String)
-		ev.strs = append(ev.strs, s)
+		n, _ := c.(*array.Int64)
+		t, _ := c.(*array.Boolean)
+		ev.strs, ev.ints, ev.bools = append(ev.strs, s), append(ev.ints, n), append(ev.bools, t)
 	}
 	return nil
 }
@@ -53,6 +59,11 @@ func (ev *Evaluator) Bind(b arrow.RecordBatch) error {
 func (ev *Evaluator) Eval(p *Program, i int) (any, error) {
 	if p.field >= 0 {
 		return ev.read(p.field, i)
+	}
+	if p.fast != nil {
+		if v, ok := p.fast(ev, i); ok {
+			return v, nil
+		}
 	}
 	ev.row = i
 	out, _, err := p.prg.Eval(ev)

@@ -11,12 +11,12 @@ import (
 )
 
 // sameAsCEL fails t unless p yields on every row of the bound batch what
-// CEL itself yields for it: p's field copy, if it has one, must not change
-// any result.
+// CEL itself yields for it: p's field copy or Go compilation, if it has
+// one, must not change any result.
 func sameAsCEL(t *testing.T, ev *Evaluator, p *Program, rows int) {
 	t.Helper()
 	viaCEL := *p
-	viaCEL.field = -1
+	viaCEL.field, viaCEL.fast = -1, nil
 	for i := range rows {
 		got, err := ev.Eval(p, i)
 		want, wantErr := ev.Eval(&viaCEL, i)

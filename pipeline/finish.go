@@ -304,9 +304,8 @@ const fewGroups = 64
 
 // sortRank sorts one rank's keys by group, key and input position. Ops
 // name few groups (users none, memberships a handful of departments), so
-// the keys are first dealt into one bucket per group, keeping input order;
-// a bucket whose keys are already in order, as a source read in key order
-// gives them, is then left as it is. spare is scratch space.
+// the keys are first dealt into one bucket per group, keeping input order,
+// and each bucket is then sorted on its own. spare is scratch space.
 func sortRank(keys, spare []sortKey) {
 	count := map[string]int{}
 	for _, k := range keys {
@@ -334,10 +333,44 @@ func sortRank(keys, spare []sortKey) {
 	}
 	n = 0
 	for _, g := range groups {
-		bucket := keys[n : n+count[g]]
-		if !slices.IsSortedFunc(bucket, compareKeys) {
-			slices.SortFunc(bucket, compareKeys)
-		}
+		sortBucket(keys[n:n+count[g]], spare)
 		n += count[g]
+	}
+}
+
+// fewRuns is how many ascending runs sortBucket merges rather than sorts.
+const fewRuns = 8
+
+// sortBucket sorts one group's keys by key and input position. Keys read
+// in order are one ascending run, left as they are; a source in numeric
+// order has a few (E999999 sorts after E1000000), which are merged in
+// linear time; anything else is sorted.
+func sortBucket(b, spare []sortKey) {
+	starts := []int{0}
+	for i := 1; i < len(b); i++ {
+		if compareKeys(b[i-1], b[i]) > 0 {
+			if len(starts) == fewRuns {
+				slices.SortFunc(b, compareKeys)
+				return
+			}
+			starts = append(starts, i)
+		}
+	}
+	// Merge each run into the sorted prefix before it.
+	for r := 1; r < len(starts); r++ {
+		mid, hi := starts[r], len(b)
+		if r+1 < len(starts) {
+			hi = starts[r+1]
+		}
+		out, x, y := spare[:0], b[:mid], b[mid:hi]
+		for len(x) > 0 && len(y) > 0 {
+			if compareKeys(y[0], x[0]) < 0 {
+				out, y = append(out, y[0]), y[1:]
+			} else {
+				out, x = append(out, x[0]), x[1:]
+			}
+		}
+		out = append(append(out, x...), y...)
+		copy(b, out)
 	}
 }

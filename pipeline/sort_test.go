@@ -23,16 +23,21 @@ func TestSortOpsIsAStableSortByRankGroupKey(t *testing.T) {
 		connectors.Enable, connectors.Delete, connectors.AddMember, connectors.RemoveMember}
 	for range 150 {
 		// Few groups are dealt into buckets, many are sorted; keys come
-		// in order (buckets already sorted) or not.
-		groups, inOrder := 1+r.IntN(4), r.IntN(2) == 0
+		// in order, in a few runs, or at random.
+		groups, order := 1+r.IntN(4), r.IntN(3)
 		if r.IntN(3) == 0 {
 			groups = 2 * fewGroups
 		}
 		ops := make([]plan.Op, r.IntN(400))
 		for i := range ops {
-			key := fmt.Sprintf("k%02d", r.IntN(20))
-			if inOrder {
+			var key string
+			switch order {
+			case 0: // in key order
 				key = fmt.Sprintf("k%04d", i/3)
+			case 1: // in numeric order: a few ascending runs (k9, k10, ...)
+				key = fmt.Sprintf("k%d", i/3)
+			default:
+				key = fmt.Sprintf("k%02d", r.IntN(20))
 			}
 			ops[i] = plan.Op{Op: connectors.Op{Action: actions[r.IntN(len(actions))], Object: connectors.Kind(r.IntN(2)),
 				Key: key, Group: fmt.Sprint("g", r.IntN(groups)), Reason: fmt.Sprint(i)}}

@@ -77,11 +77,11 @@ func (ev *Evaluator) Eval(p *Program, i int) (any, error) {
 // value CEL would, without an interpreter, and for a string without
 // boxing it in a CEL value.
 func (ev *Evaluator) read(idx, i int) (any, error) {
-	if s := ev.strs[idx]; s != nil {
-		if s.IsNull(i) {
-			return nil, nil
+	if ev.strs[idx] != nil {
+		if s, ok := readStr(ev, idx, i); ok {
+			return s, nil
 		}
-		return s.Value(i), nil
+		return nil, nil // a null
 	}
 	return native(ev.cols[idx](i))
 }

@@ -6,6 +6,7 @@ import (
 
 	celast "cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
 )
 
 // fastFunc evaluates a rule of the common subset on row i. ok is false
@@ -71,6 +72,51 @@ func (c *fastCompiler) call(e celast.Expr) (overload string, args []celast.Expr,
 	return ref.OverloadIDs[0], append(args, call.Args()...), true
 }
 
+// node compiles a node of kind: a literal (literal converts its value) or
+// a field (read reads row i of column idx) into f, or, for a call, returns
+// its overload and operands for the caller to compile. All are zero for a
+// node of another kind or outside the subset.
+func node[T any](c *fastCompiler, e celast.Expr, kind types.Kind, literal func(ref.Val) (T, bool),
+	read func(ev *Evaluator, idx, i int) (T, bool)) (f func(*Evaluator, int) (T, bool), overload string, args []celast.Expr) {
+	if kindOf(c.ast, e) != kind {
+		return nil, "", nil
+	}
+	if e.Kind() == celast.LiteralKind {
+		if v, ok := literal(e.AsLiteral()); ok {
+			return func(*Evaluator, int) (T, bool) { return v, true }, "", nil
+		}
+		return nil, "", nil
+	}
+	if idx := c.column(e); idx >= 0 {
+		return func(ev *Evaluator, i int) (T, bool) { return read(ev, idx, i) }, "", nil
+	}
+	overload, args, _ = c.call(e)
+	return nil, overload, args
+}
+
+// readStr, readInt and readBool read row i of column idx; ok is false for
+// a null (or a column of another type, which the checker rules out).
+func readStr(ev *Evaluator, idx, i int) (string, bool) {
+	if col := ev.strs[idx]; col != nil && !col.IsNull(i) {
+		return col.Value(i), true
+	}
+	return "", false
+}
+
+func readInt(ev *Evaluator, idx, i int) (int64, bool) {
+	if col := ev.ints[idx]; col != nil && !col.IsNull(i) {
+		return col.Value(i), true
+	}
+	return 0, false
+}
+
+func readBool(ev *Evaluator, idx, i int) (bool, bool) {
+	if col := ev.bools[idx]; col != nil && !col.IsNull(i) {
+		return col.Value(i), true
+	}
+	return false, false
+}
+
 // column returns the column a field reference reads, or -1.
 func (c *fastCompiler) column(e celast.Expr) int {
 	ref, found := c.ast.ReferenceMap()[e.ID()]
@@ -84,29 +130,10 @@ func (c *fastCompiler) column(e celast.Expr) int {
 }
 
 func (c *fastCompiler) str(e celast.Expr) strFunc {
-	if kindOf(c.ast, e) != types.StringKind {
-		return nil
-	}
-	if e.Kind() == celast.LiteralKind {
-		if s, ok := e.AsLiteral().(types.String); ok {
-			return func(*Evaluator, int) (string, bool) { return string(s), true }
-		}
-		return nil
-	}
-	if idx := c.column(e); idx >= 0 {
-		return func(ev *Evaluator, i int) (string, bool) {
-			col := ev.strs[idx]
-			if col == nil || col.IsNull(i) {
-				return "", false
-			}
-			return col.Value(i), true
-		}
-	}
-	overload, args, ok := c.call(e)
-	if !ok {
-		return nil
-	}
+	f, overload, args := node(c, e, types.StringKind, func(v ref.Val) (string, bool) { s, ok := v.(types.String); return string(s), ok }, readStr)
 	switch {
+	case f != nil:
+		return f
 	case overload == "add_string" && len(args) == 2:
 		l, r := c.str(args[0]), c.str(args[1])
 		if l == nil || r == nil {
@@ -121,18 +148,11 @@ func (c *fastCompiler) str(e celast.Expr) strFunc {
 			return a + b, ok
 		}
 	case (overload == "idsync_lower_ascii" || overload == "idsync_upper_ascii") && len(args) == 1:
-		arg := c.str(args[0])
-		if arg == nil {
-			return nil
-		}
 		conv := lowerASCII
 		if overload == "idsync_upper_ascii" {
 			conv = upperASCII
 		}
-		return func(ev *Evaluator, i int) (string, bool) {
-			s, ok := arg(ev, i)
-			return conv(s), ok
-		}
+		return unary(c.str(args[0]), conv)
 	case overload == "conditional" && len(args) == 3:
 		return choose(c.boolean(args[0]), c.str(args[1]), c.str(args[2]))
 	}
@@ -140,38 +160,13 @@ func (c *fastCompiler) str(e celast.Expr) strFunc {
 }
 
 func (c *fastCompiler) integer(e celast.Expr) intFunc {
-	if kindOf(c.ast, e) != types.IntKind {
-		return nil
-	}
-	if e.Kind() == celast.LiteralKind {
-		if n, ok := e.AsLiteral().(types.Int); ok {
-			return func(*Evaluator, int) (int64, bool) { return int64(n), true }
-		}
-		return nil
-	}
-	if idx := c.column(e); idx >= 0 {
-		return func(ev *Evaluator, i int) (int64, bool) {
-			col := ev.ints[idx]
-			if col == nil || col.IsNull(i) {
-				return 0, false
-			}
-			return col.Value(i), true
-		}
-	}
-	overload, args, ok := c.call(e)
-	if !ok {
-		return nil
-	}
+	f, overload, args := node(c, e, types.IntKind, func(v ref.Val) (int64, bool) { n, ok := v.(types.Int); return int64(n), ok }, readInt)
 	switch {
+	case f != nil:
+		return f
 	case (overload == "size_string" || overload == "string_size") && len(args) == 1:
-		arg := c.str(args[0])
-		if arg == nil {
-			return nil
-		}
-		return func(ev *Evaluator, i int) (int64, bool) {
-			s, ok := arg(ev, i)
-			return int64(utf8.RuneCountInString(s)), ok // CEL counts code points
-		}
+		// CEL's size of a string counts code points.
+		return unary(c.str(args[0]), func(s string) int64 { return int64(utf8.RuneCountInString(s)) })
 	case overload == "conditional" && len(args) == 3:
 		return choose(c.boolean(args[0]), c.integer(args[1]), c.integer(args[2]))
 	}
@@ -179,38 +174,12 @@ func (c *fastCompiler) integer(e celast.Expr) intFunc {
 }
 
 func (c *fastCompiler) boolean(e celast.Expr) boolFunc {
-	if kindOf(c.ast, e) != types.BoolKind {
-		return nil
-	}
-	if e.Kind() == celast.LiteralKind {
-		if b, ok := e.AsLiteral().(types.Bool); ok {
-			return func(*Evaluator, int) (bool, bool) { return bool(b), true }
-		}
-		return nil
-	}
-	if idx := c.column(e); idx >= 0 {
-		return func(ev *Evaluator, i int) (bool, bool) {
-			col := ev.bools[idx]
-			if col == nil || col.IsNull(i) {
-				return false, false
-			}
-			return col.Value(i), true
-		}
-	}
-	overload, args, ok := c.call(e)
-	if !ok {
-		return nil
-	}
+	f, overload, args := node(c, e, types.BoolKind, func(v ref.Val) (bool, bool) { b, ok := v.(types.Bool); return bool(b), ok }, readBool)
 	switch {
+	case f != nil:
+		return f
 	case overload == "logical_not" && len(args) == 1:
-		arg := c.boolean(args[0])
-		if arg == nil {
-			return nil
-		}
-		return func(ev *Evaluator, i int) (bool, bool) {
-			b, ok := arg(ev, i)
-			return !b, ok
-		}
+		return unary(c.boolean(args[0]), func(b bool) bool { return !b })
 	case (overload == "logical_and" || overload == "logical_or") && len(args) == 2:
 		// CEL's && and || absorb an error on either side when the other
 		// side decides; this subset has no errors, only nulls, which go
@@ -329,6 +298,17 @@ func compareWith[T any](l, r func(*Evaluator, int) (T, bool), cmp func(a, b T) i
 		}
 		b, ok := r(ev, i)
 		return test(cmp(a, b)), ok
+	}
+}
+
+// unary applies op to an operand.
+func unary[A, R any](arg func(*Evaluator, int) (A, bool), op func(A) R) func(*Evaluator, int) (R, bool) {
+	if arg == nil {
+		return nil
+	}
+	return func(ev *Evaluator, i int) (R, bool) {
+		a, ok := arg(ev, i)
+		return op(a), ok
 	}
 }
 

@@ -45,6 +45,7 @@ func run() error {
 	skipApply := flag.Bool("skip-apply", false, "skip the 1M-create apply scenarios")
 	runs := flag.Int("runs", 3, "runs of each read-only scenario (plans, baselines); the median is reported")
 	deltaOnly := flag.Bool("delta-only", false, "only the delta plan, against a state loaded directly (for sizes whose initial plan does not fit in memory)")
+	slice := flag.Int("slices", 0, "build the steady state by applying s0 in slices of this many rows, and measure only the steady and delta plans (for sizes whose initial plan does not fit in memory)")
 	flag.Parse()
 	dir := filepath.Join(*work, fmt.Sprint(*n))
 	bin := filepath.Join(*work, "bin")
@@ -117,7 +118,27 @@ func run() error {
 			return err
 		}
 		add(r)
-		return report(results, *n, *pct, *out)
+		return report(results, *n, *pct, filepath.Join(*out, fmt.Sprintf("e2e-%d.json", *n)))
+	}
+
+	if *slice > 0 {
+		steady := project(dir, "steady", discard(config("jsonl", "directory", "app", "hris")))
+		if err := buildInSlices(steady, s0, *slice, idsync, add); err != nil {
+			return err
+		}
+		full, _, err := median(fmt.Sprintf("steady full plan (%g%% changed)", *pct), steady, []string{"HR=" + s1},
+			filepath.Join(steady, "plan.jsonl"), idsync, "-c", "idsync.yaml", "plan", "--format", "jsonl", "--full")
+		if err != nil {
+			return err
+		}
+		full.VsFloor = full.Wall / floorS1.Wall
+		add(full)
+		r, _, err := deltaPlan("delta plan (changes only)", steady)
+		if err != nil {
+			return err
+		}
+		add(r)
+		return report(results, *n, *pct, filepath.Join(*out, fmt.Sprintf("e2e-%d-slices.json", *n)))
 	}
 
 	// Initial plan, 3 targets, empty state; and DuckDB doing the same.
@@ -179,23 +200,23 @@ func run() error {
 	dplan.Note = honesty(planFile, duckSteadyOut)
 	add(dplan)
 
-	return report(results, *n, *pct, *out)
+	return report(results, *n, *pct, filepath.Join(*out, fmt.Sprintf("e2e-%d.json", *n)))
 }
 
 // report prints the results as a markdown table and writes them as JSON
-// under out.
-func report(results []result, n int, pct float64, out string) error {
+// to file.
+func report(results []result, n int, pct float64, file string) error {
 	fmt.Printf("\n%d identities, %g%% changed; %s\n\n", n, pct, time.Now().UTC().Format(time.RFC3339))
 	fmt.Println("| scenario | wall s | CPU s | peak RSS MB | x floor | x DuckDB | same changes as DuckDB |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, r := range results {
 		fmt.Printf("| %s | %.2f | %.2f | %.0f | %s | %s | %s |\n", r.Scenario, r.Wall, r.CPU, r.RSSMB, ratio(r.VsFloor), ratio(r.VsDuckDB), r.Note)
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 		return err
 	}
 	data, _ := json.MarshalIndent(map[string]any{"identities": n, "changedPercent": pct, "results": results}, "", " ")
-	return os.WriteFile(filepath.Join(out, fmt.Sprintf("e2e-%d.json", n)), data, 0o644)
+	return os.WriteFile(file, data, 0o644)
 }
 
 // ratio prints r, or nothing when there is none or the baseline was too

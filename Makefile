@@ -13,7 +13,7 @@ TOOLS := $(CURDIR)/.tools
 .PHONY: help build demo test testdeps lint bench bench-e2e bench-e2e-10m bench-e2e-10m-steady check clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-21s %s\n", $$1, $$2}'
 
 build: ## build bin/idsync
 	go build -o bin/idsync ./cmd/idsync

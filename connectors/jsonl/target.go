@@ -106,9 +106,15 @@ func (t *Target) write(b []byte) error {
 	return nil
 }
 
-// Close syncs the file so that acknowledged ops are on disk.
+// Close syncs the file so that acknowledged ops are on disk. A path that
+// is not a regular file (/dev/null, /dev/stdout, a pipe) has no disk to
+// sync to, and fsync refuses it, so it is only closed.
 func (t *Target) Close() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return errors.Join(t.f.Sync(), t.f.Close())
+	var sync error
+	if fi, err := t.f.Stat(); err != nil || fi.Mode().IsRegular() {
+		sync = t.f.Sync()
+	}
+	return errors.Join(sync, t.f.Close())
 }

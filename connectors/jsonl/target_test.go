@@ -1,6 +1,7 @@
 package jsonl
 
 import (
+	"context"
 	"math"
 	"os"
 	"path/filepath"
@@ -40,5 +41,21 @@ func TestBulkWritesLinesInOrderAndFailsOnlyTheBadOp(t *testing.T) {
 `
 	if diff := cmp.Diff(want, string(b)); diff != "" {
 		t.Errorf("file (-want +got):\n%s", diff)
+	}
+}
+
+// TestTargetWritesToDevNull applies an op to /dev/null, a path users give
+// to discard a target's output, and closes it: fsync refuses character
+// devices, which must not fail the run.
+func TestTargetWritesToDevNull(t *testing.T) {
+	tg, err := Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tg.Apply(context.Background(), connectors.Op{Action: connectors.Create, Key: "E1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
 	}
 }

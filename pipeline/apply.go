@@ -323,7 +323,12 @@ func (a *applier) run(ctx context.Context, pt *plan.Target) error {
 			return err
 		}
 	}
-	return a.e.refresh(a.t.cfg.Name, pt.Refresh)
+	if err := a.e.refresh(a.t.cfg.Name, pt.Refresh); err != nil {
+		return err
+	}
+	// Every op has its outcome: let plans skip the journal until the next
+	// apply writes to it.
+	return a.e.store.JournalSettle(a.t.cfg.Name)
 }
 
 // quarantine records that the target is to be left alone for a while;

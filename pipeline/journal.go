@@ -95,7 +95,7 @@ func (e *Engine) recover(ctx context.Context, t *target) error {
 			return err
 		}
 	}
-	return nil
+	return e.store.JournalSettle(t.cfg.Name)
 }
 
 // resync sets key's state to what the target holds and clears its journal

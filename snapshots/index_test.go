@@ -3,6 +3,7 @@ package snapshots
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -123,7 +124,7 @@ func TestLookup(t *testing.T) {
 // checks that Open derives what later versions keep, and moves the
 // attributes to their own keys without changing what Get returns.
 func TestOldStoresAreUpgraded(t *testing.T) {
-	for _, from := range []uint64{1, 2} {
+	for _, from := range []uint64{1, 2, 3} {
 		t.Run(fmt.Sprint("v", from), func(t *testing.T) {
 			dir := t.TempDir()
 			db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil))
@@ -138,8 +139,20 @@ func TestOldStoresAreUpgraded(t *testing.T) {
 					if err := txn.Set(objectKey(targets[i], e.Key), append(e.encode(), e.Attrs...)); err != nil {
 						return err
 					}
+					if from == 3 && len(e.Attrs) > 0 { // v3 keeps them apart
+						if err := txn.Set(objectKey(targets[i], e.Key), e.encode()); err != nil {
+							return err
+						}
+						if err := txn.Set(attrsKey(targets[i], e.Key), e.Attrs); err != nil {
+							return err
+						}
+					}
 				}
-				if from == 2 { // v2 kept counts and the deprovisioned list
+				// An op of unknown outcome, journaled before v4 marked journals.
+				if err := txn.Set(journalKey("app", "E9"), []byte("op")); err != nil {
+					return err
+				}
+				if from >= 2 { // v2 kept counts and the deprovisioned list
 					for _, kv := range [][2][]byte{{countKey("dir"), putUint64(2)}, {countKey("app"), putUint64(1)}, {deprovKey("dir", "E2"), putUint64(99)}} {
 						if err := txn.Set(kv[0], kv[1]); err != nil {
 							return err
@@ -162,6 +175,18 @@ func TestOldStoresAreUpgraded(t *testing.T) {
 			}
 			if diff := cmp.Diff(derived{Count: 1, Deprov: map[string]int64{}, Links: map[string]string{}}, storedDerived(t, s, "app")); diff != "" {
 				t.Errorf("app after upgrade (-want +got):\n%s", diff)
+			}
+			var journaled []string
+			for _, target := range []string{"dir", "app"} {
+				if err := s.JournalScan(target, func(key string, _ []byte) error {
+					journaled = append(journaled, target+"/"+key)
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !slices.Equal(journaled, []string{"app/E9"}) {
+				t.Errorf("journal after upgrade: %v, want [app/E9]", journaled)
 			}
 			for i, want := range entries {
 				got, ok, err := s.Get(targets[i], want.Key)

@@ -6,12 +6,12 @@ import "encoding/binary"
 // change to the keys or the entry encoding below must bump it and teach Open
 // to migrate (or refuse) older layouts; a store with a higher version than
 // this build knows is refused rather than misread.
-const FormatVersion = 3
+const FormatVersion = 4
 
 // Key families. Each starts with one byte so families never interleave and
 // a prefix scan reads exactly one of them.
 const (
-	famMeta   = 'm' // m/version, m/serial/<target>, m/count/<target>
+	famMeta   = 'm' // m/version, m/serial/<target>, m/count/<target>, m/journal/<target>
 	famObject = 'o' // o<target>\x00<key> -> entry, without its attributes (v3)
 	// famAttrs holds entries' attributes apart from the rest (v3): a plan
 	// scans every entry's fingerprint and link, and reading the attributes
@@ -37,6 +37,9 @@ func serialKey(target string) []byte { return []byte("m/serial/" + target) }
 // countKey holds how many entries target has (v2), kept in step by every
 // commit so a delta run need not count them.
 func countKey(target string) []byte { return []byte("m/count/" + target) }
+
+// journalMarkKey is set while target's journal may hold records (v4).
+func journalMarkKey(target string) []byte { return []byte("m/journal/" + target) }
 
 func deprovPrefix(target string) []byte {
 	return append(append([]byte{famDeprov}, target...), 0)

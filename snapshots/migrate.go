@@ -7,17 +7,62 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 )
 
-// migrate upgrades a store from key format v1 or v2 to the current one,
-// in one pass over the entries:
+// migrate upgrades a store from an older key format to the current one:
 //
 //   - v2 added entry counts and the deprovisioned list, derived from the
 //     entries;
-//   - v3 moved each entry's attributes to a key of their own.
+//   - v3 moved each entry's attributes to a key of their own;
+//   - v4 marks the journals that may hold records.
 //
 // It writes in batches, since a large store exceeds one transaction, and
 // sets the new version last: a run killed halfway leaves the old version,
 // which migrates again, and every write here is idempotent.
 func (s *Store) migrate(from uint64) error {
+	if from < 3 {
+		if err := s.migrateEntries(from); err != nil {
+			return err
+		}
+	}
+	if err := s.markJournals(); err != nil {
+		return err
+	}
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(versionKey, putUint64(FormatVersion)) }); err != nil {
+		return err
+	}
+	if from < 3 {
+		// The rewrite left an old version of most keys behind; every scan
+		// would step over them until compactions caught up. Compact now, once.
+		return s.db.Flatten(runtime.GOMAXPROCS(0))
+	}
+	return nil
+}
+
+// markJournals sets the mark of every target whose journal holds a
+// record (v4): without one, JournalScan would skip them.
+func (s *Store) markJournals() error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: []byte{famJourn}})
+		defer it.Close()
+		it.Rewind()
+		for it.Valid() {
+			t, _, ok := bytes.Cut(it.Item().KeyCopy(nil)[1:], []byte{0})
+			if !ok {
+				it.Next()
+				continue
+			}
+			if err := txn.Set(journalMarkKey(string(t)), []byte{1}); err != nil {
+				return err
+			}
+			// On to the next target: its keys sort after t + 0x01.
+			it.Seek(append(append([]byte{famJourn}, t...), 1))
+		}
+		return nil
+	})
+}
+
+// migrateEntries does the v1 and v2 upgrades, in one pass over the
+// entries.
+func (s *Store) migrateEntries(from uint64) error {
 	counts := map[string]uint64{}
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
@@ -69,13 +114,5 @@ func (s *Store) migrate(from uint64) error {
 			return err
 		}
 	}
-	if err := wb.Flush(); err != nil {
-		return err
-	}
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(versionKey, putUint64(FormatVersion)) }); err != nil {
-		return err
-	}
-	// The rewrite left an old version of most keys behind; every scan
-	// would step over them until compactions caught up. Compact now, once.
-	return s.db.Flatten(runtime.GOMAXPROCS(0))
+	return wb.Flush()
 }

@@ -3,6 +3,7 @@ package snapshots
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -125,5 +126,58 @@ func TestCorruptEntry(t *testing.T) {
 	var e Entry
 	if err := e.decode([]byte{9, 9, 9}); !errors.Is(err, errCorrupt) {
 		t.Errorf("decode of junk: err = %v, want errCorrupt", err)
+	}
+}
+
+// TestJournalMarkFollowsRecords: a journal is read while it may hold
+// records, and skipped once JournalSettle has found it empty; a settle
+// while records remain changes nothing.
+func TestJournalMarkFollowsRecords(t *testing.T) {
+	s := memStore(t)
+	scan := func() []string {
+		t.Helper()
+		var keys []string
+		if err := s.JournalScan("dir", func(key string, _ []byte) error { keys = append(keys, key); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return keys
+	}
+	marked := func() bool {
+		t.Helper()
+		err := s.db.View(func(txn *badger.Txn) error { _, err := txn.Get(journalMarkKey("dir")); return err })
+		if err != nil && !errors.Is(err, badger.ErrKeyNotFound) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	if marked() || len(scan()) != 0 {
+		t.Fatalf("a new store has a marked or non-empty journal")
+	}
+	if err := s.JournalPut("dir", JournalRecord{Key: "E1", Record: []byte("a")}, JournalRecord{Key: "E2", Record: []byte("b")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit("dir", Change{Entry: Entry{Key: "E1", ID: "1"}, Journaled: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.JournalSettle("dir"); err != nil {
+		t.Fatal(err)
+	}
+	if got := scan(); !marked() || !slices.Equal(got, []string{"E2"}) {
+		t.Fatalf("with E2 journaled: marked %v, scan %v", marked(), got)
+	}
+	if err := s.JournalDelete("dir", "E2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.JournalSettle("dir"); err != nil {
+		t.Fatal(err)
+	}
+	if marked() {
+		t.Fatalf("an empty journal kept its mark")
+	}
+	if err := s.JournalPut("dir", JournalRecord{Key: "E3", Record: []byte("c")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := scan(); !slices.Equal(got, []string{"E3"}) {
+		t.Fatalf("after a new record: scan %v", got)
 	}
 }

@@ -14,10 +14,12 @@ import (
 // behaves exactly as it always has.
 type fastFunc func(ev *Evaluator, i int) (v any, ok bool)
 
+// Aliases, not new types, so the generic helpers below take them as they
+// are.
 type (
-	strFunc  func(ev *Evaluator, i int) (string, bool)
-	boolFunc func(ev *Evaluator, i int) (bool, bool)
-	intFunc  func(ev *Evaluator, i int) (int64, bool)
+	strFunc  = func(ev *Evaluator, i int) (string, bool)
+	boolFunc = func(ev *Evaluator, i int) (bool, bool)
+	intFunc  = func(ev *Evaluator, i int) (int64, bool)
 )
 
 // compileFast turns a checked rule into typed Go closures when every node
@@ -72,27 +74,40 @@ func (c *fastCompiler) call(e celast.Expr) (overload string, args []celast.Expr,
 	return ref.OverloadIDs[0], append(args, call.Args()...), true
 }
 
-// node compiles a node of kind: a literal (literal converts its value) or
-// a field (read reads row i of column idx) into f, or, for a call, returns
-// its overload and operands for the caller to compile. All are zero for a
+// node compiles a node of kind: a literal (literal converts its value), a
+// field (read reads row i of column idx), a ?: whose branches self
+// compiles, or a call, which calls compiles from its overload and
+// operands (the receiver of a member call first). It returns nil for a
 // node of another kind or outside the subset.
 func node[T any](c *fastCompiler, e celast.Expr, kind types.Kind, literal func(ref.Val) (T, bool),
-	read func(ev *Evaluator, idx, i int) (T, bool)) (f func(*Evaluator, int) (T, bool), overload string, args []celast.Expr) {
+	read func(ev *Evaluator, idx, i int) (T, bool), self func(celast.Expr) func(*Evaluator, int) (T, bool),
+	calls func(overload string, args []celast.Expr) func(*Evaluator, int) (T, bool)) func(*Evaluator, int) (T, bool) {
 	if kindOf(c.ast, e) != kind {
-		return nil, "", nil
+		return nil
 	}
 	if e.Kind() == celast.LiteralKind {
 		if v, ok := literal(e.AsLiteral()); ok {
-			return func(*Evaluator, int) (T, bool) { return v, true }, "", nil
+			return func(*Evaluator, int) (T, bool) { return v, true }
 		}
-		return nil, "", nil
+		return nil
 	}
 	if idx := c.column(e); idx >= 0 {
-		return func(ev *Evaluator, i int) (T, bool) { return read(ev, idx, i) }, "", nil
+		return func(ev *Evaluator, i int) (T, bool) { return read(ev, idx, i) }
 	}
-	overload, args, _ = c.call(e)
-	return nil, overload, args
+	overload, args, ok := c.call(e)
+	switch {
+	case !ok:
+		return nil
+	case overload == "conditional" && len(args) == 3:
+		return choose(c.boolean(args[0]), self(args[1]), self(args[2]))
+	}
+	return calls(overload, args)
 }
+
+// literalStr, literalInt and literalBool convert a literal of their type.
+func literalStr(v ref.Val) (string, bool) { s, ok := v.(types.String); return string(s), ok }
+func literalInt(v ref.Val) (int64, bool)  { n, ok := v.(types.Int); return int64(n), ok }
+func literalBool(v ref.Val) (bool, bool)  { b, ok := v.(types.Bool); return bool(b), ok }
 
 // readStr, readInt and readBool read row i of column idx; ok is false for
 // a null (or a column of another type, which the checker rules out).
@@ -130,10 +145,11 @@ func (c *fastCompiler) column(e celast.Expr) int {
 }
 
 func (c *fastCompiler) str(e celast.Expr) strFunc {
-	f, overload, args := node(c, e, types.StringKind, func(v ref.Val) (string, bool) { s, ok := v.(types.String); return string(s), ok }, readStr)
+	return node(c, e, types.StringKind, literalStr, readStr, c.str, c.strCall)
+}
+
+func (c *fastCompiler) strCall(overload string, args []celast.Expr) strFunc {
 	switch {
-	case f != nil:
-		return f
 	case overload == "add_string" && len(args) == 2:
 		l, r := c.str(args[0]), c.str(args[1])
 		if l == nil || r == nil {
@@ -153,31 +169,28 @@ func (c *fastCompiler) str(e celast.Expr) strFunc {
 			conv = upperASCII
 		}
 		return unary(c.str(args[0]), conv)
-	case overload == "conditional" && len(args) == 3:
-		return choose(c.boolean(args[0]), c.str(args[1]), c.str(args[2]))
 	}
 	return nil
 }
 
 func (c *fastCompiler) integer(e celast.Expr) intFunc {
-	f, overload, args := node(c, e, types.IntKind, func(v ref.Val) (int64, bool) { n, ok := v.(types.Int); return int64(n), ok }, readInt)
-	switch {
-	case f != nil:
-		return f
-	case (overload == "size_string" || overload == "string_size") && len(args) == 1:
+	return node(c, e, types.IntKind, literalInt, readInt, c.integer, c.intCall)
+}
+
+func (c *fastCompiler) intCall(overload string, args []celast.Expr) intFunc {
+	if (overload == "size_string" || overload == "string_size") && len(args) == 1 {
 		// CEL's size of a string counts code points.
 		return unary(c.str(args[0]), func(s string) int64 { return int64(utf8.RuneCountInString(s)) })
-	case overload == "conditional" && len(args) == 3:
-		return choose(c.boolean(args[0]), c.integer(args[1]), c.integer(args[2]))
 	}
 	return nil
 }
 
 func (c *fastCompiler) boolean(e celast.Expr) boolFunc {
-	f, overload, args := node(c, e, types.BoolKind, func(v ref.Val) (bool, bool) { b, ok := v.(types.Bool); return bool(b), ok }, readBool)
+	return node(c, e, types.BoolKind, literalBool, readBool, c.boolean, c.boolCall)
+}
+
+func (c *fastCompiler) boolCall(overload string, args []celast.Expr) boolFunc {
 	switch {
-	case f != nil:
-		return f
 	case overload == "logical_not" && len(args) == 1:
 		return unary(c.boolean(args[0]), func(b bool) bool { return !b })
 	case (overload == "logical_and" || overload == "logical_or") && len(args) == 2:
@@ -200,8 +213,6 @@ func (c *fastCompiler) boolean(e celast.Expr) boolFunc {
 			}
 			return b, ok && okb
 		}
-	case overload == "conditional" && len(args) == 3:
-		return choose(c.boolean(args[0]), c.boolean(args[1]), c.boolean(args[2]))
 	case overload == "in_list" && len(args) == 2:
 		return c.in(args[0], args[1])
 	case len(args) == 2:

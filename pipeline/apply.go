@@ -261,6 +261,9 @@ type applier struct {
 	// none of their later commits may store the record's fingerprint, or
 	// the next run would skip the record and never finish its work.
 	poisoned map[string]bool
+	// commits takes the state commits of bulks and membership batches
+	// while a rank runs (see parallel); nil between ranks.
+	commits *commitQueue
 }
 
 func (a *applier) poison(key string) {
@@ -394,35 +397,6 @@ func (a *applier) units(ops []plan.Op, g *plan.Guard) []func(context.Context) er
 	return units
 }
 
-// parallel runs units on the target's concurrency, stopping at the first
-// error (an error here is a state failure, not a failed op).
-func (a *applier) parallel(ctx context.Context, units []func(context.Context) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	next := make(chan func(context.Context) error)
-	var wg sync.WaitGroup
-	for range min(a.t.cfg.Concurrency, len(units)) {
-		wg.Go(func() {
-			for u := range next {
-				if err := u(ctx); err != nil {
-					cancel(err)
-				}
-			}
-		})
-	}
-feed:
-	for _, u := range units {
-		select {
-		case next <- u:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
-	return context.Cause(ctx)
-}
-
 // fail records a failed op, puts it in escrow, and quarantines the target
 // when most of what it was sent failed.
 func (a *applier) fail(op connectors.Op, err error) {
@@ -525,13 +499,14 @@ func (a *applier) bulk(ctx context.Context, ba connectors.BulkApplier, ops []pla
 }
 
 // settleMany settles a bulk's outcomes: successes that only rewrite their
-// own entry are committed together, with their log records; the rest go
-// through settle one by one.
+// own entry are committed together, with their log records, on the commit
+// goroutine; the rest go through settle one by one, here, since settling a
+// failure may send more requests (a drifted object is recreated).
 func (a *applier) settleMany(ctx context.Context, batch []plan.Op, results []connectors.Result, errs []error, deferred [][]string) error {
 	var done []settled
 	for i, op := range batch {
 		if errs[i] == nil && op.Object == connectors.User && op.Action != connectors.Delete {
-			done = append(done, settled{a.fingerprint(op), results[i], deferred[i]})
+			done = append(done, settled{op, results[i], deferred[i]})
 			continue
 		}
 		if err := a.settle(ctx, op, results[i], errs[i], deferred[i]); err != nil {
@@ -540,6 +515,14 @@ func (a *applier) settleMany(ctx context.Context, batch []plan.Op, results []con
 	}
 	if len(done) == 0 {
 		return nil
+	}
+	return a.later(func() error { return a.commitMany(done) })
+}
+
+// commitMany commits a bulk's successes and writes their log records.
+func (a *applier) commitMany(done []settled) error {
+	for i := range done {
+		done[i].op = a.fingerprint(done[i].op)
 	}
 	if err := a.e.commitUsers(a.t.cfg.Name, done); err != nil {
 		return fmt.Errorf("target %s: commit state of %d ops: %w", a.t.cfg.Name, len(done), err)
@@ -759,11 +742,16 @@ func (a *applier) members(ctx context.Context, batch []plan.Op) error {
 		}
 		return nil
 	}
-	if err := a.e.commitMembers(target, name, sent); err != nil {
+	return a.later(func() error { return a.commitBatch(req.Action, name, sent) })
+}
+
+// commitBatch commits an acknowledged membership batch and counts it.
+func (a *applier) commitBatch(action connectors.Action, name string, sent []plan.Op) error {
+	if err := a.e.commitMembers(a.t.cfg.Name, name, sent); err != nil {
 		return err
 	}
 	a.e.metric(func(m *Metrics) {
-		m.applyOps.WithLabelValues(a.t.cfg.Name, req.Action.String(), "applied").Add(float64(len(sent)))
+		m.applyOps.WithLabelValues(a.t.cfg.Name, action.String(), "applied").Add(float64(len(sent)))
 	})
 	log := make([]snapshots.HistoryEntry, 0, len(sent))
 	for _, op := range sent {
@@ -774,7 +762,7 @@ func (a *applier) members(ctx context.Context, batch []plan.Op) error {
 	a.writeHistory(log...)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.rep.Applied[req.Action] += len(sent)
+	a.rep.Applied[action] += len(sent)
 	return nil
 }
 

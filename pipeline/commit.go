@@ -75,6 +75,7 @@ func (e *Engine) userChange(target string, op plan.Op, res connectors.Result, de
 		}
 		return append(changes, snapshots.Change{Entry: snapshots.Entry{Key: op.Key}, Delete: true, Journaled: true}), nil
 	}
+	known := &snapshots.Known{Entry: en, Found: ok}
 	version := cmp.Or(res.Version, stored)
 	en.Key, en.Hash = op.Key, op.Hash
 	if len(deferred) > 0 {
@@ -111,7 +112,7 @@ func (e *Engine) userChange(target string, op plan.Op, res connectors.Result, de
 	if en.Attrs, err = encodeState(next, groups); err != nil {
 		return nil, err
 	}
-	return []snapshots.Change{{Entry: en, Journaled: true}}, nil
+	return []snapshots.Change{{Entry: en, Journaled: true, Known: known}}, nil
 }
 
 // commitGroup records a group create or delete.
@@ -133,10 +134,14 @@ func (e *Engine) commitMembers(target, name string, ops []plan.Op) error {
 	}
 	changes := make([]snapshots.Change, 0, len(ops)+1)
 	for _, op := range ops {
-		en, _, err := e.store.Get(target, op.Key)
+		en, ok, err := e.store.Get(target, op.Key)
 		if err != nil {
 			return err
 		}
+		if !ok {
+			continue // cannot happen: members sends only users it found, and deletes come in a later rank
+		}
+		known := &snapshots.Known{Entry: en, Found: true}
 		attrs, groups, version, err := decodeState(en.Attrs)
 		if err != nil {
 			return err
@@ -157,7 +162,7 @@ func (e *Engine) commitMembers(target, name string, ops []plan.Op) error {
 		if op.Hash != 0 {
 			en.Hash = op.Hash
 		}
-		changes = append(changes, snapshots.Change{Entry: en})
+		changes = append(changes, snapshots.Change{Entry: en, Known: known})
 	}
 	return e.store.Commit(target, append(changes, snapshots.Change{Group: &g})...)
 }

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 
 	"github.com/idsync/idsync/connectors"
 )
@@ -37,15 +38,37 @@ func (t *Target) applyInTx(ctx context.Context, ops []connectors.Op, results []c
 	if err != nil {
 		return false
 	}
+	x := &txStmts{tx: tx, stmts: map[string]*sql.Stmt{}}
 	for i, op := range ops {
 		if op.Object == connectors.Group {
 			_ = tx.Rollback() // groups have their own path; nothing was written that matters
 			return false
 		}
-		if results[i], err = t.applyUser(ctx, tx, op); err != nil {
+		if results[i], err = t.applyUser(ctx, x, op); err != nil {
 			_ = tx.Rollback() // the ops are retried one by one
 			return false
 		}
 	}
 	return tx.Commit() == nil
+}
+
+// txStmts runs a bulk's statements in its transaction, preparing each
+// distinct one once: parsing and planning an INSERT cost SQLite more than
+// running it, and a bulk's creates mostly share one column list. The
+// transaction closes the statements when it ends.
+type txStmts struct {
+	tx    *sql.Tx
+	stmts map[string]*sql.Stmt
+}
+
+func (x *txStmts) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	stmt, ok := x.stmts[q]
+	if !ok {
+		var err error
+		if stmt, err = x.tx.PrepareContext(ctx, q); err != nil {
+			return nil, err
+		}
+		x.stmts[q] = stmt
+	}
+	return stmt.ExecContext(ctx, args...)
 }

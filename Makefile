@@ -10,7 +10,7 @@ GOLANGCI_LINT_VERSION := v2.15.0
 TOOLS := $(CURDIR)/.tools
 
 .DEFAULT_GOAL := help
-.PHONY: help build demo test testdeps lint bench bench-e2e bench-e2e-10m bench-e2e-10m-steady check clean
+.PHONY: help build demo test testdeps lint bench bench-e2e bench-e2e-10m bench-e2e-10m-wave bench-e2e-10m-steady check clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-21s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ bench-e2e: ## end-to-end scenarios at 1M identities, with the parse-only and Duc
 
 bench-e2e-10m: ## delta plan of 10k changes against a 10M-identity state (needs ~5 GB of disk)
 	go run ./bench/e2e -n 10000000 -changes 0.1 -delta-only
+
+bench-e2e-10m-wave: ## initial plan at 10M: its first wave, at the default opsPerRun (bounded memory)
+	go run ./bench/e2e -n 10000000 -changes 0.1 -wave-only
 
 bench-e2e-10m-steady: ## steady full plan at 10M, on a state applied in 1M slices (~45 min, ~30 GB of disk)
 	go run ./bench/e2e -n 10000000 -changes 0.1 -slices 1000000

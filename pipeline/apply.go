@@ -61,6 +61,8 @@ type TargetReport struct {
 	// Quarantined says why the engine stopped sending to the target, and
 	// Skipped why it was not even planned; empty when neither.
 	Quarantined, Skipped string
+	// Waiting counts records the plan left for the next wave (opsPerRun).
+	Waiting int
 }
 
 // Failure is one op that did not apply.
@@ -74,6 +76,34 @@ func (r *Report) Failed() int {
 	n := 0
 	for _, t := range r.Targets {
 		n += len(t.Failed)
+	}
+	return n
+}
+
+// Waiting counts records left for the next wave, across the targets that
+// can take one now (neither skipped nor quarantined). Callers plan and
+// apply again while it is above zero: each wave is bounded by opsPerRun,
+// so a first load of millions of identities never holds one whole plan.
+func (r *Report) Waiting() int {
+	n := 0
+	for _, t := range r.Targets {
+		if t.Skipped == "" && t.Quarantined == "" {
+			n += t.Waiting
+		}
+	}
+	return n
+}
+
+// Applied counts ops applied across targets, groups included.
+func (r *Report) Applied() int {
+	n := 0
+	for _, t := range r.Targets {
+		for _, c := range t.Applied {
+			n += c
+		}
+		for _, c := range t.AppliedGroups {
+			n += c
+		}
 	}
 	return n
 }
@@ -122,7 +152,7 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*R
 		a := &applier{e: e, t: t, opts: opts, log: e.opts.Log.With("target", pt.Name), runID: runID,
 			sensitive: pt.Sensitive, retrying: map[string]bool{}, poisoned: map[string]bool{},
 			rep: &TargetReport{Name: pt.Name, Applied: map[connectors.Action]int{}, AppliedGroups: map[connectors.Action]int{},
-				Guard: pt.Guard, Skipped: pt.Skipped}}
+				Guard: pt.Guard, Skipped: pt.Skipped, Waiting: pt.Waiting}}
 		for _, k := range pt.Retrying {
 			a.retrying[k] = true
 		}
@@ -143,8 +173,9 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*R
 		// Failed ops went to escrow: the run is done with them for now,
 		// unless the target was quarantined and ops were never tried. A
 		// deferred reference is not done either: a delta would not carry
-		// its record again, so the next run must read in full.
-		failed[pt.Name] = a.rep.Quarantined != "" || len(pt.Deferred) > 0 || len(a.rep.Deferred) > 0
+		// its record again, so the next run must read in full. Nor are
+		// records that wait for the next wave.
+		failed[pt.Name] = a.rep.Quarantined != "" || len(pt.Deferred) > 0 || len(a.rep.Deferred) > 0 || pt.Waiting > 0
 	}
 	for _, s := range p.Sources {
 		if err := e.advance(s, failed); err != nil {
@@ -657,7 +688,7 @@ func (a *applier) resolveRefs(op plan.Op) (connectors.Op, []string, error) {
 	var deferred []string
 	sent.Changes = nil
 	for _, c := range op.Changes {
-		if !a.isReference(c.Attr) || c.New == nil || c.New == "" {
+		if !a.t.reference(c.Attr) || c.New == nil || c.New == "" {
 			sent.Changes = append(sent.Changes, c)
 			continue
 		}
@@ -683,15 +714,6 @@ func (a *applier) resolveRefs(op plan.Op) (connectors.Op, []string, error) {
 		sent.Changes = append(sent.Changes, c)
 	}
 	return sent, deferred, nil
-}
-
-func (a *applier) isReference(attr string) bool {
-	for _, p := range a.t.policy.Attrs {
-		if p.Name == attr {
-			return p.Reference
-		}
-	}
-	return false
 }
 
 // members sends one batch of membership ops as one request.

@@ -131,12 +131,9 @@ func (e *Engine) holdEscrowed(tr *targetRun) {
 // them would only be deferred at apply time, every run; the record's
 // fingerprint is left unset instead, so each run looks again.
 func (tr *targetRun) deferReferences() error {
-	refs := map[string]bool{}
-	for _, a := range tr.t.policy.Attrs {
-		refs[a.Name] = a.Reference
-	}
+	refs := tr.t.reference
 	if !slices.ContainsFunc(tr.out.Ops, func(op plan.Op) bool {
-		return op.Action == connectors.Update && slices.ContainsFunc(op.Changes, func(c connectors.Change) bool { return refs[c.Attr] })
+		return op.Action == connectors.Update && slices.ContainsFunc(op.Changes, func(c connectors.Change) bool { return refs(c.Attr) })
 	}) {
 		return nil // no reference changes (a first plan creates, it does not update)
 	}
@@ -153,7 +150,7 @@ func (tr *targetRun) deferReferences() error {
 			changes := op.Changes[:0:0]
 			for _, c := range op.Changes {
 				ref, _ := c.New.(string)
-				if !refs[c.Attr] || ref == "" || creating[ref] {
+				if !refs(c.Attr) || ref == "" || creating[ref] {
 					changes = append(changes, c)
 					continue
 				}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/idsync/idsync/connectors"
@@ -44,6 +45,10 @@ type targetRun struct {
 	picks []uniquePick
 	// escrow holds the target's failed ops waiting for a retry, by key.
 	escrow map[string]snapshots.Escrow
+	// Bounding the plan to opsPerRun: see waves.go.
+	counted, guessed int // ops toward opsPerRun, and speculative ones
+	closed           bool
+	full             atomic.Bool
 }
 
 // sourceRun is one source read.
@@ -357,6 +362,15 @@ func (tr *targetRun) add(ops []connectors.Op, desired connectors.Attrs) {
 	}
 }
 
+// A nil *rowResult means the record's fingerprint matched state: nothing
+// to do, known before evaluating. Every other outcome is a rowResult:
+// nothing (evaluated, no work), notEvaluated (the target's wave was full)
+// or the work itself.
+var (
+	nothing      = &rowResult{}
+	notEvaluated = &rowResult{}
+)
+
 // rowResult is what one record means for one target, computed without
 // touching shared state so workers can compute it in parallel; applyRow
 // then records it, in input order.
@@ -381,13 +395,16 @@ func (e *Engine) evalRow(sr *sourceRun, tr *targetRun, ev *rules.Evaluator, i in
 	if managed && ie.hash == h && !t.usesNow {
 		return nil, nil // same record, same policy: same result
 	}
+	if tr.full.Load() {
+		return notEvaluated, nil
+	}
 	d, err := evaluate(t, ev, i, key)
 	if re := (ruleError{}); errors.As(err, &re) {
 		return &rowResult{reject: &plan.Reject{Source: sr.s.cfg.Name, Target: t.cfg.Name, Rule: re.rule,
 			File: sr.path(), Line: int(line), Key: key, Reason: re.err.Error()}}, nil
 	}
 	if !d.InScope && !managed {
-		return nil, nil
+		return nothing, nil
 	}
 	var stored *diff.Stored
 	if managed {
@@ -417,13 +434,23 @@ func (e *Engine) evalRow(sr *sourceRun, tr *targetRun, ev *rules.Evaluator, i in
 
 // applyRow records a row result in the target's plan.
 func (sr *sourceRun) applyRow(tr *targetRun, key string, r *rowResult) {
+	if r != nil && tr.closed {
+		// Whatever it was (work, a rule error, or nothing at all) waits for
+		// the next run: a worker may or may not have evaluated it, and the
+		// plan must not depend on which.
+		tr.out.Waiting++
+		return
+	}
 	switch {
-	case r == nil:
+	case r == nil, r == nothing:
+	case r == notEvaluated: // cannot happen: full is set only as closed is
+		tr.out.Waiting++
 	case r.reject != nil:
 		sr.rejects = append(sr.rejects, *r.reject)
 		tr.failed[key] = true
 	case r.refresh:
 		tr.out.Refresh = append(tr.out.Refresh, plan.Refresh{Key: key, Hash: r.hash})
+	case tr.overBudget(key, r.ops):
 	default:
 		if len(r.pick.attrs) > 0 {
 			tr.picks = append(tr.picks, r.pick)
@@ -434,6 +461,7 @@ func (sr *sourceRun) applyRow(tr *targetRun, key string, r *rowResult) {
 			// Matched later, in one batch per target: see resolveMatches.
 			tr.toMatch = append(tr.toMatch, len(tr.out.Ops)-len(r.ops))
 		}
+		tr.count(r.ops)
 	}
 }
 

@@ -55,15 +55,23 @@ var targets = map[string]string{
       contractor: 'user.title == "Associate"'`,
 }
 
-// config renders an idsync config for the named targets of one kind.
+// config renders an idsync config for the named targets of one kind. Its
+// plans are whole (opsPerRun: 0): the comparison with DuckDB needs every
+// change in one plan, and a first apply in one wave is what earlier runs
+// measured.
 func config(kind string, names ...string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "state: state\nsources:\n  hr:\n    type: csv\n    path: ${env:HR}\n    read: delta\n    delta: ${env:DELTA:-none.csv}\n    key: employeeId\n    schema: %s\ntargets:\n", schema)
 	for _, n := range names {
-		fmt.Fprintf(&b, "  %s:\n    type: %s\n    path: %s.%s\n    source: hr\n    safety: {maxDeletes: 100000000}%s\n", n, kind, n, ext(kind), targets[n])
+		fmt.Fprintf(&b, "  %s:\n    type: %s\n    path: %s.%s\n    source: hr\n    %s\n    safety: {maxDeletes: 100000000}%s\n", n, kind, n, ext(kind), wholePlans, targets[n])
 	}
 	return b.String()
 }
+
+const wholePlans = "opsPerRun: 0"
+
+// waves is cfg with each target's plan bounded by the default opsPerRun.
+func waves(cfg string) string { return strings.ReplaceAll(cfg, "    "+wholePlans+"\n", "") }
 
 func ext(kind string) string {
 	if kind == "sqlite" {

@@ -31,34 +31,85 @@ func applyCommand() *cli.Command {
 				return err
 			}
 			defer s.close(&err)
-			p, saved, err := loadOrPlan(c, s)
-			if err != nil {
-				return err
-			}
-			printRejects(c.App.ErrWriter, p.Rejects)
-			if !c.Bool("quiet") {
-				if err := planfmt.Text(c.App.Writer, p); err != nil {
-					return exitf(exitFailure, "%v", err)
+			var w waves
+			for {
+				rep, more, err := w.next(c, s)
+				if err != nil || !more {
+					return err
 				}
+				fmt.Fprintf(c.App.Writer, "%d record(s) wait for the next wave (opsPerRun); planning it\n", rep.Waiting())
 			}
-			rep, err := s.engine.Apply(c.Context, p, pipeline.ApplyOptions{AllowDeletes: c.Bool("allow-deletes"), CheckSerial: saved})
-			if rep != nil {
-				printReport(c.App.Writer, c.App.ErrWriter, rep)
-			}
-			if errors.Is(err, pipeline.ErrStalePlan) {
-				return exitf(exitConfig, "%v", err)
-			}
-			if err != nil {
-				return exitf(exitFailure, "%v", err)
-			}
-			for _, t := range rep.Targets {
-				if t.Quarantined != "" {
-					return exitf(exitFailure, "target %s quarantined: %s; later runs probe it again with backoff", t.Name, t.Quarantined)
-				}
-			}
-			return planExit(p, rep.Held(), rep.Failed())
 		},
 	}
+}
+
+// waves runs apply's plan-and-apply rounds. A plan holds at most each
+// target's opsPerRun ops; while records wait, apply plans and applies
+// again, reading the source afresh each time. A saved plan is one round.
+type waves struct {
+	held, failed int
+	rejects      []plan.Reject
+	seen         map[plan.Reject]bool // rejects already printed: each wave reads the same records
+}
+
+// next plans and applies one wave. more is true when records wait for
+// another; err is the command's result once there are none.
+func (w *waves) next(c *cli.Context, s *session) (rep *pipeline.Report, more bool, err error) {
+	p, saved, err := loadOrPlan(c, s)
+	if err != nil {
+		return nil, false, err
+	}
+	printRejects(c.App.ErrWriter, w.fresh(p.Rejects))
+	if !c.Bool("quiet") {
+		if err := planfmt.Text(c.App.Writer, p); err != nil {
+			return nil, false, exitf(exitFailure, "%v", err)
+		}
+	}
+	rep, err = s.engine.Apply(c.Context, p, pipeline.ApplyOptions{AllowDeletes: c.Bool("allow-deletes"), CheckSerial: saved})
+	if rep != nil {
+		printReport(c.App.Writer, c.App.ErrWriter, rep)
+	}
+	if errors.Is(err, pipeline.ErrStalePlan) {
+		return rep, false, exitf(exitConfig, "%v", err)
+	}
+	if err != nil {
+		return rep, false, exitf(exitFailure, "%v", err)
+	}
+	for _, t := range rep.Targets {
+		if t.Quarantined != "" {
+			return rep, false, exitf(exitFailure, "target %s quarantined: %s; later runs probe it again with backoff", t.Name, t.Quarantined)
+		}
+	}
+	w.held += rep.Held()
+	w.failed += rep.Failed()
+	if saved && rep.Waiting() > 0 {
+		fmt.Fprintf(c.App.Writer, "%d record(s) wait for the next run (opsPerRun); plan and apply again for them\n", rep.Waiting())
+	}
+	if !saved && rep.Waiting() > 0 {
+		if rep.Applied() == 0 {
+			// Every op of the wave failed or was held: the next wave would
+			// plan the same ones again.
+			return rep, false, exitf(exitFailure, "a wave applied nothing; %d record(s) still wait for later runs", rep.Waiting())
+		}
+		return rep, true, nil
+	}
+	return rep, false, planExit(&plan.Plan{Rejects: w.rejects}, w.held, w.failed)
+}
+
+// fresh returns the rejects not printed in an earlier wave, and remembers them.
+func (w *waves) fresh(rejects []plan.Reject) []plan.Reject {
+	if w.seen == nil {
+		w.seen = map[plan.Reject]bool{}
+	}
+	var out []plan.Reject
+	for _, r := range rejects {
+		if !w.seen[r] {
+			w.seen[r] = true
+			out = append(out, r)
+		}
+	}
+	w.rejects = append(w.rejects, out...)
+	return out
 }
 
 func loadOrPlan(c *cli.Context, s *session) (*plan.Plan, bool, error) {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/idsync/idsync/pipeline"
 	"github.com/idsync/idsync/pipeline/config"
+	"github.com/idsync/idsync/pipeline/plan"
 	"github.com/idsync/idsync/snapshots"
 )
 
@@ -201,23 +202,32 @@ func (d *daemon) runOnce(ctx context.Context, r runRequest) runResult {
 	res.Run = eng.RunID()
 	log = log.With("run", res.Run)
 	defer eng.Close() //nolint:errcheck // target connections; nothing to do about a close error here
-	p, err := eng.Plan(ctx, pipeline.PlanOptions{Source: r.source, Full: r.full})
-	if err != nil {
-		res.Error = err.Error()
-		log.Error("plan failed", "err", err)
-		return res
-	}
-	rep, err := eng.Apply(ctx, p, pipeline.ApplyOptions{})
-	if rep != nil {
-		for _, t := range rep.Targets {
-			for _, n := range t.Applied {
-				res.Applied += n
-			}
+	var p *plan.Plan
+	var rep *pipeline.Report
+	// Waves: while records wait for the next one (opsPerRun), plan and
+	// apply again, unless a wave applied nothing.
+	for wave := 1; ; wave++ {
+		if p, err = eng.Plan(ctx, pipeline.PlanOptions{Source: r.source, Full: r.full}); err != nil {
+			res.Error = err.Error()
+			log.Error("plan failed", "err", err)
+			return res
 		}
-		res.Failed = rep.Failed()
-	}
-	if err != nil {
-		res.Error = err.Error()
+		rep, err = eng.Apply(ctx, p, pipeline.ApplyOptions{})
+		if rep != nil {
+			for _, t := range rep.Targets {
+				for _, n := range t.Applied {
+					res.Applied += n
+				}
+			}
+			res.Failed += rep.Failed()
+		}
+		if err != nil {
+			res.Error = err.Error()
+		}
+		if err != nil || rep.Waiting() == 0 || rep.Applied() == 0 {
+			break
+		}
+		log.Info("wave done; planning the next", "wave", wave, "waiting", rep.Waiting())
 	}
 	full := len(p.Sources) > 0 && p.Sources[0].Full
 	res.Full = full

@@ -140,7 +140,7 @@ func (d *decoder) source(k, n *yaml.Node) *Source {
 
 func (d *decoder) target(k, n *yaml.Node) *Target {
 	t := &Target{Name: k.Value, Line: k.Line, Deprovision: "disable", MembersPerRequest: 100,
-		Safety: Safety{MaxDeletes: DefaultMaxDeletes}}
+		OpsPerRun: DefaultOpsPerRun, Safety: Safety{MaxDeletes: DefaultMaxDeletes}}
 	d.fields(n, "target "+t.Name, map[string]func(*yaml.Node){
 		"type":        func(n *yaml.Node) { d.str(n, &t.Type) },
 		"path":        func(n *yaml.Node) { d.str(n, &t.Path); t.Path = d.path(t.Path) },
@@ -162,6 +162,7 @@ func (d *decoder) target(k, n *yaml.Node) *Target {
 		"groups":            func(n *yaml.Node) { d.rule(n, &t.Groups) },
 		"membersPerRequest": func(n *yaml.Node) { d.integer(n, &t.MembersPerRequest) },
 		"concurrency":       func(n *yaml.Node) { d.integer(n, &t.Concurrency) },
+		"opsPerRun":         func(n *yaml.Node) { d.integer(n, &t.OpsPerRun) },
 		"url":               func(n *yaml.Node) { d.str(n, &t.URL) },
 		"rateLimit":         func(n *yaml.Node) { d.float(n, &t.RateLimit) },
 		"bulk":              func(n *yaml.Node) { d.boolean(n, &t.Bulk) },

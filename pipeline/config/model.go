@@ -107,6 +107,12 @@ type Target struct {
 	// MembersPerRequest bounds membership changes sent in one request.
 	// Defaults to 100.
 	MembersPerRequest int
+	// OpsPerRun bounds the ops one run plans for the target, and with them
+	// the plan's memory (about a kilobyte an op): records past it wait for
+	// the next run, which apply starts at once. A first load of millions
+	// of identities goes in waves instead of needing the whole plan in
+	// memory. 0 means no bound. Defaults to DefaultOpsPerRun.
+	OpsPerRun int
 	// Concurrency is how many ops are in flight at once. Defaults to 1 for
 	// sqlite (one writer) and 8 for scim.
 	Concurrency int
@@ -187,6 +193,11 @@ type Safety struct {
 
 // DefaultMaxDeletes is the default for Safety.MaxDeletes.
 const DefaultMaxDeletes = 500
+
+// DefaultOpsPerRun is the default for Target.OpsPerRun: a wave of half a
+// million ops keeps a target's plan near half a gigabyte, and each wave
+// costs one more read of the source (a second or two per million rows).
+const DefaultOpsPerRun = 500_000
 
 // SourceByName returns the named source, or nil.
 func (c *Config) SourceByName(name string) *Source {

@@ -97,6 +97,9 @@ func (d *decoder) validate(cfg *Config, root *yaml.Node) {
 		if t.Concurrency < 1 || t.Concurrency > 256 {
 			d.errorf(at, "target %s: concurrency must be 1 to 256", t.Name)
 		}
+		if t.OpsPerRun < 0 {
+			d.errorf(at, "target %s: opsPerRun must be 0 (no bound) or more", t.Name)
+		}
 		if t.MembersPerRequest < 1 {
 			d.errorf(at, "target %s: membersPerRequest must be at least 1", t.Name)
 		}

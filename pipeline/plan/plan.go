@@ -61,6 +61,10 @@ type Target struct {
 	// to has no object and none is planned ("E7.manager → E9"); later runs
 	// try again.
 	Deferred []string `json:"deferred,omitempty"`
+	// Waiting counts records left for the next run because the target's
+	// opsPerRun was reached; they were not evaluated, so some may need
+	// nothing. Apply plans again while any wait.
+	Waiting int `json:"waiting,omitempty"`
 }
 
 // Escrowed is one held-back op.

@@ -45,6 +45,9 @@ func text(w io.Writer, p *plan.Plan, ops bool) error {
 		for _, d := range t.Deferred {
 			ew.printf("%s: deferred: %s\n", t.Name, d)
 		}
+		if t.Waiting > 0 {
+			ew.printf("%s: %d record(s) wait for the next run: this plan holds the target's opsPerRun\n", t.Name, t.Waiting)
+		}
 		for _, es := range t.Escrowed {
 			when := "retry after " + es.NextRetry.Format(time.RFC3339)
 			if es.Dropped {

@@ -115,6 +115,26 @@ func TestJSONLMatchesEncodingJSON(t *testing.T) {
 		last.Ops = append(last.Ops, tg.Ops...)
 	}
 	checkJSONL(t, "all cases in one plan", all)
+
+	// Runs of ops naming the same attributes in the same order (as a
+	// target's creates do), now and then one that differs: the remembered
+	// order must be reused only while the names match.
+	same := &plan.Target{Name: "same"}
+	names := []string{"name", "a", "mail", "a", "é"}
+	for i := range 3000 {
+		op := connectors.Op{Action: connectors.Create, Key: randomString(r)}
+		for j, n := range names {
+			if i%97 == 0 && j == 2 {
+				n = "<x>"
+			}
+			if i%89 == 0 && j == 4 {
+				continue
+			}
+			op.Changes = append(op.Changes, connectors.Change{Attr: n, New: randomValue(r)})
+		}
+		same.Ops = append(same.Ops, plan.Op{Op: op})
+	}
+	checkJSONL(t, "runs of the same attributes", &plan.Plan{Targets: []*plan.Target{same}})
 }
 
 func checkJSONL(t *testing.T, name string, p *plan.Plan) {

@@ -99,7 +99,7 @@ daemon: {token: t0ken, shutdownTimeout: 2s}
 sources:
   hr: {type: csv, path: hr.csv, key: id, every: 1h, schema: {id: string, name: string}}
 targets:
-  dir: {type: sqlite, path: dir.db, source: hr, attributes: {name: user.name}}
+  dir: {type: sqlite, path: dir.db, source: hr, opsPerRun: 4, attributes: {name: user.name}}
 `
 	write := func(name, data string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
@@ -123,7 +123,7 @@ targets:
 	}
 	// Logs are JSON off a terminal, and the run's lines carry its id.
 	logs.waitFor(t, `"msg":"run done","source":"hr","run":"`+res.Run+`"`)
-	// Day 2: the 3 leave, 12 join.
+	// Day 2: the 3 leave, 12 join: a run of three waves (opsPerRun).
 	var day2 strings.Builder
 	day2.WriteString("id,name\n")
 	for i := range 12 {
@@ -133,6 +133,7 @@ targets:
 	if code, body := syncNow(t, addr, "t0ken", "source=hr&wait=true"); code != 200 || !strings.Contains(body, `"Applied":15`) && !strings.Contains(body, `"applied":15`) {
 		t.Fatalf("second sync: %d %s", code, body)
 	}
+	logs.waitFor(t, `"msg":"wave done; planning the next","source":"hr"`)
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package pipeline
 import (
 	"bytes"
 	"encoding/json"
-	"slices"
 
 	"github.com/idsync/idsync/connectors"
 	"github.com/idsync/idsync/connectors/attrjson"
@@ -16,39 +15,41 @@ func encodeAttrs(a connectors.Attrs) ([]byte, error) {
 	return attrjson.AppendAttrs(make([]byte, 0, 64*len(a)), a), nil
 }
 
-// groupsAttr holds, inside the stored attributes, the groups idsync last
-// put the user in. Attribute names starting with "_" are reserved for it.
+// groupsAttr held, inside the stored attributes, the groups idsync last
+// put the user in, in stores before v5; they have a key of their own now
+// (moveGroups). Attribute names starting with "_" are reserved.
 const groupsAttr = "_groups"
 
 // versionAttr holds, inside the stored attributes, the object's version in
 // the target (an ETag), when the target has them.
 const versionAttr = "_version"
 
-// encodeState stores attributes and group memberships together.
-func encodeState(attrs connectors.Attrs, groups []string) ([]byte, error) {
-	if len(groups) == 0 {
-		return encodeAttrs(attrs)
+// decodeState splits stored attributes from the target version kept with
+// them.
+func decodeState(b []byte) (attrs connectors.Attrs, version string, err error) {
+	if attrs, err = decodeAttrs(b); err != nil {
+		return nil, "", err
 	}
-	withGroups := make(connectors.Attrs, len(attrs)+1)
-	for k, v := range attrs {
-		withGroups[k] = v
-	}
-	slices.Sort(groups)
-	withGroups[groupsAttr] = slices.Compact(groups)
-	return encodeAttrs(withGroups)
+	version, _ = attrs[versionAttr].(string)
+	delete(attrs, versionAttr)
+	return attrs, version, nil
 }
 
-// decodeState splits stored attributes from the stored group memberships
-// and target version kept with them.
-func decodeState(b []byte) (attrs connectors.Attrs, groups []string, version string, err error) {
-	if attrs, err = decodeAttrs(b); err != nil {
-		return nil, nil, "", err
+// moveGroups takes the groups out of attributes stored before v5, for
+// snapshots.Store.MoveGroups.
+func moveGroups(b []byte) (rest []byte, groups []string, ok bool, err error) {
+	attrs, err := decodeAttrs(b)
+	if err != nil {
+		return nil, nil, false, err
 	}
-	groups, _ = attrs[groupsAttr].([]string)
-	version, _ = attrs[versionAttr].(string)
+	v, ok := attrs[groupsAttr]
+	if !ok {
+		return nil, nil, false, nil
+	}
+	groups, _ = v.([]string)
 	delete(attrs, groupsAttr)
-	delete(attrs, versionAttr)
-	return attrs, groups, version, nil
+	rest, err = encodeAttrs(attrs)
+	return rest, groups, true, err
 }
 
 func decodeAttrs(b []byte) (connectors.Attrs, error) {

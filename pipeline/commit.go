@@ -60,7 +60,7 @@ func (e *Engine) userChange(target string, op plan.Op, res connectors.Result, de
 	if err != nil {
 		return nil, err
 	}
-	attrs, groups, stored, err := decodeState(en.Attrs)
+	attrs, stored, err := decodeState(en.Attrs)
 	if err != nil {
 		return nil, err
 	}
@@ -69,6 +69,10 @@ func (e *Engine) userChange(target string, op plan.Op, res connectors.Result, de
 			return nil, e.store.JournalDelete(target, op.Key)
 		}
 		// The target drops a deleted user's memberships with it.
+		groups, err := e.store.Groups(target, op.Key)
+		if err != nil {
+			return nil, err
+		}
 		changes, err := e.groupCounts(target, groups, -1)
 		if err != nil {
 			return nil, err
@@ -109,7 +113,7 @@ func (e *Engine) userChange(target string, op plan.Op, res connectors.Result, de
 		}
 		next[versionAttr] = version
 	}
-	if en.Attrs, err = encodeState(next, groups); err != nil {
+	if en.Attrs, err = encodeAttrs(next); err != nil {
 		return nil, err
 	}
 	return []snapshots.Change{{Entry: en, Journaled: true, Known: known}}, nil
@@ -124,8 +128,14 @@ func (e *Engine) commitGroup(target string, op plan.Op, res connectors.Result) e
 }
 
 // commitMembers records one acknowledged membership batch: each member's
-// group list and the group's member count change in one transaction.
-func (e *Engine) commitMembers(target, name string, ops []plan.Op) error {
+// groups and the group's member count change in one transaction. A user's
+// groups have a key of their own, so this writes a few bytes a member
+// instead of reading and rewriting its attributes; the entry itself is
+// written only by the op that carries the record's fingerprint. entries
+// are the members' entries as members looked them up before sending, and
+// still current: within a rank only a key's last op (the one with the
+// fingerprint) writes its entry, and ranks commit one after another.
+func (e *Engine) commitMembers(target, name string, ops []plan.Op, entries []snapshots.Entry) error {
 	e.commitMu.Lock()
 	defer e.commitMu.Unlock()
 	g, _, err := e.store.Group(target, name)
@@ -133,16 +143,8 @@ func (e *Engine) commitMembers(target, name string, ops []plan.Op) error {
 		return err
 	}
 	changes := make([]snapshots.Change, 0, len(ops)+1)
-	for _, op := range ops {
-		en, ok, err := e.store.Get(target, op.Key)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			continue // cannot happen: members sends only users it found, and deletes come in a later rank
-		}
-		known := &snapshots.Known{Entry: en, Found: true}
-		attrs, groups, version, err := decodeState(en.Attrs)
+	for i, op := range ops {
+		groups, err := e.store.Groups(target, op.Key)
 		if err != nil {
 			return err
 		}
@@ -153,16 +155,15 @@ func (e *Engine) commitMembers(target, name string, ops []plan.Op) error {
 			groups = slices.DeleteFunc(groups, func(n string) bool { return n == g.Name })
 			g.Members--
 		}
-		if version != "" {
-			attrs[versionAttr] = version // a membership change does not change the user's version
-		}
-		if en.Attrs, err = encodeState(attrs, groups); err != nil {
-			return err
-		}
+		slices.Sort(groups)
+		en := entries[i]
+		en.Groups = slices.Compact(groups)
+		c := snapshots.Change{Entry: en, Parts: snapshots.PartGroups}
 		if op.Hash != 0 {
-			en.Hash = op.Hash
+			c.Known = &snapshots.Known{Entry: entries[i], Found: true}
+			c.Entry.Hash, c.Parts = op.Hash, snapshots.PartGroups|snapshots.PartEntry
 		}
-		changes = append(changes, snapshots.Change{Entry: en, Known: known})
+		changes = append(changes, c)
 	}
 	return e.store.Commit(target, append(changes, snapshots.Change{Group: &g})...)
 }

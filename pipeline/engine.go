@@ -70,6 +70,15 @@ func New(cfg *config.Config, store *snapshots.Store, opts Options) (*Engine, err
 	}
 	runID := newRunID()
 	opts.Log = opts.Log.With("run", runID)
+	// Finish a v5 upgrade before anything reads a user's groups.
+	if legacy, err := store.LegacyGroups(); err != nil {
+		return nil, err
+	} else if legacy {
+		opts.Log.Info("moving users' groups out of their stored attributes (state v5); once")
+		if err := store.MoveGroups(moveGroups); err != nil {
+			return nil, fmt.Errorf("state: moving groups: %w", err)
+		}
+	}
 	return &Engine{c: c, store: store, opts: opts, targets: map[string]connectors.Target{}, runID: runID}, nil
 }
 

@@ -161,8 +161,11 @@ func (e *Engine) explainState(ctx context.Context, t *target, x *Explanation) er
 	if en, ok, err := e.store.Get(name, x.Key); err != nil {
 		return err
 	} else if ok {
+		if en.Groups, err = e.store.Groups(name, x.Key); err != nil {
+			return err
+		}
 		x.Stored = &en
-		if x.StoredAttrs, _, _, err = decodeState(en.Attrs); err != nil {
+		if x.StoredAttrs, _, err = decodeState(en.Attrs); err != nil {
 			return err
 		}
 	}

@@ -124,7 +124,7 @@ func (e *Engine) resync(ctx context.Context, t *target, conn connectors.Target, 
 	if err != nil {
 		return err
 	}
-	attrs, groups, _, err := decodeState(en.Attrs)
+	attrs, version, err := decodeState(en.Attrs)
 	if err != nil {
 		return err
 	}
@@ -138,7 +138,10 @@ func (e *Engine) resync(ctx context.Context, t *target, conn connectors.Target, 
 		en.Deprovisioned = obj.Disabled // a disable with unknown outcome was a deprovision or inactivity; either way plan decides
 	}
 	en.Hash = 0
-	if en.Attrs, err = encodeState(attrs, groups); err != nil {
+	if version != "" {
+		attrs[versionAttr] = version
+	}
+	if en.Attrs, err = encodeAttrs(attrs); err != nil {
 		return err
 	}
 	return e.store.Commit(t.cfg.Name, snapshots.Change{Entry: en, Journaled: true})

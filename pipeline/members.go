@@ -25,6 +25,7 @@ func (a *applier) members(ctx context.Context, batch []plan.Op) error {
 	}
 	req := connectors.Op{Action: batch[0].Action, Object: connectors.Group, Key: name, ID: g.ID, Group: name}
 	var sent []plan.Op
+	var entries []snapshots.Entry // sent's, for the commit
 	keys := make([]string, len(batch))
 	for i, op := range batch {
 		keys[i] = op.Key
@@ -40,6 +41,7 @@ func (a *applier) members(ctx context.Context, batch []plan.Op) error {
 		}
 		req.Members = append(req.Members, en.ID)
 		sent = append(sent, a.fingerprint(op))
+		entries = append(entries, en)
 		return nil
 	})
 	if err != nil {
@@ -57,12 +59,12 @@ func (a *applier) members(ctx context.Context, batch []plan.Op) error {
 		}
 		return nil
 	}
-	return a.later(func() error { return a.commitBatch(req.Action, name, sent) })
+	return a.later(func() error { return a.commitBatch(req.Action, name, sent, entries) })
 }
 
 // commitBatch commits an acknowledged membership batch and counts it.
-func (a *applier) commitBatch(action connectors.Action, name string, sent []plan.Op) error {
-	if err := a.e.commitMembers(a.t.cfg.Name, name, sent); err != nil {
+func (a *applier) commitBatch(action connectors.Action, name string, sent []plan.Op, entries []snapshots.Entry) error {
+	if err := a.e.commitMembers(a.t.cfg.Name, name, sent, entries); err != nil {
 		return err
 	}
 	a.e.metric(func(m *Metrics) {

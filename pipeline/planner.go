@@ -514,30 +514,34 @@ func (r ruleError) Error() string { return r.rule + ": " + r.err.Error() }
 // stored reads a managed object's full last-known state.
 func (e *Engine) stored(target, key string) (*diff.Stored, error) {
 	en, ok, err := e.store.Get(target, key)
+	if err == nil && ok {
+		en.Groups, err = e.store.Groups(target, key)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("target %s key %q: read state: %w", target, key, err)
 	}
 	if !ok {
 		return nil, fmt.Errorf("target %s key %q: state entry vanished during planning", target, key)
 	}
-	st := &diff.Stored{ID: en.ID, Disabled: en.Disabled, Deprovisioned: en.Deprovisioned}
+	st := &diff.Stored{ID: en.ID, Disabled: en.Disabled, Deprovisioned: en.Deprovisioned, Groups: en.Groups}
 	return st, decodeStored(st, en.Attrs, target, key)
 }
 
-// storedFrom completes an index entry with its attributes: one state read,
-// not two, for each changed record.
+// storedFrom completes an index entry with its attributes and groups: the
+// rest of the entry is in the index already.
 func (e *Engine) storedFrom(ie indexEntry, target, key string) (*diff.Stored, error) {
-	raw, err := e.store.Attrs(target, key)
+	raw, groups, err := e.store.Details(target, key)
 	if err != nil {
 		return nil, fmt.Errorf("target %s key %q: read state: %w", target, key, err)
 	}
 	st := ie.stored()
+	st.Groups = groups
 	return st, decodeStored(st, raw, target, key)
 }
 
 func decodeStored(st *diff.Stored, raw []byte, target, key string) error {
 	var err error
-	if st.Attrs, st.Groups, st.Version, err = decodeState(raw); err != nil {
+	if st.Attrs, st.Version, err = decodeState(raw); err != nil {
 		return fmt.Errorf("target %s key %q: stored attributes: %w", target, key, err)
 	}
 	return nil

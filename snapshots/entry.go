@@ -29,6 +29,10 @@ type Entry struct {
 	// Scans that do not ask for attributes leave it nil. They are stored
 	// under their own key (see famAttrs).
 	Attrs []byte
+	// Groups are the groups idsync last put the user in, under their own
+	// key too (see famMembers): Store.Groups and Details read them, Get and
+	// scans do not. Commit writes them only with PartGroups.
+	Groups []string
 }
 
 const entryVersion = 1

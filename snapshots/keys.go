@@ -1,17 +1,20 @@
 package snapshots
 
-import "encoding/binary"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 // FormatVersion is the key-layout version written to every store. Any
 // change to the keys or the entry encoding below must bump it and teach Open
 // to migrate (or refuse) older layouts; a store with a higher version than
 // this build knows is refused rather than misread.
-const FormatVersion = 4
+const FormatVersion = 5
 
 // Key families. Each starts with one byte so families never interleave and
 // a prefix scan reads exactly one of them.
 const (
-	famMeta   = 'm' // m/version, m/serial/<target>, m/count/<target>, m/journal/<target>
+	famMeta   = 'm' // m/version, m/serial/<target>, m/count/<target>, m/journal/<target>, m/legacy-groups
 	famObject = 'o' // o<target>\x00<key> -> entry, without its attributes (v3)
 	// famAttrs holds entries' attributes apart from the rest (v3): a plan
 	// scans every entry's fingerprint and link, and reading the attributes
@@ -26,6 +29,10 @@ const (
 	// famDeprov lists the deprovisioned objects (v2): a delta run expires
 	// their grace periods without scanning every entry.
 	famDeprov = 'd' // d<target>\x00<key> -> since (Unix seconds)
+	// famMembers holds the groups idsync put each user in (v5), apart from
+	// its attributes: a membership commit then writes a few bytes instead
+	// of reading and rewriting the user's whole attribute set.
+	famMembers = 'n' // n<target>\x00<key> -> group names
 )
 
 var versionKey = []byte("m/version")
@@ -37,6 +44,10 @@ func serialKey(target string) []byte { return []byte("m/serial/" + target) }
 // countKey holds how many entries target has (v2), kept in step by every
 // commit so a delta run need not count them.
 func countKey(target string) []byte { return []byte("m/count/" + target) }
+
+// legacyGroupsKey is set while users' groups may still sit inside their
+// attributes, as stores before v5 kept them (see MoveGroups).
+var legacyGroupsKey = []byte("m/legacy-groups")
 
 // journalMarkKey is set while target's journal may hold records (v4).
 func journalMarkKey(target string) []byte { return []byte("m/journal/" + target) }
@@ -55,6 +66,10 @@ func objectKey(target, key string) []byte { return append(objectPrefix(target), 
 
 func attrsKey(target, key string) []byte {
 	return append(append(append([]byte{famAttrs}, target...), 0), key...)
+}
+
+func membersKey(target, key string) []byte {
+	return append(append(append([]byte{famMembers}, target...), 0), key...)
 }
 
 func groupPrefix(target string) []byte {
@@ -84,3 +99,9 @@ func linkKey(target, id string) []byte {
 }
 
 func putUint64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+// cutTargetKey splits a per-target key (family byte, target, NUL, key).
+func cutTargetKey(k []byte) (target, key string, ok bool) {
+	t, rest, ok := bytes.Cut(k[1:], []byte{0})
+	return string(t), string(rest), ok
+}

@@ -12,7 +12,9 @@ import (
 //   - v2 added entry counts and the deprovisioned list, derived from the
 //     entries;
 //   - v3 moved each entry's attributes to a key of their own;
-//   - v4 marks the journals that may hold records.
+//   - v4 marks the journals that may hold records;
+//   - v5 keeps users' groups under their own key; the engine moves them
+//     out of the attributes (see MoveGroups), marked here as to do.
 //
 // It writes in batches, since a large store exceeds one transaction, and
 // sets the new version last: a run killed halfway leaves the old version,
@@ -26,7 +28,17 @@ func (s *Store) migrate(from uint64) error {
 	if err := s.markJournals(); err != nil {
 		return err
 	}
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(versionKey, putUint64(FormatVersion)) }); err != nil {
+	err := s.db.Update(func(txn *badger.Txn) error {
+		if from < 5 {
+			// The groups still sit in the attributes, whose encoding is the
+			// engine's: it moves them (MoveGroups) before it reads any.
+			if err := txn.Set(legacyGroupsKey, []byte{1}); err != nil {
+				return err
+			}
+		}
+		return txn.Set(versionKey, putUint64(FormatVersion))
+	})
+	if err != nil {
 		return err
 	}
 	if from < 3 {

@@ -162,7 +162,7 @@ func (s *Store) Scan(target string, withAttrs bool, fn func(Entry) error) error 
 	})
 }
 
-// Get returns the entry for key, with attributes.
+// Get returns the entry for key, with attributes; Groups reads its groups.
 func (s *Store) Get(target, key string) (Entry, bool, error) {
 	e := Entry{Key: key}
 	err := s.db.View(func(txn *badger.Txn) error {
@@ -181,12 +181,18 @@ func (s *Store) Get(target, key string) (Entry, bool, error) {
 	return e, err == nil, err
 }
 
-// Attrs returns target's stored attributes for key (nil when it has none),
-// for a caller that already has the rest of the entry from an index.
-func (s *Store) Attrs(target, key string) ([]byte, error) {
+// Details returns target's stored attributes and groups for key (nil when
+// it has none), for a caller that already has the rest of the entry from
+// an index.
+func (s *Store) Details(target, key string) (attrs []byte, groups []string, err error) {
 	e := Entry{Key: key}
-	err := s.db.View(func(txn *badger.Txn) error { return readAttrs(txn, target, &e) })
-	return e.Attrs, err
+	err = s.db.View(func(txn *badger.Txn) error {
+		if err := readAttrs(txn, target, &e); err != nil {
+			return err
+		}
+		return readGroups(txn, target, &e)
+	})
+	return e.Attrs, e.Groups, err
 }
 
 // readAttrs fills e's attributes from their own key.
@@ -257,11 +263,14 @@ func readUint64(txn *badger.Txn, key []byte) (uint64, error) {
 
 // Change is one write in a commit: an object entry, or (when Group is
 // set) a group entry. Delete removes it (an entry by Entry.Key, with its
-// link; a group by Group.Name).
+// attributes, groups and link; a group by Group.Name).
 type Change struct {
 	Entry  Entry
 	Group  *GroupEntry
 	Delete bool
+	// Parts says what of the entry a change writes; zero means the entry
+	// and its attributes, leaving its groups as they are.
+	Parts Parts
 	// Journaled removes the journal record of Entry.Key in the same
 	// transaction: the op it recorded is now reflected in state.
 	Journaled bool
@@ -273,6 +282,15 @@ type Change struct {
 	// holds its commit lock across both).
 	Known *Known
 }
+
+// Parts of an entry a Change writes.
+type Parts uint8
+
+const (
+	PartEntry  Parts = 1 << iota // the entry itself: link, status, fingerprint
+	PartAttrs                    // its attributes
+	PartGroups                   // its groups
+)
 
 // Known is what a caller read of an entry: the entry, if Found.
 type Known struct {
@@ -323,6 +341,18 @@ func commitOne(txn *badger.Txn, target string, c Change) (int64, error) {
 			return 0, err
 		}
 	}
+	parts := c.Parts
+	if parts == 0 {
+		parts = PartEntry | PartAttrs
+	}
+	if parts&PartGroups != 0 && !c.Delete {
+		if err := writeGroups(txn, target, c.Entry.Key, c.Entry.Groups); err != nil {
+			return 0, err
+		}
+		if parts == PartGroups {
+			return 0, nil // a membership change: nothing else moves
+		}
+	}
 	ok := objectKey(target, c.Entry.Key)
 	old, existed, err := previous(txn, ok, c.Known)
 	if err != nil {
@@ -345,6 +375,9 @@ func commitOne(txn *badger.Txn, target string, c Change) (int64, error) {
 		if err := txn.Delete(ak); err != nil {
 			return 0, err
 		}
+		if err := txn.Delete(membersKey(target, c.Entry.Key)); err != nil {
+			return 0, err
+		}
 		return -1, txn.Delete(ok)
 	}
 	if err := setDeprovisioned(txn, target, c.Entry.Key, old, c.Entry); err != nil {
@@ -353,13 +386,15 @@ func commitOne(txn *badger.Txn, target string, c Change) (int64, error) {
 	if err := txn.Set(ok, c.Entry.encode()); err != nil {
 		return 0, err
 	}
-	if len(c.Entry.Attrs) > 0 {
-		if err := txn.Set(ak, c.Entry.Attrs); err != nil {
-			return 0, err
-		}
-	} else if existed {
-		if err := txn.Delete(ak); err != nil { // it may have had some
-			return 0, err
+	if parts&PartAttrs != 0 {
+		if len(c.Entry.Attrs) > 0 {
+			if err := txn.Set(ak, c.Entry.Attrs); err != nil {
+				return 0, err
+			}
+		} else if existed {
+			if err := txn.Delete(ak); err != nil { // it may have had some
+				return 0, err
+			}
 		}
 	}
 	if existed && old.ID == c.Entry.ID {

@@ -56,9 +56,15 @@ func (e *Engine) commitUsers(target string, ops []settled) error {
 // userChange is the state change an acknowledged user op makes. The
 // caller holds commitMu.
 func (e *Engine) userChange(target string, op plan.Op, res connectors.Result, deferred []string) ([]snapshots.Change, error) {
-	en, ok, err := e.store.Get(target, op.Key)
-	if err != nil {
-		return nil, err
+	// A create's key has no entry: plans create only for keys without one,
+	// and no op of the key comes before its create in an apply. Not asking
+	// saves a lookup through every level of the store per create.
+	var en snapshots.Entry
+	ok, err := false, error(nil)
+	if op.Action != connectors.Create {
+		if en, ok, err = e.store.Get(target, op.Key); err != nil {
+			return nil, err
+		}
 	}
 	attrs, stored, err := decodeState(en.Attrs)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/idsync/idsync/connectors"
+	"github.com/idsync/idsync/connectors/attrjson"
 	"github.com/idsync/idsync/pipeline/config"
 	"github.com/idsync/idsync/snapshots"
 )
@@ -65,8 +66,35 @@ func (a *applier) historyEntry(op connectors.Op, result string, err error) (snap
 	a.seq++
 	at := a.e.opts.Now.Add(time.Duration(a.seq))
 	a.mu.Unlock()
-	return snapshots.HistoryEntry{Key: op.Key, Target: a.t.cfg.Name, At: at, Record: rec}, true
+	return snapshots.HistoryEntry{Key: op.Key, Target: a.t.cfg.Name, At: at, Record: appendHistory(nil, &rec)}, true
 }
+
+// appendHistory appends r as encoding/json writes it (TestHistoryJSON
+// holds the two to the same bytes): the log writes a record per op, and
+// reflection made encoding them 2.5% of a first apply's CPU.
+func appendHistory(b []byte, r *HistoryRecord) []byte {
+	b = append(b, `{"run":`...)
+	b = attrjson.AppendString(b, r.Run)
+	b = append(b, `,"time":"`...)
+	b = r.Time.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","target":`...)
+	b = attrjson.AppendString(b, r.Target)
+	b = append(b, `,"key":`...)
+	b = attrjson.AppendString(b, r.Key)
+	b = append(b, `,"action":`...)
+	b = attrjson.AppendString(b, r.Action)
+	b = attrjson.AppendField(b, "group", r.Group)
+	b = attrjson.AppendField(b, "reason", r.Reason)
+	if len(r.Changes) > 0 {
+		b = append(b, `,"changes":`...)
+		b = appendChanges(b, r.Changes)
+	}
+	b = append(b, `,"result":`...)
+	b = attrjson.AppendString(b, r.Result)
+	b = attrjson.AppendField(b, "error", r.Error)
+	return append(b, '}')
+}
+
 
 // writeHistory stores log records in one transaction. A failure is
 // logged, not returned: the log must never stop provisioning.
@@ -105,4 +133,24 @@ func (e *Engine) History(key, target string, since time.Time) ([]HistoryRecord, 
 		return nil
 	})
 	return out, err
+}
+
+// appendChanges appends changes as the JSON array encoding/json writes.
+func appendChanges(b []byte, changes []connectors.Change) []byte {
+	b = append(b, '[')
+	for i, c := range changes {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"attr":`...)
+		b = attrjson.AppendString(b, c.Attr)
+		if c.Old != nil {
+			b = append(b, `,"old":`...)
+			b = attrjson.AppendValue(b, c.Old)
+		}
+		b = append(b, `,"new":`...)
+		b = attrjson.AppendValue(b, c.New)
+		b = append(b, '}')
+	}
+	return append(b, ']')
 }

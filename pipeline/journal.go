@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/idsync/idsync/connectors"
+	"github.com/idsync/idsync/connectors/attrjson"
 	"github.com/idsync/idsync/pipeline/plan"
 	"github.com/idsync/idsync/snapshots"
 )
@@ -23,16 +25,51 @@ func (e *Engine) journal(target string, ops ...plan.Op) error {
 		if op.Object != connectors.User {
 			continue
 		}
-		rec, err := json.Marshal(op)
-		if err != nil {
-			return err
-		}
-		records = append(records, snapshots.JournalRecord{Key: op.Key, Record: rec})
+		records = append(records, snapshots.JournalRecord{Key: op.Key, Record: appendJournalOp(nil, &op)})
 	}
 	if len(records) == 0 {
 		return nil
 	}
 	return e.store.JournalPut(target, records...)
+}
+
+// appendJournalOp appends op as encoding/json writes it, which recover
+// reads back (TestJournalJSON holds the two to the same bytes): apply
+// journals every op it sends, and reflection made that 2.5% of a first
+// apply's CPU.
+func appendJournalOp(b []byte, op *plan.Op) []byte {
+	b = append(b, `{"action":`...)
+	b = attrjson.AppendString(b, op.Action.String())
+	if op.Object != connectors.User {
+		b = append(b, `,"object":`...)
+		b = attrjson.AppendString(b, op.Object.String())
+	}
+	b = append(b, `,"key":`...)
+	b = attrjson.AppendString(b, op.Key)
+	b = attrjson.AppendField(b, "id", op.ID)
+	if len(op.Changes) > 0 {
+		b = append(b, `,"changes":`...)
+		b = appendChanges(b, op.Changes)
+	}
+	b = attrjson.AppendField(b, "reason", op.Reason)
+	if op.Disabled {
+		b = append(b, `,"disabled":true`...)
+	}
+	b = attrjson.AppendField(b, "group", op.Group)
+	b = attrjson.AppendField(b, "version", op.Version)
+	if len(op.Members) > 0 {
+		b = append(b, `,"members":`...)
+		b = attrjson.AppendValue(b, op.Members)
+	}
+	if len(op.Desired) > 0 {
+		b = append(b, `,"desired":`...)
+		b = attrjson.AppendAttrs(b, op.Desired)
+	}
+	if op.Hash != 0 {
+		b = append(b, `,"hash":`...)
+		b = strconv.AppendUint(b, op.Hash, 10)
+	}
+	return append(b, '}')
 }
 
 // recover resolves every journaled op of t before planning, so the plan

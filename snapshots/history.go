@@ -2,7 +2,6 @@ package snapshots
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -20,20 +19,17 @@ func historyPrefix(key string) []byte { return append(append([]byte{famHistory},
 type HistoryEntry struct {
 	Key, Target string
 	At          time.Time
-	Record      any // encoded as JSON
+	// Record is the record, encoded (as JSON) by the caller.
+	Record []byte
 }
 
 // PutHistory appends records, each kept for retention, in one transaction.
 func (s *Store) PutHistory(retention time.Duration, entries ...HistoryEntry) error {
 	return s.db.Update(func(txn *badger.Txn) error {
 		for _, h := range entries {
-			b, err := json.Marshal(h.Record)
-			if err != nil {
-				return err
-			}
 			k := binary.BigEndian.AppendUint64(historyPrefix(h.Key), uint64(h.At.UnixNano()))
 			k = append(k, h.Target...)
-			if err := txn.SetEntry(badger.NewEntry(k, b).WithTTL(retention)); err != nil {
+			if err := txn.SetEntry(badger.NewEntry(k, h.Record).WithTTL(retention)); err != nil {
 				return err
 			}
 		}

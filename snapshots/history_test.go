@@ -13,14 +13,14 @@ func TestHistoryRetention(t *testing.T) {
 	t0 := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
 	put := func(at time.Time, rec string, keep time.Duration) {
 		t.Helper()
-		if err := s.PutHistory(keep, HistoryEntry{Key: "E1", Target: "crm", At: at, Record: rec}); err != nil {
+		if err := s.PutHistory(keep, HistoryEntry{Key: "E1", Target: "crm", At: at, Record: []byte(`"` + rec + `"`)}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	put(t0.Add(2*time.Hour), "late", time.Hour)
 	put(t0, "early", time.Hour)
 	put(t0.Add(time.Hour), "brief", time.Second)
-	if err := s.PutHistory(time.Hour, HistoryEntry{Key: "E2", Target: "crm", At: t0, Record: "other key"}); err != nil {
+	if err := s.PutHistory(time.Hour, HistoryEntry{Key: "E2", Target: "crm", At: t0, Record: []byte(`"other key"`)}); err != nil {
 		t.Fatal(err)
 	}
 	scan := func(since time.Time) string {

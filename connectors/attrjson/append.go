@@ -92,3 +92,15 @@ func appendQuoted(b []byte, s string) []byte {
 	j, _ := json.Marshal(s) // a string always marshals
 	return append(b, j...)
 }
+
+// AppendField appends `,"name":value`, or nothing when value is empty: a
+// string field with omitempty, as encoding/json writes it.
+func AppendField(b []byte, name, value string) []byte {
+	if value == "" {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, `":`...)
+	return AppendString(b, value)
+}

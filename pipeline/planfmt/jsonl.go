@@ -90,19 +90,19 @@ func appendOp(b []byte, t *plan.Target, op plan.Op, changes []connectors.Change)
 	b = attrjson.AppendString(b, object)
 	b = append(b, `,"key":`...)
 	b = attrjson.AppendString(b, op.Key)
-	b = appendField(b, "group", op.Group)
-	b = appendField(b, "member", member)
+	b = attrjson.AppendField(b, "group", op.Group)
+	b = attrjson.AppendField(b, "member", member)
 	if op.Disabled {
 		b = append(b, `,"disabled":true`...)
 	}
-	b = appendField(b, "id", op.ID)
+	b = attrjson.AppendField(b, "id", op.ID)
 	if len(changes) > 0 {
 		b = appendChanges(b, "changes", changes, func(c connectors.Change) connectors.Value { return c.New })
 		if op.Action == connectors.Update || op.Action == connectors.Adopt {
 			b = appendChanges(b, "before", changes, func(c connectors.Change) connectors.Value { return c.Old })
 		}
 	}
-	b = appendField(b, "reason", op.Reason)
+	b = attrjson.AppendField(b, "reason", op.Reason)
 	if t.Guard != nil && op.Action.Destructive() {
 		b = append(b, `,"held":true`...)
 	}
@@ -172,15 +172,4 @@ func appendChanges(b []byte, name string, changes []connectors.Change, value fun
 		b = attrjson.AppendValue(b, value(c))
 	}
 	return append(b, '}')
-}
-
-// appendField appends `,"name":"value"`, or nothing for "" (omitempty).
-func appendField(b []byte, name, value string) []byte {
-	if value == "" {
-		return b
-	}
-	b = append(b, ',', '"')
-	b = append(b, name...)
-	b = append(b, `":`...)
-	return attrjson.AppendString(b, value)
 }

@@ -1,0 +1,97 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/idsync/idsync/connectors"
+	"github.com/idsync/idsync/pipeline/plan"
+)
+
+// randomJSON makes the strings and values the hand-written encoders are
+// held to encoding/json with: escapes, invalid UTF-8, every value type.
+type randomJSON struct{ r *rand.Rand }
+
+var jsonStrings = []string{"", "plain", "Ólafur", "a<b>&c", "quote\" back\\slash", "tab\tnl\n", "\x00\x1f", "bad\xffutf8", "\u2028"}
+
+func (g randomJSON) str() string { return jsonStrings[g.r.IntN(len(jsonStrings))] }
+
+func (g randomJSON) value() connectors.Value {
+	switch g.r.IntN(8) {
+	case 0:
+		return nil
+	case 1:
+		return g.r.IntN(2) == 0
+	case 2:
+		return int64(g.r.IntN(2000) - 1000)
+	case 3:
+		return g.r.Float64() * 1e6
+	case 4:
+		return []string{g.str(), g.str()}
+	case 5:
+		return []string{}
+	case 6:
+		return time.Date(2020+g.r.IntN(10), time.March, 1, 2, 3, 4, g.r.IntN(1e9), time.UTC)
+	}
+	return g.str()
+}
+
+func (g randomJSON) changes() []connectors.Change {
+	var out []connectors.Change
+	for range g.r.IntN(4) {
+		out = append(out, connectors.Change{Attr: g.str(), Old: g.value(), New: g.value()})
+	}
+	return out
+}
+
+// sameAsEncodingJSON fails the test unless got is encoding/json's v.
+func sameAsEncodingJSON(t *testing.T, i int, v any, got []byte) {
+	t.Helper()
+	want, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Fatalf("case %d (-encoding/json +by hand):\n%s", i, diff)
+	}
+}
+
+// TestHistoryJSON holds appendHistory to encoding/json's bytes for random
+// records, with empty and missing fields and times in and out of UTC.
+func TestHistoryJSON(t *testing.T) {
+	g := randomJSON{rand.New(rand.NewPCG(3, 4))}
+	zones := []*time.Location{time.UTC, time.FixedZone("x", 5*3600+1800)}
+	for i := range 3000 {
+		rec := HistoryRecord{Run: g.str(), Time: time.Unix(int64(g.r.IntN(2e9)), int64(g.r.IntN(1e9))).In(zones[g.r.IntN(2)]),
+			Target: g.str(), Key: g.str(), Action: g.str(), Group: g.str(), Reason: g.str(), Result: g.str(), Error: g.str(),
+			Changes: g.changes()}
+		sameAsEncodingJSON(t, i, rec, appendHistory(nil, &rec))
+	}
+}
+
+// TestJournalJSON holds appendJournalOp to encoding/json's bytes for
+// random ops, which recover reads back with encoding/json.
+func TestJournalJSON(t *testing.T) {
+	g := randomJSON{rand.New(rand.NewPCG(5, 6))}
+	for i := range 3000 {
+		op := plan.Op{Op: connectors.Op{Action: connectors.Actions[g.r.IntN(len(connectors.Actions))], Object: connectors.Kind(g.r.IntN(2)),
+			Key: g.str(), ID: g.str(), Changes: g.changes(), Reason: g.str(), Disabled: g.r.IntN(2) == 0, Group: g.str(), Version: g.str()}}
+		if g.r.IntN(2) == 0 {
+			op.Members = []string{g.str(), g.str()}
+		}
+		if n := g.r.IntN(4); n > 0 {
+			op.Desired = connectors.Attrs{} // n == 3: empty, which omitempty drops
+			for range n % 3 {
+				op.Desired[g.str()] = g.value()
+			}
+		}
+		if g.r.IntN(2) == 0 {
+			op.Hash = g.r.Uint64()
+		}
+		sameAsEncodingJSON(t, i, op, appendJournalOp(nil, &op))
+	}
+}

@@ -95,7 +95,6 @@ func appendHistory(b []byte, r *HistoryRecord) []byte {
 	return append(b, '}')
 }
 
-
 // writeHistory stores log records in one transaction. A failure is
 // logged, not returned: the log must never stop provisioning.
 func (a *applier) writeHistory(entries ...snapshots.HistoryEntry) {

@@ -19,13 +19,19 @@ import (
 // outcome is unknown, which recover resolves. Group ops are not journaled:
 // creating a group is idempotent in every target (a 409 adopts it), and
 // memberships are diffed as sets.
+//
+// A record holds the action and key only. Recovery sets state to what the
+// target holds, for creates as for every other op, so the op's values are
+// not needed: journaling them was most of the bytes a first apply wrote
+// and dropped again, and put initial passwords in state.
 func (e *Engine) journal(target string, ops ...plan.Op) error {
 	records := make([]snapshots.JournalRecord, 0, len(ops))
 	for _, op := range ops {
 		if op.Object != connectors.User {
 			continue
 		}
-		records = append(records, snapshots.JournalRecord{Key: op.Key, Record: appendJournalOp(nil, &op)})
+		rec := plan.Op{Op: connectors.Op{Action: op.Action, Key: op.Key}}
+		records = append(records, snapshots.JournalRecord{Key: op.Key, Record: appendJournalOp(nil, &rec)})
 	}
 	if len(records) == 0 {
 		return nil
@@ -123,8 +129,7 @@ func (e *Engine) recover(ctx context.Context, t *target) error {
 			err = e.store.JournalDelete(t.cfg.Name, p.key)
 		case 1:
 			log.Info("recovery: create had landed; linked", "key", p.key, "id", found[0].ID)
-			p.op.Hash = 0 // evaluate the record again next time
-			err = e.commitUser(t.cfg.Name, p.op, connectors.Result{ID: found[0].ID}, nil)
+			err = e.commitUser(t.cfg.Name, landed(t, p.key, found[0]), connectors.Result{ID: found[0].ID}, nil)
 		default:
 			err = fmt.Errorf("target %s: %d objects carry source key %s; link one by hand (idsync never guesses)", t.cfg.Name, len(found), p.key)
 		}
@@ -182,6 +187,19 @@ func (e *Engine) resync(ctx context.Context, t *target, conn connectors.Target, 
 		return err
 	}
 	return e.store.Commit(t.cfg.Name, snapshots.Change{Entry: en, Journaled: true})
+}
+
+// landed is the create that made obj, as recovery commits it: with the
+// values the target holds, and no fingerprint, so the record is evaluated
+// again next run.
+func landed(t *target, key string, obj connectors.Object) plan.Op {
+	op := plan.Op{Op: connectors.Op{Action: connectors.Create, Key: key, Disabled: obj.Disabled}}
+	for _, a := range t.policy.Attrs {
+		if v := obj.Attrs[a.Name]; !a.Reference && v != nil && v != "" {
+			op.Changes = append(op.Changes, connectors.Change{Attr: a.Name, New: v})
+		}
+	}
+	return op
 }
 
 func findCreated(ctx context.Context, conn connectors.Target, key string) ([]connectors.Object, error) {

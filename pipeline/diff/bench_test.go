@@ -15,7 +15,7 @@ func BenchmarkPresentUpdate(b *testing.B) {
 		want[name], have[name] = "value-"+name, "value-"+name
 	}
 	want["j"] = "changed"
-	d, s := Desired{Key: "E1", InScope: true, Attrs: want}, &Stored{ID: "1", Attrs: have}
+	d, s := Desired{Key: "E1", InScope: true, Enabled: true, Attrs: want}, &Stored{ID: "1", Attrs: have}
 	b.ReportAllocs()
 	for b.Loop() {
 		if ops := Present(p, d, s); len(ops) != 1 {

@@ -12,6 +12,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
+// must fails the test on err.
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 func memStore(t *testing.T) *Store {
 	t.Helper()
 	s, err := Open("", Options{InMemory: true})
@@ -66,22 +74,16 @@ func TestCommitScanGet(t *testing.T) {
 
 func TestLinksFollowIDsAndDeletes(t *testing.T) {
 	s := memStore(t)
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(s.Commit("dir", Change{Entry: Entry{Key: "E1", ID: "1"}}))
+	must(t, s.Commit("dir", Change{Entry: Entry{Key: "E1", ID: "1"}}))
 	if k, ok, _ := s.KeyForID("dir", "1"); !ok || k != "E1" {
 		t.Errorf("link 1 -> %q %v, want E1", k, ok)
 	}
 	// A re-link to a new id drops the old reverse link.
-	must(s.Commit("dir", Change{Entry: Entry{Key: "E1", ID: "9"}}))
+	must(t, s.Commit("dir", Change{Entry: Entry{Key: "E1", ID: "9"}}))
 	if _, ok, _ := s.KeyForID("dir", "1"); ok {
 		t.Errorf("old link 1 survived a re-link")
 	}
-	must(s.Commit("dir", Change{Entry: Entry{Key: "E1"}, Delete: true}))
+	must(t, s.Commit("dir", Change{Entry: Entry{Key: "E1"}, Delete: true}))
 	if _, ok, _ := s.KeyForID("dir", "9"); ok {
 		t.Errorf("link 9 survived the delete")
 	}
@@ -244,32 +246,26 @@ func dump(t *testing.T, s *Store) map[string]string {
 // and count alone; an entry change leaves the groups; a delete takes them.
 func TestPartsWriteOnlyWhatTheySay(t *testing.T) {
 	s := memStore(t)
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(s.Commit("dir", Change{Entry: Entry{Key: "E1", ID: "1", Hash: 7, Attrs: []byte(`{"a":1}`)}}))
-	must(s.Commit("dir", Change{Entry: Entry{Key: "E1", Groups: []string{"g 1", "g\x002"}}, Parts: PartGroups}))
+	must(t, s.Commit("dir", Change{Entry: Entry{Key: "E1", ID: "1", Hash: 7, Attrs: []byte(`{"a":1}`)}}))
+	must(t, s.Commit("dir", Change{Entry: Entry{Key: "E1", Groups: []string{"g 1", "g\x002"}}, Parts: PartGroups}))
 	en, _, _ := s.Get("dir", "E1")
 	groups, err := s.Groups("dir", "E1")
-	must(err)
+	must(t, err)
 	if en.ID != "1" || en.Hash != 7 || string(en.Attrs) != `{"a":1}` || !slices.Equal(groups, []string{"g 1", "g\x002"}) {
 		t.Errorf("after a groups-only change: %+v, groups %q", en, groups)
 	}
 	if n, _ := s.Count("dir"); n != 1 {
 		t.Errorf("count %d after a groups-only change, want 1", n)
 	}
-	must(s.Commit("dir", Change{Entry: Entry{Key: "E1", ID: "1", Hash: 8, Attrs: []byte(`{"a":2}`)}}))
+	must(t, s.Commit("dir", Change{Entry: Entry{Key: "E1", ID: "1", Hash: 8, Attrs: []byte(`{"a":2}`)}}))
 	if attrs, groups, err := s.Details("dir", "E1"); err != nil || string(attrs) != `{"a":2}` || len(groups) != 2 {
 		t.Errorf("an entry change touched the groups: %s %q %v", attrs, groups, err)
 	}
-	must(s.Commit("dir", Change{Entry: Entry{Key: "E1", ID: "1", Hash: 9, Groups: []string{"x"}}, Parts: PartEntry | PartGroups}))
+	must(t, s.Commit("dir", Change{Entry: Entry{Key: "E1", ID: "1", Hash: 9, Groups: []string{"x"}}, Parts: PartEntry | PartGroups}))
 	if en, _, _ := s.Get("dir", "E1"); en.Hash != 9 || string(en.Attrs) != `{"a":2}` {
 		t.Errorf("entry and groups, not attributes: %+v", en)
 	}
-	must(s.Commit("dir", Change{Entry: Entry{Key: "E1"}, Delete: true}))
+	must(t, s.Commit("dir", Change{Entry: Entry{Key: "E1"}, Delete: true}))
 	if groups, _ := s.Groups("dir", "E1"); groups != nil {
 		t.Errorf("groups %q outlived the entry", groups)
 	}

@@ -1,4 +1,11 @@
 // Package pipeline is idsync's engine: it compiles a config's rules, reads
 // each source once, evaluates every target's policy, diffs against the
 // last-known state, and applies the resulting plan with the safety guards.
+//
+// Where to look: planner.go and parallel.go read a source and evaluate its
+// records; waves.go bounds a plan to each target's opsPerRun; finish.go
+// sorts and completes it. apply.go runs a plan target by target; the
+// applier (applier.go, members.go, send.go) sends one rank of ops at a
+// time, and workers.go commits their outcomes beside the requests;
+// commit.go and journal.go are the state writes and crash recovery.
 package pipeline

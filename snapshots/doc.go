@@ -1,5 +1,8 @@
 // Package snapshots keeps idsync's last-known state of every target in
-// Badger: one entry per managed object (its link to the target id, status,
-// hash and attributes), reverse links, and per-target serials, under a
-// versioned key layout. It depends on Badger only and has its own types.
+// Badger: one entry per managed object (its link to the target id, status
+// and fingerprint), with its attributes and its groups under keys of their
+// own; reverse links, group entries, the op journal, escrow, quarantine,
+// watermarks, the provisioning log and per-target serials and counts,
+// under a versioned key layout (keys.go) that Open upgrades in place. It
+// depends on Badger only and has its own types.
 package snapshots

@@ -34,16 +34,9 @@ func decodeGroups(b []byte) ([]string, error) {
 
 // readGroups fills e's groups from their own key.
 func readGroups(txn *badger.Txn, target string, e *Entry) error {
-	item, err := txn.Get(membersKey(target, e.Key))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return item.Value(func(v []byte) error {
-		e.Groups, err = decodeGroups(v)
-		if err != nil {
+	return readOptional(txn, membersKey(target, e.Key), func(v []byte) error {
+		var err error
+		if e.Groups, err = decodeGroups(v); err != nil {
 			return fmt.Errorf("target %s key %q: %w", target, e.Key, err)
 		}
 		return nil

@@ -1,6 +1,7 @@
 package snapshots
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -200,15 +201,23 @@ func (s *Store) Details(target, key string) (attrs []byte, groups []string, err 
 
 // readAttrs fills e's attributes from their own key.
 func readAttrs(txn *badger.Txn, target string, e *Entry) error {
-	item, err := txn.Get(attrsKey(target, e.Key))
+	return readOptional(txn, attrsKey(target, e.Key), func(v []byte) error {
+		e.Attrs = bytes.Clone(v)
+		return nil
+	})
+}
+
+// readOptional calls fn with key's value, valid only during the call; a
+// missing key is no error and calls nothing.
+func readOptional(txn *badger.Txn, key []byte, fn func(v []byte) error) error {
+	item, err := txn.Get(key)
 	if errors.Is(err, badger.ErrKeyNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	e.Attrs, err = item.ValueCopy(nil)
-	return err
+	return item.Value(fn)
 }
 
 // KeyForID follows a reverse link: which source key owns target id.
@@ -247,15 +256,8 @@ func serial(txn *badger.Txn, target string) (uint64, error) {
 
 // readUint64 reads a counter; a missing one is 0.
 func readUint64(txn *badger.Txn, key []byte) (uint64, error) {
-	item, err := txn.Get(key)
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
 	var n uint64
-	err = item.Value(func(v []byte) error {
+	err := readOptional(txn, key, func(v []byte) error {
 		if len(v) == 8 {
 			n = binary.BigEndian.Uint64(v)
 		}

@@ -180,6 +180,11 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*R
 			return rep, err
 		}
 	}
+	// Reclaim the space of expired provisioning-log records; a failure
+	// costs only disk until the next apply.
+	if err := e.store.RunLogGC(); err != nil {
+		e.opts.Log.Error("provisioning log space reclaim failed", "err", err)
+	}
 	return rep, e.store.Sync()
 }
 

@@ -3,6 +3,8 @@
 // and fingerprint), with its attributes and its groups under keys of their
 // own; reverse links, group entries, the op journal, escrow, quarantine,
 // watermarks, the provisioning log and per-target serials and counts,
-// under a versioned key layout (keys.go) that Open upgrades in place. It
-// depends on Badger only and has its own types.
+// under a versioned key layout (keys.go) that Open upgrades in place. The
+// provisioning log's records are stored a call's worth together, so they
+// go to Badger's value log, written once (history.go). It depends on
+// Badger only and has its own types.
 package snapshots

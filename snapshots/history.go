@@ -2,6 +2,8 @@ package snapshots
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
@@ -10,10 +12,34 @@ import (
 // History records are the provisioning log: one per op idsync applied or
 // failed, kept per source key in time order, and dropped by Badger once
 // their retention (a TTL) runs out.
+//
+// The records of one PutHistory call are stored together, as one value
+// under a log key (v6), and each record's history key holds only where
+// its record is. The log is most of the bytes an apply writes (a first
+// apply of 1M users wrote 700 MB of it), and written one per key it went
+// through the LSM tree's memtables, flushes and compactions, which cost a
+// third of the apply. Values this large go to Badger's value log instead,
+// written once; RunLogGC reclaims them once they expire.
+const (
+	famHistory = 'h' // h<key>\x00<unix-nanos, 8 bytes><target> -> reference (v6) or record
+	famLog     = 'L' // L<number, 8 bytes> -> the records of one PutHistory call
+)
 
-const famHistory = 'h' // h<key>\x00<unix-nanos, 8 bytes><target> -> record
+// logSeqKey numbers the log values.
+var logSeqKey = []byte("m/log-seq")
+
+// A reference is refMark, the log value's number and the record's index in
+// it. Records are JSON, which never starts with refMark, so history keys of
+// stores before v6, which hold the record itself, still read.
+const refMark = 0
+
+// maxLogValue bounds one log value, below the largest value Badger keeps
+// in memory (1 MB; see Open).
+const maxLogValue = 512 << 10
 
 func historyPrefix(key string) []byte { return append(append([]byte{famHistory}, key...), 0) }
+
+func logKey(n uint64) []byte { return binary.BigEndian.AppendUint64([]byte{famLog}, n) }
 
 // HistoryEntry is one provisioning-log record to store.
 type HistoryEntry struct {
@@ -26,15 +52,60 @@ type HistoryEntry struct {
 // PutHistory appends records, each kept for retention, in one transaction.
 func (s *Store) PutHistory(retention time.Duration, entries ...HistoryEntry) error {
 	return s.db.Update(func(txn *badger.Txn) error {
-		for _, h := range entries {
-			k := binary.BigEndian.AppendUint64(historyPrefix(h.Key), uint64(h.At.UnixNano()))
-			k = append(k, h.Target...)
-			if err := txn.SetEntry(badger.NewEntry(k, h.Record).WithTTL(retention)); err != nil {
+		for len(entries) > 0 {
+			n := 1
+			for size := len(entries[0].Record); n < len(entries) && size+len(entries[n].Record) <= maxLogValue; n++ {
+				size += len(entries[n].Record)
+			}
+			if err := s.putLog(txn, retention, entries[:n]); err != nil {
 				return err
 			}
+			entries = entries[n:]
 		}
 		return nil
 	})
+}
+
+// putLog writes entries as one log value and a reference to each.
+func (s *Store) putLog(txn *badger.Txn, retention time.Duration, entries []HistoryEntry) error {
+	num, err := s.logNumber()
+	if err != nil {
+		return err
+	}
+	v := binary.AppendUvarint(nil, uint64(len(entries)))
+	for _, h := range entries {
+		v = binary.AppendUvarint(v, uint64(len(h.Record)))
+	}
+	for _, h := range entries {
+		v = append(v, h.Record...)
+	}
+	if err := txn.SetEntry(badger.NewEntry(logKey(num), v).WithTTL(retention)); err != nil {
+		return err
+	}
+	for i, h := range entries {
+		k := binary.BigEndian.AppendUint64(historyPrefix(h.Key), uint64(h.At.UnixNano()))
+		k = append(k, h.Target...)
+		ref := binary.AppendUvarint(binary.BigEndian.AppendUint64([]byte{refMark}, num), uint64(i))
+		if err := txn.SetEntry(badger.NewEntry(k, ref).WithTTL(retention)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// logNumber returns the next log value's number, from a Badger sequence
+// leased a thousand at a time (a restart skips the rest of a lease).
+func (s *Store) logNumber() (uint64, error) {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	if s.logSeq == nil {
+		seq, err := s.db.GetSequence(logSeqKey, 1000)
+		if err != nil {
+			return 0, err
+		}
+		s.logSeq = seq
+	}
+	return s.logSeq.Next()
 }
 
 // ScanHistory calls fn with every record of key since the given time, in
@@ -47,8 +118,14 @@ func (s *Store) ScanHistory(key string, since time.Time, fn func(record []byte) 
 		start := binary.BigEndian.AppendUint64(append([]byte{}, prefix...), uint64(max(since.UnixNano(), 0)))
 		for it.Seek(start); it.Valid(); it.Next() {
 			v, err := it.Item().ValueCopy(nil)
+			if err == nil && len(v) > 0 && v[0] == refMark {
+				v, err = readLogRecord(txn, v[1:])
+			}
 			if err != nil {
-				return err
+				return fmt.Errorf("provisioning log of %q: %w", key, err)
+			}
+			if v == nil {
+				continue // its log value expired first
 			}
 			if err := fn(v); err != nil {
 				return err
@@ -56,4 +133,69 @@ func (s *Store) ScanHistory(key string, since time.Time, fn func(record []byte) 
 		}
 		return nil
 	})
+}
+
+var errBadLog = errors.New("unreadable log value")
+
+// readLogRecord returns the record a reference points to, or nil if its
+// log value is gone (both expire at the same time, to the second).
+func readLogRecord(txn *badger.Txn, ref []byte) ([]byte, error) {
+	if len(ref) < 9 {
+		return nil, errBadLog
+	}
+	i, n := binary.Uvarint(ref[8:])
+	if n <= 0 {
+		return nil, errBadLog
+	}
+	item, err := txn.Get(logKey(binary.BigEndian.Uint64(ref)))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rec []byte
+	err = item.Value(func(v []byte) error {
+		count, n := binary.Uvarint(v)
+		if n <= 0 || i >= count {
+			return errBadLog
+		}
+		v = v[n:]
+		var off, size uint64
+		for j := uint64(0); j < count; j++ {
+			l, n := binary.Uvarint(v)
+			if n <= 0 {
+				return errBadLog
+			}
+			v = v[n:]
+			if j < i {
+				off += l
+			} else if j == i {
+				size = l
+			}
+		}
+		if off+size > uint64(len(v)) {
+			return errBadLog
+		}
+		rec = append([]byte(nil), v[off:off+size]...)
+		return nil
+	})
+	return rec, err
+}
+
+// RunLogGC reclaims the value-log space of expired log values. Badger
+// learns which values are gone as its compactions drop them; this then
+// rewrites (or simply deletes) the value-log files that are mostly
+// garbage. It does little when nothing expired, so callers run it after
+// every apply.
+func (s *Store) RunLogGC() error {
+	for {
+		err := s.db.RunValueLogGC(0.5)
+		if errors.Is(err, badger.ErrNoRewrite) || errors.Is(err, badger.ErrRejected) || errors.Is(err, badger.ErrGCInMemoryMode) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
 }

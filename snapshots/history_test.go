@@ -1,9 +1,16 @@
 package snapshots
 
 import (
+	"encoding/binary"
+	"fmt"
+	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	badger "github.com/dgraph-io/badger/v4"
 )
 
 // TestHistoryRetention: records come back in time order from since on,
@@ -42,4 +49,114 @@ func TestHistoryRetention(t *testing.T) {
 	if got, want := scan(time.Time{}), `"early" "late"`; got != want {
 		t.Errorf("after the brief record's retention = %s, want %s", got, want)
 	}
+}
+
+// TestHistoryReadsEveryLayout: records stored apart from their history keys
+// (v6), in values split at maxLogValue, read back in time order alongside
+// records an older store kept in the history key itself.
+func TestHistoryReadsEveryLayout(t *testing.T) {
+	s := memStore(t)
+	t0 := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	legacy := func(at time.Time, rec string) {
+		t.Helper()
+		k := binary.BigEndian.AppendUint64(historyPrefix("E1"), uint64(at.UnixNano()))
+		must(t, s.db.Update(func(txn *badger.Txn) error { return txn.Set(append(k, "crm"...), []byte(rec)) }))
+	}
+	legacy(t0, `{"v":"old 1"}`)
+	legacy(t0.Add(3*time.Minute), `{"v":"old 2"}`)
+	big := strings.Repeat("x", maxLogValue/2)
+	must(t, s.PutHistory(time.Hour,
+		HistoryEntry{Key: "E1", Target: "crm", At: t0.Add(time.Minute), Record: []byte(`{"v":"new 1"}`)},
+		HistoryEntry{Key: "E2", Target: "crm", At: t0.Add(time.Minute), Record: []byte(`{"v":"other key"}`)},
+		HistoryEntry{Key: "E1", Target: "app", At: t0.Add(2 * time.Minute), Record: []byte(`"` + big + `1"`)},
+		HistoryEntry{Key: "E1", Target: "crm", At: t0.Add(4 * time.Minute), Record: []byte(`"` + big + `2"`)},
+		HistoryEntry{Key: "E1", Target: "crm", At: t0.Add(5 * time.Minute), Record: []byte(`{"v":"new 4"}`)}))
+	must(t, s.PutHistory(time.Hour, HistoryEntry{Key: "E1", Target: "crm", At: t0.Add(6 * time.Minute), Record: []byte(`{"v":"new 5"}`)}))
+
+	var got []string
+	must(t, s.ScanHistory("E1", time.Time{}, func(b []byte) error { got = append(got, string(b)); return nil }))
+	want := []string{`{"v":"old 1"}`, `{"v":"new 1"}`, `"` + big + `1"`, `{"v":"old 2"}`, `"` + big + `2"`, `{"v":"new 4"}`, `{"v":"new 5"}`}
+	if !slices.Equal(got, want) {
+		short := func(rs []string) (out []string) {
+			for _, r := range rs {
+				out = append(out, fmt.Sprintf("%.16s…(%d bytes)", r, len(r)))
+			}
+			return out
+		}
+		t.Errorf("E1's records =\n%q\nwant\n%q", short(got), short(want))
+	}
+	// The two large records could not share a value.
+	values := 0
+	must(t, s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{famLog}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			values++
+		}
+		return nil
+	}))
+	if values != 3 {
+		t.Errorf("%d log values, want 3 (the first call split at %d bytes, and the second)", values, maxLogValue)
+	}
+}
+
+// TestLogGCFreesExpiredRecords: once the log's records expire, RunLogGC
+// gives their value-log files back.
+func TestLogGCFreesExpiredRecords(t *testing.T) {
+	dir := t.TempDir()
+	open := func() *Store {
+		t.Helper()
+		s, err := Open(dir, Options{tune: func(o badger.Options) badger.Options {
+			// Small value-log files, and the compaction that drops expired
+			// keys (which tells Badger their values are garbage) on close.
+			return o.WithValueLogFileSize(1 << 20).WithCompactL0OnClose(true)
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	s := open()
+	rec := []byte(`"` + strings.Repeat("r", 2000) + `"`)
+	at := time.Now()
+	for call := range 40 { // 40 calls of 100 kB: four 1 MB value-log files
+		var entries []HistoryEntry
+		for i := range 50 {
+			at = at.Add(time.Millisecond)
+			entries = append(entries, HistoryEntry{Key: fmt.Sprintf("E%d", call*50+i), Target: "crm", At: at, Record: rec})
+		}
+		must(t, s.PutHistory(time.Second, entries...))
+	}
+	must(t, s.PutHistory(time.Hour, HistoryEntry{Key: "E1", Target: "crm", At: at.Add(time.Millisecond), Record: []byte(`"kept"`)}))
+	before := vlogBytes(t, dir)
+	time.Sleep(2100 * time.Millisecond)
+	must(t, s.Close())
+	s = open()
+	defer s.Close()
+	must(t, s.RunLogGC())
+	if after := vlogBytes(t, dir); after > before/2 {
+		t.Errorf("value log is %d bytes after the records expired, %d before: not reclaimed", after, before)
+	}
+	var got []string
+	must(t, s.ScanHistory("E1", time.Time{}, func(b []byte) error { got = append(got, string(b)); return nil }))
+	if !slices.Equal(got, []string{`"kept"`}) {
+		t.Errorf("E1's records after GC = %q, want only the one still kept", got)
+	}
+}
+
+// vlogBytes is the bytes written to dir's value-log files (Badger
+// preallocates them sparse, so their sizes overstate it).
+func vlogBytes(t *testing.T, dir string) int64 {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.vlog"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, f := range files {
+		var st syscall.Stat_t
+		must(t, syscall.Stat(f, &st))
+		n += st.Blocks * 512
+	}
+	return n
 }

@@ -14,7 +14,9 @@ import (
 //   - v3 moved each entry's attributes to a key of their own;
 //   - v4 marks the journals that may hold records;
 //   - v5 keeps users' groups under their own key; the engine moves them
-//     out of the attributes (see MoveGroups), marked here as to do.
+//     out of the attributes (see MoveGroups), marked here as to do;
+//   - v6 stores new provisioning-log records apart from their history
+//     keys (see history.go); the records already there still read.
 //
 // It writes in batches, since a large store exceeds one transaction, and
 // sets the new version last: a run killed halfway leaves the old version,

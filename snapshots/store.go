@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	badger "github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
@@ -28,11 +29,16 @@ type Options struct {
 	// survive a killed process (the OS holds them) but not a power cut;
 	// callers call Sync at their commit points instead.
 	SyncWrites bool
+	// tune adjusts Badger's options, for tests.
+	tune func(badger.Options) badger.Options
 }
 
 // Store is an open state directory. It is safe for concurrent use.
 type Store struct {
 	db *badger.DB
+	// logSeq numbers the provisioning log's values; leased on first use.
+	logMu  sync.Mutex
+	logSeq *badger.Sequence
 }
 
 // Open opens (creating if needed) the state directory. Badger's directory
@@ -48,6 +54,10 @@ func Open(dir string, opts Options) (*Store, error) {
 		// Entries are small; keeping them in the LSM tree makes in-order
 		// scans read one place.
 		WithValueThreshold(1 << 10).
+		// Only the provisioning log's values are larger (see history.go).
+		// Smaller value-log files than Badger's 1 GB let RunLogGC free
+		// expired log sooner.
+		WithValueLogFileSize(256 << 20).
 		WithNumVersionsToKeep(1).
 		// Badger's defaults (five 64 MB memtables, a 256 MB block cache)
 		// suit a database server. idsync scans state once per run, so
@@ -75,6 +85,12 @@ func Open(dir string, opts Options) (*Store, error) {
 		WithCompression(options.None)
 	if opts.InMemory {
 		bo.Dir, bo.ValueDir = "", ""
+		// With no value log, Badger refuses values above the threshold,
+		// and the provisioning log's are larger (up to maxLogValue).
+		bo = bo.WithValueThreshold(1 << 20)
+	}
+	if opts.tune != nil {
+		bo = opts.tune(bo)
 	}
 	db, err := badger.Open(bo)
 	// Badger wraps with %+v, not %w, so only the text can tell.
@@ -134,7 +150,18 @@ func (s *Store) checkVersion(dir string) error {
 }
 
 // Close flushes and closes the store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
+	if s.logSeq != nil {
+		if err := s.logSeq.Release(); err != nil {
+			_ = s.db.Close() // the lease error is the one to report
+			return err
+		}
+		s.logSeq = nil
+	}
+	return s.db.Close()
+}
 
 // Sync makes every commit so far durable.
 func (s *Store) Sync() error { return s.db.Sync() }

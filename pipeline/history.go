@@ -52,11 +52,14 @@ func (a *applier) historyEntry(op connectors.Op, result string, err error) (snap
 	}
 	rec := HistoryRecord{Run: a.runID, Time: a.e.opts.Now, Target: a.t.cfg.Name, Key: op.Key, Action: op.Action.String(),
 		Group: op.Group, Reason: op.Reason, Result: result}
-	for _, c := range op.Changes {
-		if slices.Contains(a.sensitive, c.Attr) {
-			c.Old, c.New = redacted(c.Old), redacted(c.New)
+	rec.Changes = op.Changes
+	if slices.ContainsFunc(op.Changes, func(c connectors.Change) bool { return slices.Contains(a.sensitive, c.Attr) }) {
+		rec.Changes = slices.Clone(op.Changes) // the op's own values are still to be committed
+		for i, c := range rec.Changes {
+			if slices.Contains(a.sensitive, c.Attr) {
+				rec.Changes[i].Old, rec.Changes[i].New = redacted(c.Old), redacted(c.New)
+			}
 		}
-		rec.Changes = append(rec.Changes, c)
 	}
 	if err != nil {
 		rec.Error = err.Error()
@@ -66,7 +69,9 @@ func (a *applier) historyEntry(op connectors.Op, result string, err error) (snap
 	a.seq++
 	at := a.e.opts.Now.Add(time.Duration(a.seq))
 	a.mu.Unlock()
-	return snapshots.HistoryEntry{Key: op.Key, Target: a.t.cfg.Name, At: at, Record: appendHistory(nil, &rec)}, true
+	// Sized for a typical record, so encoding it rarely grows the buffer.
+	buf := make([]byte, 0, 192+64*len(rec.Changes))
+	return snapshots.HistoryEntry{Key: op.Key, Target: a.t.cfg.Name, At: at, Record: appendHistory(buf, &rec)}, true
 }
 
 // appendHistory appends r as encoding/json writes it (TestHistoryJSON

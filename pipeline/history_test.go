@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/idsync/idsync/connectors"
+	"github.com/idsync/idsync/pipeline/config"
 	"github.com/idsync/idsync/pipeline/plan"
 )
 
@@ -93,5 +94,29 @@ func TestJournalJSON(t *testing.T) {
 			op.Hash = g.r.Uint64()
 		}
 		sameAsEncodingJSON(t, i, op, appendJournalOp(nil, &op))
+	}
+}
+
+// TestHistoryRedactsItsOwnCopy: a log record shows a sensitive value as
+// "(sensitive)", while the op, whose values may still be sent or
+// committed, keeps them.
+func TestHistoryRedactsItsOwnCopy(t *testing.T) {
+	a := &applier{e: &Engine{}, t: &target{cfg: &config.Target{Name: "crm"}}, sensitive: []string{"password"}}
+	op := connectors.Op{Action: connectors.Create, Key: "E1", Changes: []connectors.Change{
+		{Attr: "name", New: "Ada"}, {Attr: "password", New: "s3cret"}}}
+	h, ok := a.historyEntry(op, "applied", nil)
+	if !ok {
+		t.Fatal("no record for a user op")
+	}
+	var rec HistoryRecord
+	if err := json.Unmarshal(h.Record, &rec); err != nil {
+		t.Fatal(err)
+	}
+	want := []connectors.Change{{Attr: "name", New: "Ada"}, {Attr: "password", New: "(sensitive)"}}
+	if diff := cmp.Diff(want, rec.Changes); diff != "" {
+		t.Errorf("logged changes (-want +got):\n%s", diff)
+	}
+	if got := op.Changes[1].New; got != "s3cret" {
+		t.Errorf("the op's password became %v after logging it", got)
 	}
 }

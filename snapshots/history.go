@@ -72,7 +72,11 @@ func (s *Store) putLog(txn *badger.Txn, retention time.Duration, entries []Histo
 	if err != nil {
 		return err
 	}
-	v := binary.AppendUvarint(nil, uint64(len(entries)))
+	size := binary.MaxVarintLen64 * (1 + len(entries))
+	for _, h := range entries {
+		size += len(h.Record)
+	}
+	v := binary.AppendUvarint(make([]byte, 0, size), uint64(len(entries)))
 	for _, h := range entries {
 		v = binary.AppendUvarint(v, uint64(len(h.Record)))
 	}

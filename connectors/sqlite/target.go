@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -64,6 +65,15 @@ type Target struct {
 	// more than running the query, and planning runs one per new identity.
 	mu         sync.Mutex
 	matchStmts map[string]*sql.Stmt
+	// lastInsert is the INSERT of the last create, which the next one
+	// (almost always writing the same attributes) reuses.
+	lastInsert atomic.Pointer[insert]
+}
+
+// insert is the INSERT statement for creates writing attrs, in order.
+type insert struct {
+	attrs []string
+	query string
 }
 
 // Open opens the database and makes sure the table and columns exist.
@@ -193,16 +203,12 @@ func (t *Target) applyUser(ctx context.Context, x execer, op connectors.Op) (con
 }
 
 func (t *Target) create(ctx context.Context, x execer, op connectors.Op) (connectors.Result, error) {
-	cols := []string{quote(disabledColumn), quote(keyColumn)}
-	marks := []string{"?", "?"}
-	args := []any{op.Disabled, op.Key}
+	args := make([]any, 0, len(op.Changes)+2)
+	args = append(args, op.Disabled, op.Key)
 	for _, c := range op.Changes {
-		cols = append(cols, quote(c.Attr))
-		marks = append(marks, "?")
 		args = append(args, toSQL(c.New))
 	}
-	q := fmt.Sprintf(`INSERT INTO %s (%s) VALUES (%s)`, quote(t.table), strings.Join(cols, ", "), strings.Join(marks, ", "))
-	res, err := x.ExecContext(ctx, q, args...)
+	res, err := x.ExecContext(ctx, t.insertFor(op.Changes), args...)
 	if err != nil {
 		return connectors.Result{}, classify(err)
 	}
@@ -211,6 +217,26 @@ func (t *Target) create(ctx context.Context, x execer, op connectors.Op) (connec
 		return connectors.Result{}, classify(err)
 	}
 	return connectors.Result{ID: strconv.FormatInt(id, 10)}, nil
+}
+
+// insertFor returns the INSERT for a create writing changes' attributes
+// in order. Building it took a quarter of a create's CPU, and a first
+// sync's creates nearly all write the same attributes.
+func (t *Target) insertFor(changes []connectors.Change) string {
+	if last := t.lastInsert.Load(); last != nil && slices.EqualFunc(last.attrs, changes, func(a string, c connectors.Change) bool { return a == c.Attr }) {
+		return last.query
+	}
+	in := &insert{attrs: make([]string, len(changes))}
+	cols := []string{quote(disabledColumn), quote(keyColumn)}
+	marks := []string{"?", "?"}
+	for i, c := range changes {
+		in.attrs[i] = c.Attr
+		cols = append(cols, quote(c.Attr))
+		marks = append(marks, "?")
+	}
+	in.query = fmt.Sprintf(`INSERT INTO %s (%s) VALUES (%s)`, quote(t.table), strings.Join(cols, ", "), strings.Join(marks, ", "))
+	t.lastInsert.Store(in)
+	return in.query
 }
 
 func (t *Target) update(ctx context.Context, x execer, id string, changes []connectors.Change) (connectors.Result, error) {

@@ -130,7 +130,7 @@ func (a *applier) quarantine(reason string) error {
 func (a *applier) units(ops []plan.Op, g *plan.Guard) []func(context.Context) error {
 	var units []func(context.Context) error
 	for len(ops) > 0 {
-		op := ops[0]
+		op, rest := ops[0], ops
 		if op.Action == connectors.AddMember || op.Action == connectors.RemoveMember {
 			n := 1
 			for n < len(ops) && ops[n].Action == op.Action && ops[n].Group == op.Group {
@@ -160,10 +160,12 @@ func (a *applier) units(ops []plan.Op, g *plan.Guard) []func(context.Context) er
 		if ba, ok := a.conn.(connectors.BulkApplier); ok && ba.BulkSize() > 1 && op.Object == connectors.User {
 			// Gather this rank's user ops into requests of BulkSize; held
 			// ops are counted when the loop reaches them.
-			chunk := []plan.Op{op}
-			for len(ops) > 0 && len(chunk) < ba.BulkSize() && ops[0].Object == connectors.User && !held(ops[0]) {
-				chunk, ops = append(chunk, ops[0]), ops[1:]
+			n := 1
+			for n < len(rest) && n < ba.BulkSize() && rest[n].Object == connectors.User && !held(rest[n]) {
+				n++
 			}
+			chunk := rest[:n:n] // a window on the plan, not a copy
+			ops = rest[n:]
 			units = append(units, func(ctx context.Context) error { return a.bulk(ctx, ba, chunk) })
 			continue
 		}
@@ -236,9 +238,9 @@ func (a *applier) one(ctx context.Context, op plan.Op) error {
 // batch is journaled in one transaction and its successes committed in
 // another: per-op transactions would cost more than a local target's op.
 func (a *applier) bulk(ctx context.Context, ba connectors.BulkApplier, ops []plan.Op) error {
-	var batch []plan.Op
-	var sent []connectors.Op
-	var deferred [][]string
+	batch := make([]plan.Op, 0, len(ops))
+	sent := make([]connectors.Op, 0, len(ops))
+	deferred := make([][]string, 0, len(ops))
 	for _, op := range ops {
 		s, d, ok, err := a.prepare(op)
 		if err != nil {

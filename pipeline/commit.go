@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"github.com/idsync/idsync/connectors"
-	"github.com/idsync/idsync/connectors/attrjson"
 	"github.com/idsync/idsync/pipeline/diff"
 	"github.com/idsync/idsync/pipeline/plan"
 	"github.com/idsync/idsync/snapshots"
@@ -101,13 +100,6 @@ func (e *Engine) userChange(target string, op plan.Op, res connectors.Result, de
 		en.Disabled, en.Deprovisioned, en.Since = false, false, now
 	case connectors.Disable:
 		en.Disabled, en.Deprovisioned, en.Since = true, diff.Deprovisioning(op.Reason), now
-	}
-	if op.Action == connectors.Create && len(deferred) == 0 && version == "" {
-		// A first sync's common case: the create's changes are the whole
-		// state. Encoding them directly skips building two maps per create.
-		var order attrjson.ChangeOrder
-		en.Attrs = attrjson.AppendObject(make([]byte, 0, 64*len(op.Changes)), order.Sorted(op.Changes), attrjson.NewOf)
-		return []snapshots.Change{{Entry: en, Journaled: true, Known: known}}, nil
 	}
 	desired := op.Desired
 	if op.Action == connectors.Create {

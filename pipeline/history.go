@@ -70,7 +70,7 @@ func (a *applier) historyEntry(op connectors.Op, result string, err error) (snap
 	at := a.e.opts.Now.Add(time.Duration(a.seq))
 	a.mu.Unlock()
 	// Sized for a typical record, so encoding it rarely grows the buffer.
-	buf := make([]byte, 0, 192+64*len(rec.Changes))
+	buf := make([]byte, 0, 128+48*len(rec.Changes))
 	return snapshots.HistoryEntry{Key: op.Key, Target: a.t.cfg.Name, At: at, Record: appendHistory(buf, &rec)}, true
 }
 

@@ -154,10 +154,15 @@ func (e *Engine) commitMembers(target, name string, ops []plan.Op, entries []sna
 		if err != nil {
 			return err
 		}
-		if op.Action == connectors.AddMember {
+		// Counted only when the user's groups change, so a membership
+		// committed twice (or removed while absent) keeps the count that
+		// deleteEmptyGroups trusts.
+		had := slices.Contains(groups, g.Name)
+		switch {
+		case op.Action == connectors.AddMember && !had:
 			groups = append(groups, g.Name)
 			g.Members++
-		} else {
+		case op.Action == connectors.RemoveMember && had:
 			groups = slices.DeleteFunc(groups, func(n string) bool { return n == g.Name })
 			g.Members--
 		}

@@ -39,34 +39,17 @@ func scanDerived(t *testing.T, s *Store, target string) derived {
 func storedDerived(t *testing.T, s *Store, target string) derived {
 	t.Helper()
 	d := derived{Deprov: map[string]int64{}, Links: map[string]string{}}
-	err := s.db.View(func(txn *badger.Txn) error {
-		prefix := append(append([]byte{famLink}, target...), 0)
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			v, err := it.Item().ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			d.Links[string(it.Item().Key()[len(prefix):])] = string(v)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	prefix := append(append([]byte{famLink}, target...), 0)
+	for k, v := range dump(t, s, prefix) {
+		d.Links[k[len(prefix):]] = v
 	}
 	n, err := s.Count(target)
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t, err)
 	d.Count = n
-	err = s.ScanDeprovisioned(target, func(key string, since int64) error {
+	must(t, s.ScanDeprovisioned(target, func(key string, since int64) error {
 		d.Deprov[key] = since
 		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	}))
 	return d
 }
 

@@ -81,47 +81,29 @@ func (s *Store) LegacyGroups() (bool, error) {
 // a run killed halfway resumes on the next start; the legacy mark goes
 // last.
 func (s *Store) MoveGroups(split func(attrs []byte) (rest []byte, groups []string, ok bool, err error)) error {
-	wb := s.db.NewWriteBatch()
-	defer wb.Cancel()
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: []byte{famAttrs}})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			item := it.Item()
-			k := item.KeyCopy(nil)
-			target, key, ok := cutTargetKey(k)
-			if !ok {
-				continue
-			}
-			v, err := item.ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			rest, groups, ok, err := split(v)
-			if err != nil {
-				return fmt.Errorf("target %s key %q: stored attributes: %w", target, key, err)
-			}
-			if !ok {
-				continue
-			}
-			// The groups before the attributes that drop them: a batch cut
-			// short between the two leaves both, and the next run moves
-			// them again.
-			if len(groups) > 0 {
-				if err := wb.Set(membersKey(target, key), encodeGroups(groups)); err != nil {
-					return err
-				}
-			}
-			if err := wb.Set(k, rest); err != nil {
+	err := s.rewriteFamily(famAttrs, func(wb *badger.WriteBatch, target, key string, item *badger.Item) error {
+		v, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		rest, groups, ok, err := split(v)
+		if err != nil {
+			return fmt.Errorf("target %s key %q: stored attributes: %w", target, key, err)
+		}
+		if !ok {
+			return nil
+		}
+		// The groups before the attributes that drop them: a batch cut
+		// short between the two leaves both, and the next run moves them
+		// again.
+		if len(groups) > 0 {
+			if err := wb.Set(membersKey(target, key), encodeGroups(groups)); err != nil {
 				return err
 			}
 		}
-		return nil
+		return wb.Set(attrsKey(target, key), rest)
 	})
 	if err != nil {
-		return err
-	}
-	if err := wb.Flush(); err != nil {
 		return err
 	}
 	return s.db.Update(func(txn *badger.Txn) error { return txn.Delete(legacyGroupsKey) })

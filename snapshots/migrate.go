@@ -78,55 +78,71 @@ func (s *Store) markJournals() error {
 // entries.
 func (s *Store) migrateEntries(from uint64) error {
 	counts := map[string]uint64{}
+	err := s.rewriteFamily(famObject, func(wb *badger.WriteBatch, target, key string, item *badger.Item) error {
+		var ix IndexEntry
+		var attrs []byte
+		err := item.Value(func(v []byte) error {
+			rest, err := ix.decode(v)
+			attrs = bytes.Clone(rest)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		e := Entry{Key: key, ID: string(ix.ID), Disabled: ix.Disabled, Deprovisioned: ix.Deprovisioned, Hash: ix.Hash, Since: ix.Since}
+		if from < 2 {
+			counts[target]++
+			if e.Deprovisioned {
+				if err := wb.Set(deprovKey(target, key), putUint64(uint64(e.Since))); err != nil {
+					return err
+				}
+			}
+		}
+		if len(attrs) == 0 {
+			return nil
+		}
+		// A v1 or v2 entry with its attributes inline.
+		if err := wb.Set(attrsKey(target, key), attrs); err != nil {
+			return err
+		}
+		return wb.Set(objectKey(target, key), e.encode())
+	})
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(txn *badger.Txn) error {
+		for target, n := range counts {
+			if err := txn.Set(countKey(target), putUint64(n)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// rewriteFamily calls fn with the target, key and item of every entry of
+// one key family, and a write batch for what it rewrites, flushed at the
+// end: the upgrades rewrite more than one transaction holds. fn must be
+// idempotent, since a run killed halfway starts over.
+func (s *Store) rewriteFamily(fam byte, fn func(wb *badger.WriteBatch, target, key string, item *badger.Item) error) error {
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
 	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: []byte{famObject}})
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: []byte{fam}})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
-			item := it.Item()
-			t, k, ok := bytes.Cut(item.Key()[1:], []byte{0})
+			target, key, ok := cutTargetKey(it.Item().Key())
 			if !ok {
 				continue
 			}
-			target, key := string(t), string(k)
-			var ix IndexEntry
-			var attrs []byte
-			err := item.Value(func(v []byte) error {
-				rest, err := ix.decode(v)
-				attrs = bytes.Clone(rest)
+			if err := fn(wb, target, key, it.Item()); err != nil {
 				return err
-			})
-			if err != nil {
-				return err
-			}
-			e := Entry{Key: key, ID: string(ix.ID), Disabled: ix.Disabled, Deprovisioned: ix.Deprovisioned, Hash: ix.Hash, Since: ix.Since}
-			if from < 2 {
-				counts[target]++
-				if e.Deprovisioned {
-					if err := wb.Set(deprovKey(target, key), putUint64(uint64(e.Since))); err != nil {
-						return err
-					}
-				}
-			}
-			if len(attrs) > 0 { // a v1 or v2 entry with its attributes inline
-				if err := wb.Set(attrsKey(target, key), attrs); err != nil {
-					return err
-				}
-				if err := wb.Set(objectKey(target, key), e.encode()); err != nil {
-					return err
-				}
 			}
 		}
 		return nil
 	})
 	if err != nil {
 		return err
-	}
-	for target, n := range counts {
-		if err := wb.Set(countKey(target), putUint64(n)); err != nil {
-			return err
-		}
 	}
 	return wb.Flush()
 }

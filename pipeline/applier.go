@@ -280,7 +280,7 @@ func (a *applier) bulk(ctx context.Context, ba connectors.BulkApplier, ops []pla
 // goroutine; the rest go through settle one by one, here, since settling a
 // failure may send more requests (a drifted object is recreated).
 func (a *applier) settleMany(ctx context.Context, batch []plan.Op, results []connectors.Result, errs []error, deferred [][]string) error {
-	var done []settled
+	done := make([]settled, 0, len(batch))
 	for i, op := range batch {
 		if errs[i] == nil && op.Object == connectors.User && op.Action != connectors.Delete {
 			done = append(done, settled{op, results[i], deferred[i]})
@@ -304,7 +304,7 @@ func (a *applier) commitMany(done []settled) error {
 	if err := a.e.commitUsers(a.t.cfg.Name, done); err != nil {
 		return fmt.Errorf("target %s: commit state of %d ops: %w", a.t.cfg.Name, len(done), err)
 	}
-	var log []snapshots.HistoryEntry
+	log := make([]snapshots.HistoryEntry, 0, len(done))
 	for _, d := range done {
 		if err := a.applied(d.op); err != nil {
 			return err

@@ -101,19 +101,21 @@ func (e *Engine) userChange(target string, op plan.Op, res connectors.Result, de
 	case connectors.Disable:
 		en.Disabled, en.Deprovisioned, en.Since = true, diff.Deprovisioning(op.Reason), now
 	}
-	desired := op.Desired
-	if op.Action == connectors.Create {
-		desired = op.Attrs()
-	}
+	// next is this call's own map: attrs was just decoded, and a create's
+	// changes become a new map. Only an update's desired set is shared.
 	next := attrs
-	if desired != nil {
-		next = maps.Clone(desired)
+	switch {
+	case op.Action == connectors.Create:
+		next = op.Attrs()
+	case op.Desired != nil:
+		next = maps.Clone(op.Desired)
+	}
+	if op.Action == connectors.Create || op.Desired != nil {
 		for _, attr := range deferred {
 			next[attr] = attrs[attr]
 		}
 	}
 	if version != "" {
-		next = maps.Clone(next)
 		if next == nil {
 			next = connectors.Attrs{}
 		}

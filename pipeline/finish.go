@@ -36,7 +36,7 @@ func (e *Engine) finish(sr *sourceRun, tr *targetRun) error {
 		return err
 	}
 	e.holdEscrowed(tr) // again: absent and grace ops were just added
-	tr.out.Ops = sortOps(tr.out.Ops)
+	sortOps(tr.out.Ops)
 	read := sr.seen.len() - len(sr.dups)
 	if !sr.full {
 		read = -1 // a delta may be empty; the empty-source guard is for full reads
@@ -256,11 +256,11 @@ const maxRank = 10
 // sortOps orders ops by rank, then membership ops by group so apply can
 // batch them, then by key, keeping equal ops in plan order. A first plan
 // holds millions of ops of a few hundred bytes each, so it sorts small
-// sort keys and moves each op once. Ops are first bucketed by rank (a
+// sort keys and then moves the ops in place. Ops are first bucketed by rank (a
 // stable counting sort); each bucket is then sorted on its own, which is
 // linear when the source was already in key order, as HR exports usually
 // are.
-func sortOps(ops []plan.Op) []plan.Op {
+func sortOps(ops []plan.Op) {
 	var start [maxRank + 2]int
 	for _, op := range ops {
 		start[rank(op)+1]++
@@ -279,11 +279,29 @@ func sortOps(ops []plan.Op) []plan.Op {
 	for r := 0; r <= maxRank; r++ {
 		sortRank(keys[start[r]:start[r+1]], spare)
 	}
-	sorted := make([]plan.Op, len(ops))
-	for i, k := range keys {
-		sorted[i] = ops[k.at]
+	permute(ops, keys)
+}
+
+// permute moves ops in place so that position i holds the op that was at
+// keys[i].at, following each cycle of the permutation with one spare op. A
+// first plan's ops take gigabytes, so a sorted copy would cost their size
+// again in memory and page faults. It uses up keys.
+func permute(ops []plan.Op, keys []sortKey) {
+	for i := range keys {
+		if keys[i].at < 0 || keys[i].at == i {
+			continue
+		}
+		spare := ops[i]
+		j := i
+		for keys[j].at != i {
+			from := keys[j].at
+			ops[j] = ops[from]
+			keys[j].at = -1
+			j = from
+		}
+		ops[j] = spare
+		keys[j].at = -1
 	}
-	return sorted
 }
 
 type sortKey struct {

@@ -23,9 +23,10 @@ func (a *applier) members(ctx context.Context, batch []plan.Op) error {
 		}
 		return nil
 	}
-	req := connectors.Op{Action: batch[0].Action, Object: connectors.Group, Key: name, ID: g.ID, Group: name}
-	var sent []plan.Op
-	var entries []snapshots.Entry // sent's, for the commit
+	req := connectors.Op{Action: batch[0].Action, Object: connectors.Group, Key: name, ID: g.ID, Group: name,
+		Members: make([]string, 0, len(batch))}
+	sent := make([]plan.Op, 0, len(batch))
+	entries := make([]snapshots.Entry, 0, len(batch)) // sent's, for the commit
 	keys := make([]string, len(batch))
 	for i, op := range batch {
 		keys[i] = op.Key

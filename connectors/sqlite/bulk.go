@@ -39,12 +39,20 @@ func (t *Target) applyInTx(ctx context.Context, ops []connectors.Op, results []c
 		return false
 	}
 	x := &txStmts{tx: tx, stmts: map[string]*sql.Stmt{}}
+	// The statements run without ctx's cancellation, which is checked
+	// between them instead: for a context that can end, the driver starts
+	// a goroutine per statement to interrupt it, and at a million
+	// single-row statements that was a million goroutines. One row's
+	// statement takes microseconds; the transaction still ends with ctx.
+	stmtCtx := context.WithoutCancel(ctx)
 	for i, op := range ops {
-		if op.Object == connectors.Group {
-			_ = tx.Rollback() // groups have their own path; nothing was written that matters
+		if op.Object == connectors.Group || ctx.Err() != nil {
+			// Groups have their own path, and a stopped run stops here;
+			// nothing was written that matters.
+			_ = tx.Rollback()
 			return false
 		}
-		if results[i], err = t.applyUser(ctx, x, op); err != nil {
+		if results[i], err = t.applyUser(stmtCtx, x, op); err != nil {
 			_ = tx.Rollback() // the ops are retried one by one
 			return false
 		}

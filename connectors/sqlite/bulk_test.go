@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -49,5 +50,26 @@ func TestBulkGivesEachOpItsOwnOutcome(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"ann disabled", "bo enabled", "cy enabled"}, got); diff != "" {
 		t.Errorf("rows after both bulks (-want +got):\n%s", diff)
+	}
+}
+
+// TestBulkOfAStoppedRunWritesNothing: the bulk's statements ignore the
+// run's cancellation (see applyInTx), so the bulk itself must honour it.
+func TestBulkOfAStoppedRunWritesNothing(t *testing.T) {
+	tg, err := Open(t.Context(), Options{Path: filepath.Join(t.TempDir(), "d.db"), Attributes: []string{"userName"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	ctx, stop := context.WithCancel(t.Context())
+	stop()
+	_, errs := tg.ApplyBulk(ctx, []connectors.Op{create("E1", "ann"), create("E2", "bo")})
+	for i, err := range errs {
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("op %d: error %v, want context.Canceled", i, err)
+		}
+	}
+	if all, err := tg.All(t.Context()); err != nil || len(all) != 0 {
+		t.Fatalf("a stopped run's bulk wrote %d rows (error %v); want none", len(all), err)
 	}
 }

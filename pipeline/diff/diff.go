@@ -120,13 +120,16 @@ func Present(p Policy, d Desired, stored *Stored) []connectors.Op {
 		ops = append(ops, connectors.Op{Action: connectors.Update, Key: d.Key, ID: stored.ID, Changes: ch, Reason: reason})
 	}
 	if p.Groups {
-		ops = append(ops, memberships(d.Key, d.Groups, stored.Groups, reason)...)
+		ops = appendMemberships(ops, d.Key, d.Groups, stored.Groups, reason)
 	}
 	return ops
 }
 
 func create(p Policy, d Desired) []connectors.Op {
-	ops := []connectors.Op{{Action: connectors.Create, Key: d.Key, Changes: createChanges(p, &d), Reason: ReasonNew, Disabled: !d.Enabled}}
+	// Sized for the create, a references update and the memberships: a
+	// first plan holds millions of these.
+	ops := make([]connectors.Op, 1, 2+len(d.Groups))
+	ops[0] = connectors.Op{Action: connectors.Create, Key: d.Key, Changes: createChanges(p, &d), Reason: ReasonNew, Disabled: !d.Enabled}
 	var refs []connectors.Change
 	for i, a := range p.Attrs {
 		if v := d.Value(p, i); a.Reference && !isEmpty(v) {
@@ -137,7 +140,7 @@ func create(p Policy, d Desired) []connectors.Op {
 		ops = append(ops, connectors.Op{Action: connectors.Update, Key: d.Key, Changes: refs, Reason: ReasonNew})
 	}
 	if p.Groups {
-		ops = append(ops, memberships(d.Key, d.Groups, nil, ReasonNew)...)
+		ops = appendMemberships(ops, d.Key, d.Groups, nil, ReasonNew)
 	}
 	return ops
 }
@@ -213,10 +216,9 @@ func Changes(p Policy, want, have connectors.Attrs) []connectors.Change {
 	return out
 }
 
-// memberships diffs group names as sets: one op per group joined or left,
-// never the whole list.
-func memberships(key string, want, have []string, reason string) []connectors.Op {
-	var ops []connectors.Op
+// appendMemberships diffs group names as sets and appends one op per group
+// joined or left, never the whole list.
+func appendMemberships(ops []connectors.Op, key string, want, have []string, reason string) []connectors.Op {
 	for _, g := range setOf(want, false) {
 		if !slices.Contains(have, g) {
 			ops = append(ops, connectors.Op{Action: connectors.AddMember, Key: key, Group: g, Reason: reason})

@@ -66,6 +66,9 @@ func sameSet(a, b []string, ignoreCase bool) bool {
 }
 
 func setOf(l []string, ignoreCase bool) []string {
+	if len(l) < 2 && !ignoreCase {
+		return l // already a set; most users are in one group per rule
+	}
 	out := make([]string, len(l))
 	for i, s := range l {
 		if ignoreCase {

@@ -150,12 +150,17 @@ func (e *Engine) commitMembers(target, name string, ops []plan.Op, entries []sna
 	if err != nil {
 		return err
 	}
+	keys := make([]string, len(ops))
+	for i, op := range ops {
+		keys[i] = op.Key
+	}
+	stored, err := e.store.GroupsOf(target, keys)
+	if err != nil {
+		return err
+	}
 	changes := make([]snapshots.Change, 0, len(ops)+1)
 	for i, op := range ops {
-		groups, err := e.store.Groups(target, op.Key)
-		if err != nil {
-			return err
-		}
+		groups := stored[i]
 		// Counted only when the user's groups change, so a membership
 		// committed twice (or removed while absent) keeps the count that
 		// deleteEmptyGroups trusts.

@@ -50,6 +50,25 @@ func (s *Store) Groups(target, key string) ([]string, error) {
 	return e.Groups, err
 }
 
+// GroupsOf returns the groups of each of keys, as Groups does, read in one
+// transaction: a membership batch commits hundreds of users, and a read
+// transaction each was two hand-offs to Badger's watermark goroutine per
+// member.
+func (s *Store) GroupsOf(target string, keys []string) ([][]string, error) {
+	groups := make([][]string, len(keys))
+	err := s.db.View(func(txn *badger.Txn) error {
+		for i, key := range keys {
+			e := Entry{Key: key}
+			if err := readGroups(txn, target, &e); err != nil {
+				return err
+			}
+			groups[i] = e.Groups
+		}
+		return nil
+	})
+	return groups, err
+}
+
 // writeGroups stores groups, or removes the key when there are none.
 func writeGroups(txn *badger.Txn, target, key string, groups []string) error {
 	if len(groups) == 0 {

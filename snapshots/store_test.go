@@ -267,3 +267,21 @@ func TestPartsWriteOnlyWhatTheySay(t *testing.T) {
 		t.Errorf("groups %q outlived the entry", groups)
 	}
 }
+
+// TestGroupsOfReadsEachKeysGroups: the batched read returns, key by key
+// and in the keys' order, what Groups returns for each, none for a user
+// without groups or without an entry.
+func TestGroupsOfReadsEachKeysGroups(t *testing.T) {
+	s := memStore(t)
+	must(t, s.Commit("dir",
+		Change{Entry: Entry{Key: "E1", ID: "1", Groups: []string{"a", "b"}}, Parts: PartEntry | PartGroups},
+		Change{Entry: Entry{Key: "E2", ID: "2"}},
+		Change{Entry: Entry{Key: "E3", ID: "3", Groups: []string{"c"}}, Parts: PartEntry | PartGroups}))
+	keys := []string{"E3", "E2", "E9", "E1", "E3"}
+	got, err := s.GroupsOf("dir", keys)
+	must(t, err)
+	want := [][]string{{"c"}, nil, nil, {"a", "b"}, {"c"}}
+	if !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("GroupsOf(%q) = %q, want %q", keys, got, want)
+	}
+}

@@ -1,0 +1,46 @@
+package pipeline
+
+import (
+	"runtime/metrics"
+	"testing"
+)
+
+// gcProgress notes Go's GC percent as each stage begins.
+type gcProgress struct {
+	noProgress
+	at map[string]uint64
+}
+
+func (p *gcProgress) Begin(stage string, _ int) { p.at[stage] = gcPercent() }
+
+func gcPercent() uint64 {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// TestPlanRunsWithItsGCPercent: reading runs at PlanGCPercent; applying,
+// and everything after the plan, at the process's own setting.
+func TestPlanRunsWithItsGCPercent(t *testing.T) {
+	f := newFixture(t, map[string]string{"idsync.yaml": smallConfig, "day1.csv": smallDay1})
+	before := gcPercent()
+	pr := &gcProgress{at: map[string]uint64{}}
+	e := f.engine(map[string]string{"HR": "day1.csv"})
+	e.opts.Progress, e.opts.PlanGCPercent = pr, int(before)+123
+	p, err := e.Plan(t.Context(), PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Apply(t.Context(), p, ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := pr.at["read hr"], before+123; got != want {
+		t.Errorf("GC percent while reading: %d, want %d", got, want)
+	}
+	if got := pr.at["apply dir"]; got != before {
+		t.Errorf("GC percent while applying: %d, want the process's %d", got, before)
+	}
+	if got := gcPercent(); got != before {
+		t.Errorf("GC percent after: %d, want %d", got, before)
+	}
+}

@@ -24,8 +24,9 @@ type Options struct {
 	Metrics *Metrics
 	// Progress, when set, hears how far reading and applying have got.
 	Progress Progress
-	// PlanGCPercent, when above zero, is Go's GC percent while Plan runs;
-	// the process's own setting is restored after. See planGC.
+	// PlanGCPercent, when above zero, is Go's GC percent while Plan runs
+	// for a first sync (no target has state yet); the process's own
+	// setting is restored after. See planGC.
 	PlanGCPercent int
 }
 

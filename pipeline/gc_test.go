@@ -19,8 +19,9 @@ func gcPercent() uint64 {
 	return s[0].Value.Uint64()
 }
 
-// TestPlanRunsWithItsGCPercent: reading runs at PlanGCPercent; applying,
-// and everything after the plan, at the process's own setting.
+// TestPlanRunsWithItsGCPercent: a first sync's reading runs at
+// PlanGCPercent; applying, everything after the plan, and a later plan at
+// the process's own setting.
 func TestPlanRunsWithItsGCPercent(t *testing.T) {
 	f := newFixture(t, map[string]string{"idsync.yaml": smallConfig, "day1.csv": smallDay1})
 	before := gcPercent()
@@ -42,5 +43,12 @@ func TestPlanRunsWithItsGCPercent(t *testing.T) {
 	}
 	if got := gcPercent(); got != before {
 		t.Errorf("GC percent after: %d, want %d", got, before)
+	}
+	pr.at = map[string]uint64{}
+	if _, err := e.Plan(t.Context(), PlanOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := pr.at["read hr"]; got != before {
+		t.Errorf("GC percent while reading for a later plan: %d, want the process's %d", got, before)
 	}
 }

@@ -76,7 +76,13 @@ type sourceRun struct {
 // against stored state. It changes nothing, but it may query targets
 // (read-only) to find objects to adopt.
 func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error) {
-	defer planGC(e.opts.PlanGCPercent)()
+	first, err := e.firstSync()
+	if err != nil {
+		return nil, err
+	}
+	if first {
+		defer planGC(e.opts.PlanGCPercent)()
+	}
 	p := &plan.Plan{Version: plan.Version, Now: e.opts.Now}
 	for _, s := range e.c.sources {
 		if len(s.targets) == 0 || (opts.Source != "" && opts.Source != s.cfg.Name) {

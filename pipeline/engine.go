@@ -25,8 +25,8 @@ type Options struct {
 	// Progress, when set, hears how far reading and applying have got.
 	Progress Progress
 	// PlanGCPercent, when above zero, is Go's GC percent while Plan runs
-	// for a first sync (no target has state yet); the process's own
-	// setting is restored after. See planGC.
+	// for an unbounded first sync (no target has state or an opsPerRun);
+	// the process's own setting is restored after. See planGC.
 	PlanGCPercent int
 }
 

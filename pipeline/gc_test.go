@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"runtime/metrics"
+	"strings"
 	"testing"
 )
 
@@ -19,14 +20,26 @@ func gcPercent() uint64 {
 	return s[0].Value.Uint64()
 }
 
-// TestPlanRunsWithItsGCPercent: a first sync's reading runs at
-// PlanGCPercent; applying, everything after the plan, and a later plan at
-// the process's own setting.
+// TestPlanRunsWithItsGCPercent: an unbounded first sync's reading runs at
+// PlanGCPercent; applying, everything after the plan, a later plan and a
+// bounded first plan at the process's own setting.
 func TestPlanRunsWithItsGCPercent(t *testing.T) {
-	f := newFixture(t, map[string]string{"idsync.yaml": smallConfig, "day1.csv": smallDay1})
+	bounded := newFixture(t, map[string]string{"idsync.yaml": smallConfig, "day1.csv": smallDay1})
 	before := gcPercent()
 	pr := &gcProgress{at: map[string]uint64{}}
-	e := f.engine(map[string]string{"HR": "day1.csv"})
+	e := bounded.engine(map[string]string{"HR": "day1.csv"})
+	e.opts.Progress, e.opts.PlanGCPercent = pr, int(before)+123
+	if _, err := e.Plan(t.Context(), PlanOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := pr.at["read hr"]; got != before {
+		t.Errorf("GC percent while reading for a bounded first plan: %d, want the process's %d", got, before)
+	}
+
+	unbounded := strings.Replace(smallConfig, "    source: hr\n", "    source: hr\n    opsPerRun: 0\n", 1)
+	f := newFixture(t, map[string]string{"idsync.yaml": unbounded, "day1.csv": smallDay1})
+	pr.at = map[string]uint64{}
+	e = f.engine(map[string]string{"HR": "day1.csv"})
 	e.opts.Progress, e.opts.PlanGCPercent = pr, int(before)+123
 	p, err := e.Plan(t.Context(), PlanOptions{})
 	if err != nil {

@@ -12,7 +12,9 @@ var _ connectors.BulkApplier = (*Target)(nil)
 // bulkSize is how many user ops share one transaction. A SQLite commit
 // costs a WAL write and a sync; one per op made a million creates take
 // minutes. Past a few hundred ops per commit there is little left to win.
-const bulkSize = 500
+// A whole number of createMany's statements, so that a first sync's bulks
+// are all full ones.
+const bulkSize = 8 * createsPerInsert
 
 // BulkSize is how many ops ApplyBulk takes at a time.
 func (t *Target) BulkSize() int { return bulkSize }
@@ -45,14 +47,22 @@ func (t *Target) applyInTx(ctx context.Context, ops []connectors.Op, results []c
 	// single-row statements that was a million goroutines. One row's
 	// statement takes microseconds; the transaction still ends with ctx.
 	stmtCtx := context.WithoutCancel(ctx)
-	for i, op := range ops {
+	for i := 0; i < len(ops); {
+		op := ops[i]
 		if op.Object == connectors.Group || ctx.Err() != nil {
 			// Groups have their own path, and a stopped run stops here;
 			// nothing was written that matters.
 			_ = tx.Rollback()
 			return false
 		}
-		if results[i], err = t.applyUser(stmtCtx, x, op); err != nil {
+		if n := sameCreates(ops[i:]); n == createsPerInsert {
+			err = t.createMany(stmtCtx, x, ops[i:i+n], results[i:i+n])
+			i += n
+		} else {
+			results[i], err = t.applyUser(stmtCtx, x, op)
+			i++
+		}
+		if err != nil {
 			_ = tx.Rollback() // the ops are retried one by one
 			return false
 		}
@@ -70,13 +80,30 @@ type txStmts struct {
 }
 
 func (x *txStmts) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	stmt, ok := x.stmts[q]
-	if !ok {
-		var err error
-		if stmt, err = x.tx.PrepareContext(ctx, q); err != nil {
-			return nil, err
-		}
-		x.stmts[q] = stmt
+	stmt, err := x.prepared(ctx, q)
+	if err != nil {
+		return nil, err
 	}
 	return stmt.ExecContext(ctx, args...)
+}
+
+func (x *txStmts) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	stmt, err := x.prepared(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return stmt.QueryContext(ctx, args...)
+}
+
+// prepared returns q prepared in the transaction, preparing it once.
+func (x *txStmts) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
+	if stmt, ok := x.stmts[q]; ok {
+		return stmt, nil
+	}
+	stmt, err := x.tx.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	x.stmts[q] = stmt
+	return stmt, nil
 }

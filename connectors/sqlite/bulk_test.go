@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -71,5 +72,42 @@ func TestBulkOfAStoppedRunWritesNothing(t *testing.T) {
 	}
 	if all, err := tg.All(t.Context()); err != nil || len(all) != 0 {
 		t.Fatalf("a stopped run's bulk wrote %d rows (error %v); want none", len(all), err)
+	}
+}
+
+// TestBulkOfManyCreatesLinksEachRow: a first sync's bulk writes its
+// creates many rows a statement; each op's id must be its own row's, and
+// creates past the last full statement, or writing other attributes, still
+// go one by one.
+func TestBulkOfManyCreatesLinksEachRow(t *testing.T) {
+	tg, err := Open(t.Context(), Options{Path: filepath.Join(t.TempDir(), "d.db"), Attributes: []string{"userName", "mail"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	var ops []connectors.Op
+	for i := range 2*createsPerInsert + 5 {
+		op := create(fmt.Sprintf("E%03d", i), fmt.Sprintf("user%03d", i))
+		if i == createsPerInsert+3 { // breaks the second statement's run
+			op.Changes = append(op.Changes, connectors.Change{Attr: "mail", New: "m@x"})
+		}
+		ops = append(ops, op)
+	}
+	res, errs := tg.ApplyBulk(t.Context(), ops)
+	for i, op := range ops {
+		if errs[i] != nil {
+			t.Fatalf("op %d: %v", i, errs[i])
+		}
+		var key, name string
+		if err := tg.DB().QueryRow(`SELECT _key, userName FROM users WHERE id = ?`, res[i].ID).Scan(&key, &name); err != nil {
+			t.Fatalf("op %d (id %q): %v", i, res[i].ID, err)
+		}
+		if key != op.Key || name != op.Changes[0].New {
+			t.Errorf("op %d (%s) got id %s, whose row is %s %s", i, op.Key, res[i].ID, key, name)
+		}
+	}
+	var rows int
+	if err := tg.DB().QueryRow(`SELECT count(*) FROM users`).Scan(&rows); err != nil || rows != len(ops) {
+		t.Errorf("%d rows (error %v), want %d", rows, err, len(ops))
 	}
 }

@@ -101,6 +101,10 @@ func (e *Engine) userChange(target string, op plan.Op, res connectors.Result, de
 	case connectors.Disable:
 		en.Disabled, en.Deprovisioned, en.Since = true, diff.Deprovisioning(op.Reason), now
 	}
+	if op.Action == connectors.Create && len(deferred) == 0 && version == "" {
+		en.Attrs = encodeChanges(op.Changes) // a first sync's common case
+		return []snapshots.Change{{Entry: en, Journaled: true, Known: known}}, nil
+	}
 	// next is this call's own map: attrs was just decoded, and a create's
 	// changes become a new map. Only an update's desired set is shared.
 	next := attrs

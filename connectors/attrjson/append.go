@@ -72,21 +72,37 @@ func AppendValue(b []byte, v connectors.Value) []byte {
 // Plain strings, including valid non-ASCII names, are copied as they are;
 // the rare string that needs escaping goes through encoding/json.
 func AppendString(b []byte, s string) []byte {
-	ascii := true
+	// One table load a byte: a plan of a million creates writes some
+	// thirty million strings.
+	var class byte
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			return appendQuoted(b, s)
-		}
-		ascii = ascii && c < utf8.RuneSelf
+		class |= byteClass[s[i]]
 	}
-	if !ascii && (!utf8.ValidString(s) || strings.ContainsAny(s, "\u2028\u2029")) {
+	if class&escaped != 0 || class&nonASCII != 0 && (!utf8.ValidString(s) || strings.ContainsAny(s, "\u2028\u2029")) {
 		return appendQuoted(b, s)
 	}
 	b = append(b, '"')
 	b = append(b, s...)
 	return append(b, '"')
 }
+
+// Classes of bytes in a string, for AppendString.
+const (
+	escaped  = 1 << iota // encoding/json escapes it
+	nonASCII             // part of a multi-byte character
+)
+
+var byteClass = func() (t [256]byte) {
+	for c := range t {
+		switch {
+		case c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&':
+			t[c] = escaped
+		case c >= utf8.RuneSelf:
+			t[c] = nonASCII
+		}
+	}
+	return t
+}()
 
 func appendQuoted(b []byte, s string) []byte {
 	j, _ := json.Marshal(s) // a string always marshals

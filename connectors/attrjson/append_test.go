@@ -13,6 +13,7 @@ import (
 func FuzzAppendAttrsMatchesEncodingJSON(f *testing.F) {
 	f.Add("givenName", "Zoë", "surname", "<O'Brien & \"co\">\u2028", int64(-7), 2.5, true)
 	f.Add("", "\xff\x01", "_groups", "", int64(0), 1e21, false)
+	f.Add("<", "a>b", "&", "Zoë", int64(1), 0.5, true) // each escaped alone
 	f.Fuzz(func(t *testing.T, k1, s1, k2, s2 string, n int64, x float64, b bool) {
 		for _, a := range []connectors.Attrs{
 			nil, {},

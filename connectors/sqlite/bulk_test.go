@@ -111,3 +111,42 @@ func TestBulkOfManyCreatesLinksEachRow(t *testing.T) {
 		t.Errorf("%d rows (error %v), want %d", rows, err, len(ops))
 	}
 }
+
+// TestBulkOfManyCreatesWithAConflict: one create of a full statement
+// breaks a unique index the table's owner added; the bulk is rolled back
+// and applied op by op, so only that op fails (as already existing) and
+// the others get their own rows.
+func TestBulkOfManyCreatesWithAConflict(t *testing.T) {
+	tg, err := Open(t.Context(), Options{Path: filepath.Join(t.TempDir(), "d.db"), Attributes: []string{"userName"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	if _, err := tg.DB().Exec(`CREATE UNIQUE INDEX owner_names ON users (userName)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs := tg.ApplyBulk(t.Context(), []connectors.Op{create("X", "taken")}); errs[0] != nil {
+		t.Fatal(errs[0])
+	}
+	var ops []connectors.Op
+	for i := range createsPerInsert {
+		name := fmt.Sprintf("user%02d", i)
+		if i == 10 {
+			name = "taken"
+		}
+		ops = append(ops, create(fmt.Sprintf("E%02d", i), name))
+	}
+	res, errs := tg.ApplyBulk(t.Context(), ops)
+	for i, op := range ops {
+		if i == 10 {
+			if !errors.Is(errs[i], connectors.ErrExists) {
+				t.Errorf("the conflicting create: error %v, want one that says it exists", errs[i])
+			}
+			continue
+		}
+		var key string
+		if errs[i] != nil || tg.DB().QueryRow(`SELECT _key FROM users WHERE id = ?`, res[i].ID).Scan(&key) != nil || key != op.Key {
+			t.Errorf("op %d (%s): error %v, id %q holds %q", i, op.Key, errs[i], res[i].ID, key)
+		}
+	}
+}

@@ -235,8 +235,9 @@ func (a *applier) one(ctx context.Context, op plan.Op) error {
 // bulk applies independent user ops in one request where the target takes
 // bulk. An op that failed in a retryable way, or a create that collided,
 // goes through the single-op path with its retries and adoption. The
-// batch is journaled in one transaction and its successes committed in
-// another: per-op transactions would cost more than a local target's op.
+// batch is journaled as one record and its successes committed in one
+// transaction: per-op transactions would cost more than a local target's
+// op, and so did per-op records.
 func (a *applier) bulk(ctx context.Context, ba connectors.BulkApplier, ops []plan.Op) error {
 	batch := make([]plan.Op, 0, len(ops))
 	sent := make([]connectors.Op, 0, len(ops))
@@ -260,7 +261,8 @@ func (a *applier) bulk(ctx context.Context, ba connectors.BulkApplier, ops []pla
 	if len(sent) == 0 {
 		return nil
 	}
-	if err := a.e.journal(a.t.cfg.Name, batch...); err != nil {
+	journaled, err := a.e.journalBatch(a.t.cfg.Name, batch)
+	if err != nil {
 		return err
 	}
 	results, errs := ba.ApplyBulk(ctx, sent)
@@ -272,36 +274,47 @@ func (a *applier) bulk(ctx context.Context, ba connectors.BulkApplier, ops []pla
 			results[i], errs[i] = a.send(ctx, plan.Op{Op: sent[i], Desired: op.Desired})
 		}
 	}
-	return a.settleMany(ctx, batch, results, errs, deferred)
+	return a.settleMany(ctx, batch, results, errs, deferred, journaled)
 }
 
 // settleMany settles a bulk's outcomes: successes that only rewrite their
 // own entry are committed together, with their log records, on the commit
 // goroutine; the rest go through settle one by one, here, since settling a
 // failure may send more requests (a drifted object is recreated).
-func (a *applier) settleMany(ctx context.Context, batch []plan.Op, results []connectors.Result, errs []error, deferred [][]string) error {
+//
+// The bulk's journal batch goes with the successes' commit. Each other op
+// is first journaled on its own, as a single op is, so it keeps a record
+// until its own outcome is settled: a failure keeps it for recovery.
+func (a *applier) settleMany(ctx context.Context, batch []plan.Op, results []connectors.Result, errs []error, deferred [][]string, journaled uint64) error {
 	done := make([]settled, 0, len(batch))
 	for i, op := range batch {
 		if errs[i] == nil && op.Object == connectors.User && op.Action != connectors.Delete {
 			done = append(done, settled{op, results[i], deferred[i]})
 			continue
 		}
+		if err := a.e.journal(a.t.cfg.Name, op); err != nil {
+			return err
+		}
 		if err := a.settle(ctx, op, results[i], errs[i], deferred[i]); err != nil {
 			return err
 		}
 	}
 	if len(done) == 0 {
-		return nil
+		if journaled == 0 {
+			return nil
+		}
+		return a.e.store.JournalDeleteBatch(a.t.cfg.Name, journaled)
 	}
-	return a.later(func() error { return a.commitMany(done) })
+	return a.later(func() error { return a.commitMany(done, journaled) })
 }
 
-// commitMany commits a bulk's successes and writes their log records.
-func (a *applier) commitMany(done []settled) error {
+// commitMany commits a bulk's successes, with the removal of its journal
+// batch, and writes their log records.
+func (a *applier) commitMany(done []settled, journaled uint64) error {
 	for i := range done {
 		done[i].op = a.fingerprint(done[i].op)
 	}
-	if err := a.e.commitUsers(a.t.cfg.Name, done); err != nil {
+	if err := a.e.commitUsers(a.t.cfg.Name, done, journaled); err != nil {
 		return fmt.Errorf("target %s: commit state of %d ops: %w", a.t.cfg.Name, len(done), err)
 	}
 	log := make([]snapshots.HistoryEntry, 0, len(done))

@@ -35,20 +35,27 @@ type settled struct {
 	deferred []string
 }
 
-// commitUsers records many acknowledged user ops in one transaction: a
-// commit per op costs more than the op itself on a local target. Deletes
-// are not batched (they adjust shared group counts); the caller commits
-// them one by one.
-func (e *Engine) commitUsers(target string, ops []settled) error {
+// commitUsers records many acknowledged user ops of one bulk in one
+// transaction, which also removes the bulk's journal batch: a commit per
+// op costs more than the op itself on a local target. Deletes are not
+// batched (they adjust shared group counts); the caller commits them one
+// by one.
+func (e *Engine) commitUsers(target string, ops []settled, journaled uint64) error {
 	e.commitMu.Lock()
 	defer e.commitMu.Unlock()
-	var changes []snapshots.Change
+	changes := make([]snapshots.Change, 0, len(ops)+1)
 	for _, s := range ops {
 		c, err := e.userChange(target, s.op, s.res, s.deferred)
 		if err != nil {
 			return err
 		}
+		for i := range c {
+			c[i].Journaled = false // their record is the batch's
+		}
 		changes = append(changes, c...)
+	}
+	if journaled != 0 {
+		changes = append(changes, snapshots.Change{Batch: journaled})
 	}
 	return e.store.Commit(target, changes...)
 }

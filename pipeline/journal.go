@@ -25,6 +25,24 @@ import (
 // not needed: journaling them was most of the bytes a first apply wrote
 // and dropped again, and put initial passwords in state.
 func (e *Engine) journal(target string, ops ...plan.Op) error {
+	records := journalRecords(ops)
+	if len(records) == 0 {
+		return nil
+	}
+	return e.store.JournalPut(target, records...)
+}
+
+// journalBatch records a bulk's user ops as one batch record and returns
+// its number (0 if there were none): see settleMany for how it is removed.
+func (e *Engine) journalBatch(target string, ops []plan.Op) (uint64, error) {
+	records := journalRecords(ops)
+	if len(records) == 0 {
+		return 0, nil
+	}
+	return e.store.JournalBatch(target, records...)
+}
+
+func journalRecords(ops []plan.Op) []snapshots.JournalRecord {
 	records := make([]snapshots.JournalRecord, 0, len(ops))
 	for _, op := range ops {
 		if op.Object != connectors.User {
@@ -33,10 +51,7 @@ func (e *Engine) journal(target string, ops ...plan.Op) error {
 		rec := plan.Op{Op: connectors.Op{Action: op.Action, Key: op.Key}}
 		records = append(records, snapshots.JournalRecord{Key: op.Key, Record: appendJournalOp(nil, &rec)})
 	}
-	if len(records) == 0 {
-		return nil
-	}
-	return e.store.JournalPut(target, records...)
+	return records
 }
 
 // appendJournalOp appends op as encoding/json writes it, which recover
@@ -95,12 +110,18 @@ func (e *Engine) recover(ctx context.Context, t *target) error {
 		op  plan.Op
 	}
 	var todo []pending
+	// A key can be in a batch and have a record of its own; the scan
+	// gives its own record first, which is the later.
+	seen := make(map[string]bool)
 	err := e.store.JournalScan(t.cfg.Name, func(key string, rec []byte) error {
 		var op plan.Op
 		if err := json.Unmarshal(rec, &op); err != nil {
 			return fmt.Errorf("target %s: journal record for %q: %w", t.cfg.Name, key, err)
 		}
-		todo = append(todo, pending{key, op})
+		if !seen[key] {
+			seen[key] = true
+			todo = append(todo, pending{key, op})
+		}
 		return nil
 	})
 	if err != nil || len(todo) == 0 {
@@ -136,6 +157,9 @@ func (e *Engine) recover(ctx context.Context, t *target) error {
 		if err != nil {
 			return err
 		}
+	}
+	if err := e.store.JournalClearBatches(t.cfg.Name); err != nil {
+		return err
 	}
 	return e.store.JournalSettle(t.cfg.Name)
 }

@@ -25,7 +25,7 @@ const (
 	famLog     = 'L' // L<number, 8 bytes> -> the records of one PutHistory call
 )
 
-// logSeqKey numbers the log values.
+// logSeqKey numbers the log values and the journal batches.
 var logSeqKey = []byte("m/log-seq")
 
 // A reference is refMark, the log value's number and the record's index in
@@ -68,7 +68,7 @@ func (s *Store) PutHistory(retention time.Duration, entries ...HistoryEntry) err
 
 // putLog writes entries as one log value and a reference to each.
 func (s *Store) putLog(txn *badger.Txn, retention time.Duration, entries []HistoryEntry) error {
-	num, err := s.logNumber()
+	num, err := s.nextNumber()
 	if err != nil {
 		return err
 	}
@@ -97,9 +97,10 @@ func (s *Store) putLog(txn *badger.Txn, retention time.Duration, entries []Histo
 	return nil
 }
 
-// logNumber returns the next log value's number, from a Badger sequence
-// leased a thousand at a time (a restart skips the rest of a lease).
-func (s *Store) logNumber() (uint64, error) {
+// nextNumber returns the next number of a log value or a journal batch,
+// from a Badger sequence leased a thousand at a time (a restart skips the
+// rest of a lease).
+func (s *Store) nextNumber() (uint64, error) {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
 	if s.logSeq == nil {

@@ -9,7 +9,7 @@ import (
 // change to the keys or the entry encoding below must bump it and teach Open
 // to migrate (or refuse) older layouts; a store with a higher version than
 // this build knows is refused rather than misread.
-const FormatVersion = 6
+const FormatVersion = 7
 
 // Key families. Each starts with one byte so families never interleave and
 // a prefix scan reads exactly one of them.
@@ -33,6 +33,10 @@ const (
 	// its attributes: a membership commit then writes a few bytes instead
 	// of reading and rewriting the user's whole attribute set.
 	famMembers = 'n' // n<target>\x00<key> -> group names
+	// famBatch journals a bulk's ops in one record (v7): a record per op,
+	// set and then deleted, was two of the six entries a first apply
+	// wrote per create.
+	famBatch = 'b' // b<target>\x00<number, 8 bytes> -> the bulk's journal records
 )
 
 var versionKey = []byte("m/version")
@@ -85,6 +89,14 @@ func journalPrefix(target string) []byte {
 }
 
 func journalKey(target, key string) []byte { return append(journalPrefix(target), key...) }
+
+func batchPrefix(target string) []byte {
+	return append(append([]byte{famBatch}, target...), 0)
+}
+
+func batchKey(target string, n uint64) []byte {
+	return binary.BigEndian.AppendUint64(batchPrefix(target), n)
+}
 
 func escrowPrefix(target string) []byte {
 	return append(append([]byte{famEscrow}, target...), 0)

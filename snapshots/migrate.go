@@ -16,7 +16,9 @@ import (
 //   - v5 keeps users' groups under their own key; the engine moves them
 //     out of the attributes (see MoveGroups), marked here as to do;
 //   - v6 stores new provisioning-log records apart from their history
-//     keys (see history.go); the records already there still read.
+//     keys (see history.go); the records already there still read;
+//   - v7 journals a bulk's ops in one record (see journal.go); older
+//     builds would not see those records, hence the new version.
 //
 // It writes in batches, since a large store exceeds one transaction, and
 // sets the new version last: a run killed halfway leaves the old version,

@@ -311,6 +311,9 @@ type Change struct {
 	// Journaled removes the journal record of Entry.Key in the same
 	// transaction: the op it recorded is now reflected in state.
 	Journaled bool
+	// Batch, set alone, removes journal batch record Batch in the same
+	// transaction as the other changes: the commit of a bulk's successes.
+	Batch uint64
 	// Known, when set, is the entry as the caller read it just before, so
 	// Commit need not read it again: at a million entries each point read
 	// costs microseconds, and a first apply's membership commits made four
@@ -367,6 +370,9 @@ func (s *Store) Commit(target string, changes ...Change) error {
 
 // commitOne writes one change and returns how it changed the entry count.
 func commitOne(txn *badger.Txn, target string, c Change) (int64, error) {
+	if c.Batch != 0 {
+		return 0, txn.Delete(batchKey(target, c.Batch))
+	}
 	if c.Group != nil {
 		if c.Delete {
 			return 0, txn.Delete(groupKey(target, c.Group.Name))

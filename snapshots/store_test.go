@@ -185,6 +185,61 @@ func TestJournalMarkFollowsRecords(t *testing.T) {
 	}
 }
 
+// TestJournalBatches: a batch's records read like records of their own,
+// keep the journal's mark while any is left, go with the commit that names
+// them (or all at once, after recovery), and a damaged one is an error
+// that names it.
+func TestJournalBatches(t *testing.T) {
+	s := memStore(t)
+	scan := func() ([]string, error) {
+		var got []string
+		err := s.JournalScan("dir", func(key string, rec []byte) error { got = append(got, key+"="+string(rec)); return nil })
+		return got, err
+	}
+	n1, err := s.JournalBatch("dir", JournalRecord{Key: "E1", Record: []byte("a")}, JournalRecord{Key: "E2", Record: []byte("")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n2, err := s.JournalBatch("dir", JournalRecord{Key: "E3", Record: []byte("c")})
+	if err != nil || n1 == 0 || n2 == 0 || n1 == n2 {
+		t.Fatalf("batch numbers %d and %d, %v: want two distinct, non-zero", n1, n2, err)
+	}
+	if err := s.JournalPut("dir", JournalRecord{Key: "E2", Record: []byte("own")}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := scan(); err != nil || !slices.Equal(got, []string{"E2=own", "E1=a", "E2=", "E3=c"}) {
+		t.Fatalf("scan = %v, %v", got, err)
+	}
+	if err := s.Commit("dir", Change{Entry: Entry{Key: "E1", ID: "1"}}, Change{Batch: n1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.JournalDelete("dir", "E2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.JournalSettle("dir"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := scan(); err != nil || !slices.Equal(got, []string{"E3=c"}) {
+		t.Fatalf("after committing batch %d: scan = %v, %v", n1, got, err)
+	}
+	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set(batchKey("dir", 99), []byte{5, 'E'}) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := scan(); err == nil || !strings.Contains(err.Error(), "target dir: journal batch 99: truncated record") {
+		t.Fatalf("a damaged batch: %v", err)
+	}
+	if err := s.JournalClearBatches("dir"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.JournalSettle("dir"); err != nil {
+		t.Fatal(err)
+	}
+	err = s.db.View(func(txn *badger.Txn) error { _, err := txn.Get(journalMarkKey("dir")); return err })
+	if !errors.Is(err, badger.ErrKeyNotFound) {
+		t.Fatalf("the journal kept its mark with no batch left: %v", err)
+	}
+}
+
 // TestKnownEntriesCommitLikeReadOnes checks Change.Known: a commit that is
 // told the entry it replaces leaves exactly the store a commit that reads
 // it does (entries, attributes, links, the deprovisioned list, counts),

@@ -279,16 +279,7 @@ func dump(t *testing.T, s *Store, prefix []byte) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	must(t, s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, Prefix: prefix})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			v, err := it.Item().ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			out[string(it.Item().KeyCopy(nil))] = string(v)
-		}
-		return nil
+		return eachValue(txn, prefix, func(k, v []byte) error { out[string(k)] = string(v); return nil })
 	}))
 	return out
 }

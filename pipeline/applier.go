@@ -39,6 +39,9 @@ type applier struct {
 	// commits takes the state commits of bulks and membership batches
 	// while a rank runs (see parallel); nil between ranks.
 	commits *commitQueue
+	// created holds what the create rank committed, for the membership
+	// ranks after it; nil at any other rank.
+	created *createdIndex
 }
 
 func (a *applier) poison(key string) {
@@ -85,6 +88,12 @@ func (a *applier) run(ctx context.Context, pt *plan.Target) error {
 		for n < len(ops) && rank(ops[n]) == rank(ops[0]) {
 			n++
 		}
+		switch op := ops[0]; {
+		case op.Action == connectors.Create && op.Object == connectors.User:
+			a.created = newCreatedIndex(ops[:n])
+		case op.Action != connectors.AddMember && op.Action != connectors.RemoveMember:
+			a.created = nil // see createdIndex: only memberships may come between
+		}
 		if err := a.parallel(ctx, a.units(ops[:n], pt.Guard)); err != nil && a.rep.Quarantined == "" {
 			return err
 		}
@@ -129,6 +138,7 @@ func (a *applier) quarantine(reason string) error {
 // in order; every other op is a unit of its own.
 func (a *applier) units(ops []plan.Op, g *plan.Guard) []func(context.Context) error {
 	var units []func(context.Context) error
+	total := len(ops)
 	for len(ops) > 0 {
 		op, rest := ops[0], ops
 		if op.Action == connectors.AddMember || op.Action == connectors.RemoveMember {
@@ -165,8 +175,9 @@ func (a *applier) units(ops []plan.Op, g *plan.Guard) []func(context.Context) er
 				n++
 			}
 			chunk := rest[:n:n] // a window on the plan, not a copy
+			start := total - len(rest)
 			ops = rest[n:]
-			units = append(units, func(ctx context.Context) error { return a.bulk(ctx, ba, chunk) })
+			units = append(units, func(ctx context.Context) error { return a.bulk(ctx, ba, chunk, start) })
 			continue
 		}
 		units = append(units, func(ctx context.Context) error { return a.one(ctx, op) })
@@ -237,12 +248,14 @@ func (a *applier) one(ctx context.Context, op plan.Op) error {
 // goes through the single-op path with its retries and adoption. The
 // batch is journaled as one record and its successes committed in one
 // transaction: per-op transactions would cost more than a local target's
-// op, and so did per-op records.
-func (a *applier) bulk(ctx context.Context, ba connectors.BulkApplier, ops []plan.Op) error {
+// op, and so did per-op records. start is the first op's place in its
+// rank.
+func (a *applier) bulk(ctx context.Context, ba connectors.BulkApplier, ops []plan.Op, start int) error {
 	batch := make([]plan.Op, 0, len(ops))
 	sent := make([]connectors.Op, 0, len(ops))
 	deferred := make([][]string, 0, len(ops))
-	for _, op := range ops {
+	at := make([]int, 0, len(ops))
+	for i, op := range ops {
 		s, d, ok, err := a.prepare(op)
 		if err != nil {
 			return err
@@ -257,6 +270,7 @@ func (a *applier) bulk(ctx context.Context, ba connectors.BulkApplier, ops []pla
 			continue
 		}
 		batch, sent, deferred = append(batch, op), append(sent, s), append(deferred, d)
+		at = append(at, start+i)
 	}
 	if len(sent) == 0 {
 		return nil
@@ -274,7 +288,17 @@ func (a *applier) bulk(ctx context.Context, ba connectors.BulkApplier, ops []pla
 			results[i], errs[i] = a.send(ctx, plan.Op{Op: sent[i], Desired: op.Desired})
 		}
 	}
-	return a.settleMany(ctx, batch, results, errs, deferred, journaled)
+	return a.settleMany(ctx, bulkOutcome{batch, results, errs, deferred, at}, journaled)
+}
+
+// bulkOutcome is what a bulk sent and got back, op by op, with each op's
+// place in its rank.
+type bulkOutcome struct {
+	batch    []plan.Op
+	results  []connectors.Result
+	errs     []error
+	deferred [][]string
+	at       []int
 }
 
 // settleMany settles a bulk's outcomes: successes that only rewrite their
@@ -285,17 +309,17 @@ func (a *applier) bulk(ctx context.Context, ba connectors.BulkApplier, ops []pla
 // The bulk's journal batch goes with the successes' commit. Each other op
 // is first journaled on its own, as a single op is, so it keeps a record
 // until its own outcome is settled: a failure keeps it for recovery.
-func (a *applier) settleMany(ctx context.Context, batch []plan.Op, results []connectors.Result, errs []error, deferred [][]string, journaled uint64) error {
-	done := make([]settled, 0, len(batch))
-	for i, op := range batch {
-		if errs[i] == nil && op.Object == connectors.User && op.Action != connectors.Delete {
-			done = append(done, settled{op, results[i], deferred[i]})
+func (a *applier) settleMany(ctx context.Context, b bulkOutcome, journaled uint64) error {
+	done := make([]settled, 0, len(b.batch))
+	for i, op := range b.batch {
+		if b.errs[i] == nil && op.Object == connectors.User && op.Action != connectors.Delete {
+			done = append(done, settled{op, b.results[i], b.deferred[i], b.at[i]})
 			continue
 		}
 		if err := a.e.journal(a.t.cfg.Name, op); err != nil {
 			return err
 		}
-		if err := a.settle(ctx, op, results[i], errs[i], deferred[i]); err != nil {
+		if err := a.settle(ctx, op, b.results[i], b.errs[i], b.deferred[i]); err != nil {
 			return err
 		}
 	}
@@ -314,8 +338,16 @@ func (a *applier) commitMany(done []settled, journaled uint64) error {
 	for i := range done {
 		done[i].op = a.fingerprint(done[i].op)
 	}
-	if err := a.e.commitUsers(a.t.cfg.Name, done, journaled); err != nil {
+	entries, err := a.e.commitUsers(a.t.cfg.Name, done, journaled)
+	if err != nil {
 		return fmt.Errorf("target %s: commit state of %d ops: %w", a.t.cfg.Name, len(done), err)
+	}
+	if a.created != nil {
+		for i, d := range done {
+			if d.op.Action == connectors.Create {
+				a.created.set(d.at, entries[i])
+			}
+		}
 	}
 	log := make([]snapshots.HistoryEntry, 0, len(done))
 	for _, d := range done {

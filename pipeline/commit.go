@@ -33,31 +33,36 @@ type settled struct {
 	op       plan.Op
 	res      connectors.Result
 	deferred []string
+	at       int // the op's place in its rank
 }
 
 // commitUsers records many acknowledged user ops of one bulk in one
 // transaction, which also removes the bulk's journal batch: a commit per
 // op costs more than the op itself on a local target. Deletes are not
 // batched (they adjust shared group counts); the caller commits them one
-// by one.
-func (e *Engine) commitUsers(target string, ops []settled, journaled uint64) error {
+// by one. It returns the entry each op wrote.
+func (e *Engine) commitUsers(target string, ops []settled, journaled uint64) ([]snapshots.Entry, error) {
 	e.commitMu.Lock()
 	defer e.commitMu.Unlock()
 	changes := make([]snapshots.Change, 0, len(ops)+1)
-	for _, s := range ops {
+	entries := make([]snapshots.Entry, len(ops))
+	for i, s := range ops {
 		c, err := e.userChange(target, s.op, s.res, s.deferred)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		for i := range c {
-			c[i].Journaled = false // their record is the batch's
+		for j := range c {
+			c[j].Journaled = false // their record is the batch's
+		}
+		if len(c) > 0 {
+			entries[i] = c[len(c)-1].Entry
 		}
 		changes = append(changes, c...)
 	}
 	if journaled != 0 {
 		changes = append(changes, snapshots.Change{Batch: journaled})
 	}
-	return e.store.Commit(target, changes...)
+	return entries, e.store.Commit(target, changes...)
 }
 
 // userChange is the state change an acknowledged user op makes. The

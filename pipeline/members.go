@@ -27,26 +27,19 @@ func (a *applier) members(ctx context.Context, batch []plan.Op) error {
 		Members: make([]string, 0, len(batch))}
 	sent := make([]plan.Op, 0, len(batch))
 	entries := make([]snapshots.Entry, 0, len(batch)) // sent's, for the commit
-	keys := make([]string, len(batch))
-	for i, op := range batch {
-		keys[i] = op.Key
-	}
-	var missing []plan.Op // failed once the lookup's transaction is over
-	i := 0
-	err = a.e.store.Lookup(target, keys, func(en snapshots.Entry, ok bool) error {
-		op := batch[i]
-		i++
-		if !ok {
-			missing = append(missing, op)
-			return nil
-		}
-		req.Members = append(req.Members, en.ID)
-		sent = append(sent, a.fingerprint(op))
-		entries = append(entries, en)
-		return nil
-	})
+	found, err := a.memberEntries(target, batch)
 	if err != nil {
 		return err
+	}
+	var missing []plan.Op
+	for i, op := range batch {
+		if found[i].ID == "" {
+			missing = append(missing, op)
+			continue
+		}
+		req.Members = append(req.Members, found[i].ID)
+		sent = append(sent, a.fingerprint(op))
+		entries = append(entries, found[i])
 	}
 	for _, op := range missing {
 		fail(op, fmt.Errorf("member %s has no object in the target", op.Key))
@@ -61,6 +54,38 @@ func (a *applier) members(ctx context.Context, batch []plan.Op) error {
 		return nil
 	}
 	return a.later(func() error { return a.commitBatch(req.Action, name, sent, entries) })
+}
+
+// memberEntries returns the state entry of each member of batch, with no
+// ID for one that has none: from what this apply's creates committed where
+// it can (see createdIndex), and from the store for the rest, in one read
+// transaction.
+func (a *applier) memberEntries(target string, batch []plan.Op) ([]snapshots.Entry, error) {
+	found := make([]snapshots.Entry, len(batch))
+	var keys []string
+	var at []int
+	from := 0
+	for i, op := range batch {
+		if a.created != nil {
+			var ok bool
+			if found[i], from, ok = a.created.find(op.Key, from); ok {
+				continue
+			}
+		}
+		keys, at = append(keys, op.Key), append(at, i)
+	}
+	if len(keys) == 0 {
+		return found, nil
+	}
+	j := 0
+	err := a.e.store.Lookup(target, keys, func(en snapshots.Entry, ok bool) error {
+		if ok {
+			found[at[j]] = en
+		}
+		j++
+		return nil
+	})
+	return found, err
 }
 
 // commitBatch commits an acknowledged membership batch and counts it.

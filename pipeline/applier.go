@@ -91,8 +91,11 @@ func (a *applier) run(ctx context.Context, pt *plan.Target) error {
 		switch op := ops[0]; {
 		case op.Action == connectors.Create && op.Object == connectors.User:
 			a.created = newCreatedIndex(ops[:n])
-		case op.Action != connectors.AddMember && op.Action != connectors.RemoveMember:
-			a.created = nil // see createdIndex: only memberships may come between
+		case op.Action == connectors.Enable, op.Action == connectors.Update,
+			op.Action == connectors.AddMember, op.Action == connectors.RemoveMember:
+			// Their commits keep it current: see createdIndex.
+		default:
+			a.created = nil
 		}
 		if err := a.parallel(ctx, a.units(ops[:n], pt.Guard)); err != nil && a.rep.Quarantined == "" {
 			return err
@@ -343,9 +346,12 @@ func (a *applier) commitMany(done []settled, journaled uint64) error {
 		return fmt.Errorf("target %s: commit state of %d ops: %w", a.t.cfg.Name, len(done), err)
 	}
 	if a.created != nil {
+		from := 0
 		for i, d := range done {
 			if d.op.Action == connectors.Create {
 				a.created.set(d.at, entries[i])
+			} else {
+				from = a.created.rewrite(entries[i], from)
 			}
 		}
 	}
@@ -414,6 +420,7 @@ func (a *applier) settle(ctx context.Context, op plan.Op, res connectors.Result,
 		a.rep.Drift = append(a.rep.Drift, fmt.Sprintf("%s %s: object %s is gone from the target", op.Action, op.Key, op.ID))
 		a.mu.Unlock()
 		a.log.Warn("drift: object vanished", "key", op.Key, "id", op.ID, "action", op.Action.String())
+		a.forget(op)
 		if err := a.e.commitUser(a.t.cfg.Name, plan.Op{Op: connectors.Op{Action: connectors.Delete, Key: op.Key}}, res, nil); err != nil {
 			return err
 		}
@@ -426,6 +433,7 @@ func (a *applier) settle(ctx context.Context, op plan.Op, res connectors.Result,
 	if op.Object == connectors.Group {
 		err = a.e.commitGroup(a.t.cfg.Name, op, res)
 	} else {
+		a.forget(op)
 		err = a.e.commitUser(a.t.cfg.Name, a.fingerprint(op), res, deferred)
 	}
 	if err != nil {
@@ -436,6 +444,15 @@ func (a *applier) settle(ctx context.Context, op plan.Op, res connectors.Result,
 	}
 	a.history(op.Op, "applied", nil)
 	return nil
+}
+
+// forget drops op's key's entry from the created index, before a commit
+// of it that does not go through commitMany. A create's entry is only
+// ever set there, and the create rank is the only one that sets entries.
+func (a *applier) forget(op plan.Op) {
+	if a.created != nil && op.Action != connectors.Create {
+		a.created.forget(op.Key)
+	}
 }
 
 // applied counts a committed op in the report, metrics and progress; the

@@ -10,18 +10,21 @@ import (
 
 // createdIndex remembers what each create of an apply committed, by the
 // create's place in the plan's create rank, so that the user's
-// memberships, a rank later, need not read its entry back from the store.
+// memberships, ranks later, need not read its entry back from the store.
 // A first apply's memberships read a million entries that way, each
 // through every level of Badger: 8% of its CPU.
 //
-// The entries stay what the store holds as long as only membership ranks
-// run after the creates: a membership commit writes the user's groups, and
-// writes its entry only for the key's last op, after which nothing of the
-// key reads it. The applier keeps the index from the create rank through
-// the membership ranks and drops it at any other (see run).
+// The entries must stay what the store holds. Between the creates and
+// the memberships come only enables and updates (a first sync's
+// references, for one): a bulk's commits record what they wrote here,
+// and any other commit of a user forgets its entry. A membership commit
+// writes the user's groups, and writes its entry only for the key's last
+// op, after which nothing of the key reads it. The applier drops the
+// index at any other rank (see run).
 type createdIndex struct {
 	ops     []plan.Op // the create rank: a window on the plan, sorted by key
 	entries []createdEntry
+	empty   bool // nothing set: creates that did not go in bulks
 }
 
 // createdEntry is an entry without its key (the op's) or attributes; a
@@ -34,21 +37,23 @@ type createdEntry struct {
 }
 
 func newCreatedIndex(ops []plan.Op) *createdIndex {
-	return &createdIndex{ops: ops, entries: make([]createdEntry, len(ops))}
+	return &createdIndex{ops: ops, entries: make([]createdEntry, len(ops)), empty: true}
 }
 
 // set records the entry the create at place i committed. The commit
-// goroutine calls it; readers run in a later rank, after its commits.
+// goroutine calls it, in the create rank; readers run in later ranks,
+// after its commits.
 func (c *createdIndex) set(i int, en snapshots.Entry) {
 	c.entries[i] = createdEntry{en.ID, en.Disabled, en.Deprovisioned, en.Hash, en.Since}
+	c.empty = false
 }
 
-// find returns key's entry, searching from place from on, and the place
-// the next search may start at: a membership batch's keys come in
-// ascending order, a few places apart, so each search gallops forward from
-// the last. ok is false for a key this apply did not create (or did not
-// create yet), which the caller reads from the store.
-func (c *createdIndex) find(key string, from int) (en snapshots.Entry, next int, ok bool) {
+// place returns where key is in the create rank, searching from place
+// from on, or where it would be: keys come in ascending order, a few
+// places apart (a membership batch's, a bulk's), so each search gallops
+// forward from the last. A key not found from there is not in the index
+// for this caller, who reads the store instead.
+func (c *createdIndex) place(key string, from int) (int, bool) {
 	n := len(c.ops)
 	lo, hi, step := from, from, 1
 	for hi < n && c.ops[hi].Key < key {
@@ -56,10 +61,37 @@ func (c *createdIndex) find(key string, from int) (en snapshots.Entry, next int,
 	}
 	hi = min(hi+1, n)
 	i, found := slices.BinarySearchFunc(c.ops[lo:hi], key, func(op plan.Op, k string) int { return strings.Compare(op.Key, k) })
-	i += lo
+	return lo + i, found
+}
+
+// find returns key's entry, searching from place from on (see place), and
+// the place the next search may start at. ok is false for a key this
+// apply did not create, or whose entry is not known.
+func (c *createdIndex) find(key string, from int) (en snapshots.Entry, next int, ok bool) {
+	i, found := c.place(key, from)
 	if !found || c.entries[i].id == "" {
 		return en, i, false
 	}
 	e := c.entries[i]
 	return snapshots.Entry{Key: key, ID: e.id, Disabled: e.disabled, Deprovisioned: e.deprovisioned, Hash: e.hash, Since: e.since}, i, true
+}
+
+// rewrite records what a later commit of a created key wrote (see place
+// for from) and returns the place the next search may start at.
+func (c *createdIndex) rewrite(en snapshots.Entry, from int) int {
+	i, found := c.place(en.Key, from)
+	if found && c.entries[i].id != "" {
+		c.entries[i] = createdEntry{en.ID, en.Disabled, en.Deprovisioned, en.Hash, en.Since}
+	}
+	return i
+}
+
+// forget drops key's entry: a commit whose entry is not at hand changed it.
+func (c *createdIndex) forget(key string) {
+	if c.empty {
+		return // a target without bulks: no search per op for nothing
+	}
+	if i, found := c.place(key, 0); found {
+		c.entries[i] = createdEntry{}
+	}
 }

@@ -17,8 +17,9 @@ import (
 )
 
 // TestCreatedIndexFindsWhatWasSet: random create ranks, some creates not
-// committed, and ascending runs of keys with gaps, keys never created and
-// keys out of order; each answer is checked against a plain map.
+// committed, some entries rewritten or forgotten by later commits, and
+// ascending runs of keys with gaps, keys never created and keys out of
+// order; each answer is checked against a plain map.
 func TestCreatedIndexFindsWhatWasSet(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 9))
 	for round := range 200 {
@@ -37,6 +38,22 @@ func TestCreatedIndexFindsWhatWasSet(t *testing.T) {
 			c.set(i, en)
 			want[op.Key] = en
 		}
+		// Later commits: some rewrite their entry (in ascending runs, as a
+		// bulk's do), some forget it; neither brings back a failed create.
+		from := 0
+		for i, op := range ops {
+			switch r.IntN(6) {
+			case 0:
+				en := snapshots.Entry{Key: op.Key, ID: fmt.Sprint("id", i), Hash: r.Uint64(), Since: int64(i)}
+				from = c.rewrite(en, from)
+				if _, ok := want[op.Key]; ok {
+					want[op.Key] = en
+				}
+			case 1:
+				c.forget(op.Key)
+				delete(want, op.Key)
+			}
+		}
 		var keys []string
 		for i := range 2*n + 2 {
 			if r.IntN(3) == 0 {
@@ -46,7 +63,7 @@ func TestCreatedIndexFindsWhatWasSet(t *testing.T) {
 		if r.IntN(4) == 0 {
 			r.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
 		}
-		from := 0
+		from = 0
 		for _, k := range keys {
 			got, next, ok := c.find(k, from)
 			w, in := want[k]
@@ -61,61 +78,112 @@ func TestCreatedIndexFindsWhatWasSet(t *testing.T) {
 	}
 }
 
+// createdConfig is a SQLite target with groups and, in one variant, a
+// reference: each create then gets an update a rank later, between the
+// creates and the memberships.
+const createdConfig = `state: state
+sources:
+  hr:
+    type: csv
+    path: day1.csv
+    key: id
+    schema: {id: string, name: string, dept: string, mgr: string}
+targets:
+  dir:
+    type: sqlite
+    path: dir.db
+    source: hr
+    groups: '[user.dept]'
+REFS    attributes:
+      login: 'lowerAscii(user.id)'
+      name: user.name
+`
+
 // TestMembershipsOfCreatesGoToTheirUsers applies a first sync with groups
 // to a real SQLite target, whose memberships take the entries this apply's
-// creates committed. The target, read by the source key it stores on each
-// row, must put every user in its department's group and no other; state
-// must link each key to its own row; and a second plan must find nothing
-// to do.
+// creates (and, with references, their updates) committed. The target,
+// read by the source key it stores on each row, must put every user in
+// its department's group and no other and point each manager reference at
+// the manager's row; state must link each key to its own row; and a
+// second plan must find nothing to do.
 func TestMembershipsOfCreatesGoToTheirUsers(t *testing.T) {
-	var csv strings.Builder
-	csv.WriteString("id,name,dept,level\n")
-	depts := []string{"a", "b", "c"}
-	want := map[string]string{} // key -> group
-	for i := range 700 {        // more than one bulk of creates
-		key := fmt.Sprintf("E%04d", (i*37)%700)
-		fmt.Fprintf(&csv, "%s,N%d,%s,1\n", key, i, depts[i%3])
-		want[key] = depts[i%3]
+	for _, refs := range []bool{false, true} {
+		t.Run(fmt.Sprint("references=", refs), func(t *testing.T) {
+			var csv strings.Builder
+			csv.WriteString("id,name,dept,mgr\n")
+			depts := []string{"a", "b", "c"}
+			wantGroup, wantMgr := map[string]string{}, map[string]string{}
+			for i := range 700 { // more than one bulk of creates
+				key, mgr := fmt.Sprintf("E%04d", (i*37)%700), fmt.Sprintf("E%04d", (i*11)%700)
+				fmt.Fprintf(&csv, "%s,N%d,%s,%s\n", key, i, depts[i%3], mgr)
+				wantGroup[key], wantMgr[key] = depts[i%3], mgr
+			}
+			cfg := strings.Replace(createdConfig, "REFS", "", 1)
+			if refs {
+				cfg = strings.Replace(createdConfig, "REFS", "    references: {manager: user.mgr}\n", 1)
+			}
+			f := newFixture(t, map[string]string{"idsync.yaml": cfg, "day1.csv": csv.String()})
+			_, rep := f.apply(nil, ApplyOptions{})
+			if got := rep.Targets[0].Applied[connectors.AddMember]; got != 700 {
+				t.Fatalf("applied %d memberships, want 700", got)
+			}
+			got := targetRows(t, f)
+			gotGroup, rowOf := map[string]string{}, map[string]string{}
+			for _, r := range got {
+				if _, twice := gotGroup[r.key]; twice {
+					t.Errorf("%s is in two groups", r.key)
+				}
+				gotGroup[r.key], rowOf[r.key] = r.group, r.id
+				if en, ok, err := f.store.Get("dir", r.key); err != nil || !ok || en.ID != r.id {
+					t.Errorf("state links %s to %q (%v, %v); its row is %s", r.key, en.ID, ok, err, r.id)
+				}
+			}
+			if d := cmp.Diff(wantGroup, gotGroup); d != "" {
+				t.Errorf("groups by source key (-want +got):\n%s", d)
+			}
+			for _, r := range got {
+				if want := rowOf[wantMgr[r.key]]; refs && r.manager != want {
+					t.Errorf("%s: manager row %q, want %q (%s)", r.key, r.manager, want, wantMgr[r.key])
+				}
+			}
+			if ops := opList(f.plan(nil)); len(ops) != 0 {
+				t.Errorf("second plan: %d ops, want none: %v", len(ops), ops[:min(len(ops), 5)])
+			}
+		})
 	}
-	cfg := strings.Replace(smallConfig, "    match: login\n", "    groups: '[user.dept]'\n", 1)
-	f := newFixture(t, map[string]string{"idsync.yaml": cfg, "day1.csv": csv.String()})
-	_, rep := f.apply(nil, ApplyOptions{})
-	if got := rep.Targets[0].Applied[connectors.AddMember]; got != 700 {
-		t.Fatalf("applied %d memberships, want 700", got)
-	}
+}
+
+type targetRow struct{ key, id, group, manager string }
+
+// targetRows reads every user row of the fixture's SQLite target with its
+// group (none: "") and manager column (none: "").
+func targetRows(t *testing.T, f *fixture) []targetRow {
+	t.Helper()
 	db, err := sql.Open("sqlite", filepath.Join(f.dir, "dir.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	rows, err := db.Query(`SELECT u._key, u.id, g.name FROM users u
+	manager := "NULL"
+	if err := db.QueryRow(`SELECT 1 FROM pragma_table_info('users') WHERE name = 'manager'`).Scan(new(int)); err == nil {
+		manager = "u.manager"
+	}
+	rows, err := db.Query(`SELECT u._key, u.id, COALESCE(g.name, ''), COALESCE(` + manager + `, '') FROM users u
 		LEFT JOIN users_group_members m ON m.user_id = u.id LEFT JOIN users_groups g ON g.id = m.group_id`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	got := map[string]string{}
+	var out []targetRow
 	for rows.Next() {
-		var key, id string
-		var group sql.NullString
-		if err := rows.Scan(&key, &id, &group); err != nil {
+		var r targetRow
+		if err := rows.Scan(&r.key, &r.id, &r.group, &r.manager); err != nil {
 			t.Fatal(err)
 		}
-		if _, twice := got[key]; twice {
-			t.Errorf("%s is in two groups", key)
-		}
-		got[key] = group.String
-		if en, ok, err := f.store.Get("dir", key); err != nil || !ok || en.ID != id {
-			t.Errorf("state links %s to %q (%v, %v); its row is %s", key, en.ID, ok, err, id)
-		}
+		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if d := cmp.Diff(want, got); d != "" {
-		t.Errorf("groups by source key (-want +got):\n%s", d)
-	}
-	if ops := opList(f.plan(nil)); len(ops) != 0 {
-		t.Errorf("second plan: %d ops, want none: %v", len(ops), ops[:min(len(ops), 5)])
-	}
+	return out
 }

@@ -482,13 +482,11 @@ func (a *applier) applied(op plan.Op) error {
 func (a *applier) resolveRefs(op plan.Op) (connectors.Op, []string, error) {
 	sent := op.Op
 	if sent.ID == "" && op.Object == connectors.User && op.Action != connectors.Create {
-		en, ok, err := a.e.store.Get(a.t.cfg.Name, op.Key)
+		id, _, err := a.e.store.ID(a.t.cfg.Name, op.Key)
 		if err != nil {
 			return sent, nil, err
 		}
-		if ok {
-			sent.ID = en.ID
-		}
+		sent.ID = id
 	}
 	if op.Action != connectors.Update {
 		return sent, nil, nil
@@ -501,7 +499,7 @@ func (a *applier) resolveRefs(op plan.Op) (connectors.Op, []string, error) {
 			continue
 		}
 		key, _ := c.New.(string)
-		en, ok, err := a.e.store.Get(a.t.cfg.Name, key)
+		id, ok, err := a.e.store.ID(a.t.cfg.Name, key)
 		if err != nil {
 			return sent, nil, err
 		}
@@ -513,10 +511,10 @@ func (a *applier) resolveRefs(op plan.Op) (connectors.Op, []string, error) {
 			a.mu.Unlock()
 			continue
 		}
-		c.New = en.ID
+		c.New = id
 		if old, ok := c.Old.(string); ok && old != "" {
-			if oen, ok, _ := a.e.store.Get(a.t.cfg.Name, old); ok {
-				c.Old = oen.ID
+			if oid, ok, _ := a.e.store.ID(a.t.cfg.Name, old); ok {
+				c.Old = oid
 			}
 		}
 		sent.Changes = append(sent.Changes, c)

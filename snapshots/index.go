@@ -47,6 +47,17 @@ func (s *Store) Lookup(target string, keys []string, fn func(e Entry, ok bool) e
 	})
 }
 
+// ID returns the target id key's entry links to, reading the entry only:
+// resolving a reference needs no attributes, and reading them as well
+// doubled the cost of a first sync's reference updates.
+func (s *Store) ID(target, key string) (id string, ok bool, err error) {
+	err = s.Lookup(target, []string{key}, func(e Entry, found bool) error {
+		id, ok = e.ID, found
+		return nil
+	})
+	return id, ok, err
+}
+
 // ScanIndex calls fn for every entry of target in key order, without
 // attributes and without copying: key and e.ID alias the store's memory and
 // are valid only during the call. Planning loads millions of entries this

@@ -67,6 +67,11 @@ func TestCommitScanGet(t *testing.T) {
 	if _, ok, _ := s.Get("dir", "nobody"); ok {
 		t.Errorf("get of a missing key reported found")
 	}
+	for key, want := range map[string]string{"E1": "1", "E2": "2", "E0": "", "nobody": ""} {
+		if id, ok, err := s.ID("dir", key); err != nil || id != want || ok != (want != "") {
+			t.Errorf("ID(dir, %s) = %q, %v, %v; want %q", key, id, ok, err, want)
+		}
+	}
 	if n, _ := s.Serial("dir"); n != 2 {
 		t.Errorf("serial = %d, want 2 (one per commit)", n)
 	}

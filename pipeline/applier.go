@@ -39,8 +39,8 @@ type applier struct {
 	// commits takes the state commits of bulks and membership batches
 	// while a rank runs (see parallel); nil between ranks.
 	commits *commitQueue
-	// created holds what the create rank committed, for the membership
-	// ranks after it; nil at any other rank.
+	// created holds what the create rank committed, for the enable,
+	// update and membership ranks after it; nil at any other rank.
 	created *createdIndex
 }
 

@@ -7,5 +7,6 @@
 // sorts and completes it. apply.go runs a plan target by target; the
 // applier (applier.go, members.go, send.go) sends one rank of ops at a
 // time, and workers.go commits their outcomes beside the requests;
-// commit.go and journal.go are the state writes and crash recovery.
+// created.go keeps what an apply's creates committed for the ranks after
+// them; commit.go and journal.go are the state writes and crash recovery.
 package pipeline

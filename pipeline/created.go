@@ -36,6 +36,10 @@ type createdEntry struct {
 	since                   int64
 }
 
+func compactEntry(en snapshots.Entry) createdEntry {
+	return createdEntry{en.ID, en.Disabled, en.Deprovisioned, en.Hash, en.Since}
+}
+
 func newCreatedIndex(ops []plan.Op) *createdIndex {
 	return &createdIndex{ops: ops, entries: make([]createdEntry, len(ops)), empty: true}
 }
@@ -44,7 +48,7 @@ func newCreatedIndex(ops []plan.Op) *createdIndex {
 // goroutine calls it, in the create rank; readers run in later ranks,
 // after its commits.
 func (c *createdIndex) set(i int, en snapshots.Entry) {
-	c.entries[i] = createdEntry{en.ID, en.Disabled, en.Deprovisioned, en.Hash, en.Since}
+	c.entries[i] = compactEntry(en)
 	c.empty = false
 }
 
@@ -81,7 +85,7 @@ func (c *createdIndex) find(key string, from int) (en snapshots.Entry, next int,
 func (c *createdIndex) rewrite(en snapshots.Entry, from int) int {
 	i, found := c.place(en.Key, from)
 	if found && c.entries[i].id != "" {
-		c.entries[i] = createdEntry{en.ID, en.Disabled, en.Deprovisioned, en.Hash, en.Since}
+		c.entries[i] = compactEntry(en)
 	}
 	return i
 }

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"sync"
 
@@ -10,14 +11,14 @@ import (
 )
 
 // indexEntry is what planning keeps per managed object: enough to skip
-// unchanged records, deprovision absent ones and expire grace periods
-// without reading their attributes.
+// unchanged records and deprovision absent ones without reading their
+// attributes. Grace periods expire from their own scan (finish.go), so
+// the time an entry's status changed is not kept here.
 type indexEntry struct {
 	hash          uint64
 	id            string
 	disabled      bool
 	deprovisioned bool
-	since         int64
 }
 
 func (ie indexEntry) stored() *diff.Stored {
@@ -49,16 +50,48 @@ type stateIndex struct {
 	ids         []byte // the arena of the slots' ids
 }
 
-// slot is one key's entry in one target. A key looked up and not managed
-// (or, in a shared table, managed by another target only) has present
-// false.
+// slot is one key's entry in one target: 16 bytes, since a 10M plan of
+// three targets holds 30M of them. A key looked up and not managed (or, in
+// a shared table, managed by another target only) is not present.
 type slot struct {
-	id            span
-	hash          uint64
-	since         int64
-	present       bool
-	disabled      bool
-	deprovisioned bool
+	hash  uint64
+	id    uint32 // where the id starts in the index's ids (see keepID)
+	flags uint8
+}
+
+const (
+	slotPresent uint8 = 1 << iota
+	slotDisabled
+	slotDeprovisioned
+)
+
+func (s slot) present() bool { return s.flags&slotPresent != 0 }
+
+// newSlot is the slot of a managed entry, its id kept in ids.
+func newSlot(ids *[]byte, id []byte, hash uint64, disabled, deprovisioned bool) slot {
+	s := slot{hash: hash, id: keepID(ids, id), flags: slotPresent}
+	if disabled {
+		s.flags |= slotDisabled
+	}
+	if deprovisioned {
+		s.flags |= slotDeprovisioned
+	}
+	return s
+}
+
+// keepID appends id to an arena behind its length, so a slot needs only
+// where it starts.
+func keepID(arena *[]byte, id []byte) uint32 {
+	from := uint32(len(*arena))
+	*arena = append(binary.AppendUvarint(*arena, uint64(len(id))), id...)
+	return from
+}
+
+// idAt is the id keepID put at from, without a copy (see str).
+func idAt(arena []byte, from uint32) string {
+	n, w := binary.Uvarint(arena[from:])
+	start := int(from) + w
+	return str(arena, span{uint32(start), uint32(start + int(n))})
 }
 
 // position is a key's number in a full read's shared keyTable.
@@ -76,21 +109,23 @@ func (e *Engine) loadIndexes(sr *sourceRun, runs []*targetRun) error {
 		}
 		return nil
 	}
-	// Each target's entries are scanned in key order, side by side, then
-	// merged into one table.
+	// Each target's entries are scanned in key order, side by side, and
+	// merged into one table as they come.
 	scans := make([]*indexScan, len(runs))
-	errs := make([]error, len(runs))
-	var wg sync.WaitGroup
 	size := 0
 	for i, tr := range runs {
 		size = max(size, tr.out.Managed)
-		wg.Go(func() { scans[i], errs[i] = scanIndex(e.store, tr.t.cfg.Name, tr.out.Managed) })
+		scans[i] = newIndexScan(tr.out.Managed)
+		go scans[i].run(e.store, tr.t.cfg.Name)
 	}
-	wg.Wait()
+	keys, rows := merge(scans, size)
+	errs := make([]error, len(scans))
+	for i, sc := range scans {
+		errs[i] = sc.err // merge has drained every scan, so each has ended
+	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	keys, rows := merge(scans, size)
 	sr.keys = keys
 	for i, tr := range runs {
 		tr.index = &stateIndex{store: e.store, target: tr.t.cfg.Name, all: true, keys: keys, rows: rows,
@@ -99,45 +134,92 @@ func (e *Engine) loadIndexes(sr *sourceRun, runs []*targetRun) error {
 	return nil
 }
 
-// indexScan is one target's entries in key order.
+// indexScan streams one target's entries, in key order, to merge a chunk
+// at a time. Scanning every target whole before merging held each
+// target's keys and slots twice over at the peak: 1.5 GB of a 10M
+// plan's heap.
 type indexScan struct {
+	full chan *indexChunk // chunks in key order; closed when the scan ends
+	free chan *indexChunk // chunks merge has finished with
+	// ids holds the slots' ids. Only the scan writes it, and merge copies
+	// slots without reading it, so it is read only after the scan ends.
+	ids []byte
+	err error // set before full is closed
+
+	cur *indexChunk // merge's chunk, and its place in it
+	at  int
+}
+
+// indexChunk is up to chunkEntries consecutive entries of one target.
+type indexChunk struct {
 	arena []byte // keys
 	keys  []span
 	slots []slot
-	ids   []byte
 }
 
-func scanIndex(store *snapshots.Store, target string, size int) (*indexScan, error) {
-	sc := &indexScan{arena: make([]byte, 0, size*10), keys: make([]span, 0, size), slots: make([]slot, 0, size),
+// chunkEntries is the size of a chunk; with three per scan, a scan holds
+// about 1.5 MB however many entries its target has. Tests lower it.
+var chunkEntries = 1 << 14
+
+func newIndexScan(size int) *indexScan {
+	const chunks = 3 // one filling, one queued, one merging
+	sc := &indexScan{full: make(chan *indexChunk, chunks), free: make(chan *indexChunk, chunks),
 		ids: make([]byte, 0, size*8)}
+	for range chunks {
+		sc.free <- &indexChunk{arena: make([]byte, 0, chunkEntries*10), keys: make([]span, 0, chunkEntries),
+			slots: make([]slot, 0, chunkEntries)}
+	}
+	return sc
+}
+
+func (sc *indexScan) run(store *snapshots.Store, target string) {
+	c := <-sc.free
 	err := store.ScanIndex(target, func(key []byte, e *snapshots.IndexEntry) error {
-		sc.keys = append(sc.keys, keep(&sc.arena, key))
-		sc.slots = append(sc.slots, slot{id: keep(&sc.ids, e.ID), hash: e.Hash, since: e.Since, present: true,
-			disabled: e.Disabled, deprovisioned: e.Deprovisioned})
+		c.keys = append(c.keys, keep(&c.arena, key))
+		c.slots = append(c.slots, newSlot(&sc.ids, e.ID, e.Hash, e.Disabled, e.Deprovisioned))
+		if len(c.keys) == chunkEntries {
+			sc.full <- c
+			c = <-sc.free
+		}
 		return nil
 	})
-	return sc, err
+	if len(c.keys) > 0 {
+		sc.full <- c
+	}
+	sc.err = err
+	close(sc.full)
+}
+
+// head is the scan's least key not yet merged, or nil at its end.
+func (sc *indexScan) head() []byte {
+	if sc.cur != nil && sc.at == len(sc.cur.keys) {
+		c := sc.cur
+		c.arena, c.keys, c.slots = c.arena[:0], c.keys[:0], c.slots[:0]
+		sc.free <- c
+		sc.cur = nil
+	}
+	if sc.cur == nil {
+		c, ok := <-sc.full
+		if !ok {
+			return nil
+		}
+		sc.cur, sc.at = c, 0
+	}
+	s := sc.cur.keys[sc.at]
+	return sc.cur.arena[s.from:s.to]
 }
 
 // merge numbers the union of the scans' keys, in key order, and lays out
-// each key's slots side by side, one per scan.
+// each key's slots side by side, one per scan. It reads every scan to its
+// end, even one that failed.
 func merge(scans []*indexScan, size int) (*keyTable, []slot) {
 	keys := newSortedKeyTable(size)
 	rows := make([]slot, 0, size*len(scans))
-	at := make([]int, len(scans))
-	head := func(i int) []byte {
-		sc := scans[i]
-		if at[i] == len(sc.keys) {
-			return nil
-		}
-		s := sc.keys[at[i]]
-		return sc.arena[s.from:s.to]
-	}
 	for {
 		var least []byte
 		found := false
-		for i := range scans {
-			if k := head(i); k != nil && (!found || bytes.Compare(k, least) < 0) {
+		for _, sc := range scans {
+			if k := sc.head(); k != nil && (!found || bytes.Compare(k, least) < 0) {
 				least, found = k, true
 			}
 		}
@@ -145,10 +227,10 @@ func merge(scans []*indexScan, size int) (*keyTable, []slot) {
 			return keys, rows
 		}
 		keys.add(least)
-		for i, sc := range scans {
-			if k := head(i); k != nil && bytes.Equal(k, least) {
-				rows = append(rows, sc.slots[at[i]])
-				at[i]++
+		for _, sc := range scans {
+			if k := sc.head(); k != nil && bytes.Equal(k, least) {
+				rows = append(rows, sc.cur.slots[sc.at])
+				sc.at++
 			} else {
 				rows = append(rows, slot{})
 			}
@@ -169,7 +251,8 @@ func (x *stateIndex) find(key string) (*slot, bool) {
 }
 
 func (x *stateIndex) entry(s *slot) indexEntry {
-	return indexEntry{hash: s.hash, id: str(x.ids, s.id), disabled: s.disabled, deprovisioned: s.deprovisioned, since: s.since}
+	return indexEntry{hash: s.hash, id: idAt(x.ids, s.id), disabled: s.flags&slotDisabled != 0,
+		deprovisioned: s.flags&slotDeprovisioned != 0}
 }
 
 // load looks up the keys a delta index does not know yet, in one read
@@ -198,8 +281,7 @@ func (x *stateIndex) load(keys []string) error {
 		x.keys.add([]byte(en.Key))
 		s := slot{}
 		if ok {
-			s = slot{id: keep(&x.ids, []byte(en.ID)), hash: en.Hash, since: en.Since, present: true,
-				disabled: en.Disabled, deprovisioned: en.Deprovisioned}
+			s = newSlot(&x.ids, []byte(en.ID), en.Hash, en.Disabled, en.Deprovisioned)
 		}
 		x.rows = append(x.rows, s)
 		return nil
@@ -210,7 +292,7 @@ func (x *stateIndex) load(keys []string) error {
 func (x *stateIndex) get(key string) (indexEntry, bool, error) {
 	if x.all {
 		s, ok := x.find(key) // read-only once loaded: no lock
-		if !ok || !s.present {
+		if !ok || !s.present() {
 			return indexEntry{}, false, nil
 		}
 		return x.entry(s), true, nil
@@ -221,7 +303,7 @@ func (x *stateIndex) get(key string) (indexEntry, bool, error) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	s, ok := x.find(key)
-	if !ok || !s.present {
+	if !ok || !s.present() {
 		return indexEntry{}, false, nil
 	}
 	return x.entry(s), true, nil
@@ -237,7 +319,7 @@ func (x *stateIndex) lookup(key string, p position) (indexEntry, bool, error) {
 		return indexEntry{}, false, nil
 	}
 	s := x.at(p.n)
-	if !s.present {
+	if !s.present() {
 		return indexEntry{}, false, nil
 	}
 	return x.entry(s), true, nil
@@ -247,7 +329,7 @@ func (x *stateIndex) lookup(key string, p position) (indexEntry, bool, error) {
 // index.
 func (x *stateIndex) each(fn func(key string, p position, ie indexEntry)) {
 	for n := range int32(x.keys.len()) {
-		if s := x.at(n); s.present {
+		if s := x.at(n); s.present() {
 			fn(x.keys.key(n), position{n, true}, x.entry(s))
 		}
 	}

@@ -8,38 +8,42 @@ import (
 	"unsafe"
 )
 
-// keyTable numbers keys: it finds a key's number with one probe of a map
-// from a 64-bit hash of the key, and gives a number's key back. Keys sit
-// back to back in one byte arena and nothing in the table holds a
-// pointer, so the garbage collector never scans it and adding a key
-// allocates nothing of its own. A key whose hash another key already took
-// (about one in 10^7 at 10M keys) goes in a small spill map.
+// keyTable numbers keys: it finds a key's number with one probe of a hash
+// table, and gives a number's key back. Keys sit back to back in one byte
+// arena and nothing in the table holds a pointer, so the garbage collector
+// never scans it and adding a key allocates nothing of its own.
 //
 // A full read's table is filled from state in key order (sorted). It
-// then starts with no map at all: sources are usually exported in key
-// order, so a record is most often the key after the previous record's
-// (findNear checks that first), and the rest are found by binary search.
-// Only a source that keeps missing that guess pays for the map, built
-// once the misses pass mapAfterMisses.
+// then starts with no hash table at all: sources are usually exported in
+// key order, so a record is most often the key after the previous
+// record's (findNear checks that first), and the rest are found by binary
+// search. Only a source that keeps missing that guess pays for the hash
+// table, built once the misses pass mapAfterMisses. Numeric employee ids
+// do miss: "E10000000" sorts before "E9999999".
 type keyTable struct {
 	// sum hashes keys: maphash with the table's own seed (tests collide
 	// keys on purpose by replacing it).
-	sum   func(key string) uint64
-	slots map[uint64]int32
-	spill map[string]int32
+	sum func(key string) uint64
+	// cells is an open-addressing hash table, probed linearly, at most
+	// three quarters full: each cell holds the upper half of its key's
+	// hash and the key's number plus one, and 0 is an empty cell. At 8
+	// bytes a cell it is a quarter to a half of a Go map from hash to
+	// number (310 MB at 10M keys), and the half hash rules out almost
+	// every other key without reading it.
+	cells []uint64
 	arena []byte
 	spans []span
 
 	sorted   bool
-	hashed   atomic.Bool // a sorted table's map is built
+	hashed   atomic.Bool // cells index every key
 	build    sync.Once
 	misses   atomic.Int64
 	mapAfter int64 // mapAfterMisses; tests lower it
 }
 
 // mapAfterMisses is how many guesses a sorted table may miss before it
-// builds its map: a binary search costs a few map probes, so a source in
-// another order soon pays for the map, and one in key order never needs it.
+// builds its hash table: a binary search costs a few probes, so a source
+// in another order soon pays for it, and one in key order never needs it.
 const mapAfterMisses = 1 << 16
 
 // span is a string's place in an arena.
@@ -49,7 +53,7 @@ func newKeyTable(size int) *keyTable {
 	k := &keyTable{arena: make([]byte, 0, size*10), spans: make([]span, 0, size)}
 	seed := maphash.MakeSeed()
 	k.sum = func(key string) uint64 { return maphash.String(seed, key) }
-	k.slots, k.spill = make(map[uint64]int32, size), map[string]int32{}
+	k.cells = make([]uint64, cellsFor(size))
 	k.hashed.Store(true)
 	return k
 }
@@ -63,6 +67,16 @@ func newSortedKeyTable(size int) *keyTable {
 	return k
 }
 
+// cellsFor is the number of cells that keeps n keys at most three
+// quarters full: a power of two, so a hash picks a cell by its low bits.
+func cellsFor(n int) int {
+	c := 8
+	for c*3/4 < n {
+		c *= 2
+	}
+	return c
+}
+
 // add numbers a key the table does not hold yet. A sorted table's keys
 // must come in ascending order; one out of order makes it a plain table.
 func (k *keyTable) add(key []byte) int32 {
@@ -74,33 +88,43 @@ func (k *keyTable) add(key []byte) int32 {
 	s := keep(&k.arena, key)
 	k.spans = append(k.spans, s)
 	if k.hashed.Load() {
-		k.hash(n)
+		if len(k.spans) > len(k.cells)*3/4 {
+			k.cells = k.cellsOf(len(k.spans))
+		} else {
+			k.insert(k.cells, n)
+		}
 	}
 	return n
 }
 
-// hash puts key n in the map.
-func (k *keyTable) hash(n int32) {
-	key := k.key(n)
-	h := k.sum(key)
-	if _, taken := k.slots[h]; taken {
-		k.spill[key] = n
-		return
+// insert puts key n in cells.
+func (k *keyTable) insert(cells []uint64, n int32) {
+	h := k.sum(k.key(n))
+	mask := uint64(len(cells) - 1)
+	i := h & mask
+	for cells[i] != 0 {
+		i = (i + 1) & mask
 	}
-	k.slots[h] = n
+	cells[i] = h&^0xffffffff | (uint64(n) + 1)
 }
 
-// hashAll builds the map of a sorted table, once. Finds running
-// meanwhile keep searching; they see the map only when it is complete.
+// cellsOf is a hash table of the table's first n keys.
+func (k *keyTable) cellsOf(n int) []uint64 {
+	cells := make([]uint64, cellsFor(n))
+	for m := range int32(n) {
+		k.insert(cells, m)
+	}
+	return cells
+}
+
+// hashAll builds the hash table of a sorted table, once. Finds running
+// meanwhile keep searching; they see the table only when it is complete.
 func (k *keyTable) hashAll() {
 	k.build.Do(func() {
 		if k.hashed.Load() {
 			return
 		}
-		k.slots = make(map[uint64]int32, len(k.spans))
-		for n := range int32(len(k.spans)) {
-			k.hash(n)
-		}
+		k.cells = k.cellsOf(len(k.spans))
 		k.hashed.Store(true)
 	})
 }
@@ -110,11 +134,19 @@ func (k *keyTable) find(key string) (int32, bool) {
 	if !k.hashed.Load() {
 		return k.search(key)
 	}
-	if n, ok := k.slots[k.sum(key)]; ok && k.key(n) == key {
-		return n, true
+	h := k.sum(key)
+	mask := uint64(len(k.cells) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		c := k.cells[i]
+		if c == 0 {
+			return 0, false
+		}
+		if c&^0xffffffff == h&^0xffffffff {
+			if n := int32(uint32(c) - 1); k.key(n) == key {
+				return n, true
+			}
+		}
 	}
-	n, ok := k.spill[key]
-	return n, ok
 }
 
 // findNear is find for a key that probably is number guess: the key

@@ -7,6 +7,6 @@
 // sorts and completes it. apply.go runs a plan target by target; the
 // applier (applier.go, members.go, send.go) sends one rank of ops at a
 // time, and workers.go commits their outcomes beside the requests;
-// created.go keeps what an apply's creates committed for the ranks after
+// detach.go keeps a plan from holding its batches; created.go keeps what an apply's creates committed for the ranks after
 // them; commit.go and journal.go are the state writes and crash recovery.
 package pipeline

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"strings"
 	"sync"
 
 	"github.com/idsync/idsync/pipeline/diff"
@@ -21,8 +22,10 @@ type indexEntry struct {
 	deprovisioned bool
 }
 
+// stored is the entry as the differ takes it. Its id is a copy: ops keep
+// it, and the index's id arena is otherwise garbage once the plan is made.
 func (ie indexEntry) stored() *diff.Stored {
-	return &diff.Stored{ID: ie.id, Disabled: ie.disabled, Deprovisioned: ie.deprovisioned}
+	return &diff.Stored{ID: strings.Clone(ie.id), Disabled: ie.disabled, Deprovisioned: ie.deprovisioned}
 }
 
 // stateIndex answers "is key managed, and how" for one target during a

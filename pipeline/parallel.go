@@ -183,12 +183,13 @@ func (e *Engine) evalBatch(ctx context.Context, sr *sourceRun, active []*targetR
 		}
 	}
 	guess := int32(-1)
+	all := make([]*rowResult, n*len(active)) // one allocation, not one a row
 	for i := range n {
 		if i%256 == 0 && ctx.Err() != nil {
 			out.err = context.Cause(ctx)
 			return out
 		}
-		out.results[i] = make([]*rowResult, len(active))
+		out.results[i] = all[i*len(active) : (i+1)*len(active) : (i+1)*len(active)]
 		rh := uint64(0)
 		if !out.tombs[i] {
 			rh = h.hash(i)
@@ -215,6 +216,7 @@ func (e *Engine) evalBatch(ctx context.Context, sr *sourceRun, active []*targetR
 			out.results[i][j] = r
 		}
 	}
+	detachSparse(out.results)
 	return out
 }
 

@@ -3,10 +3,12 @@
 // last-known state, and applies the resulting plan with the safety guards.
 //
 // Where to look: planner.go and parallel.go read a source and evaluate its
-// records; waves.go bounds a plan to each target's opsPerRun; finish.go
-// sorts and completes it. apply.go runs a plan target by target; the
-// applier (applier.go, members.go, send.go) sends one rank of ops at a
-// time, and workers.go commits their outcomes beside the requests;
-// detach.go keeps a plan from holding its batches; created.go keeps what an apply's creates committed for the ranks after
-// them; commit.go and journal.go are the state writes and crash recovery.
+// records; index.go and keytable.go hold the state they compare with, and
+// detach.go keeps a plan from holding the batches it read; waves.go bounds
+// a plan to each target's opsPerRun; finish.go sorts and completes it.
+// apply.go runs a plan target by target; the applier (applier.go,
+// members.go, send.go) sends one rank of ops at a time, and workers.go
+// commits their outcomes beside the requests; created.go keeps what an
+// apply's creates committed for the ranks after them; commit.go and
+// journal.go are the state writes and crash recovery.
 package pipeline

@@ -28,6 +28,9 @@ type Options struct {
 	// for an unbounded first sync (no target has state or an opsPerRun);
 	// the process's own setting is restored after. See planGC.
 	PlanGCPercent int
+	// SparsePlanGCPercent, when above zero, is Go's GC percent while any
+	// other plan reads, until it holds many ops. See sparseGC.
+	SparsePlanGCPercent int
 }
 
 // metric runs f with the metrics, if there are any.

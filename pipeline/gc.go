@@ -39,3 +39,50 @@ func (e *Engine) firstSync() (bool, error) {
 	}
 	return true, nil
 }
+
+// sparseGC runs a plan that is not a first sync at a low GC percent for as
+// long as it holds few ops: a steady plan, which keeps little.
+//
+// Such a plan's heap is mostly the state index, which holds no pointers
+// and so costs a collection almost nothing to mark, and its garbage is the
+// batches it reads. At Go's default of 100 that garbage grows to the size
+// of the index before each collection. At 25, a 1M steady plan's own
+// memory peaked at 273 MB instead of 435 MB for 5% more CPU, and a 10M
+// one's at 1.47 GB instead of 2.41 GB for none.
+//
+// A plan where many records change (a policy change updates everyone) is
+// the opposite case: each collection marks its ops, and with the low
+// percent held throughout, a 1M-update plan took 24 s instead of 16 s.
+// So once a plan holds more than one op for every eight records read, the
+// process's own setting returns. The steady plans above hold one for every
+// thirty.
+type sparseGC struct {
+	restore func() // nil when the process's setting holds
+}
+
+// sparseMinRows is how many records a read judges its ops by: fewer could
+// be one unlucky batch. A var so tests can change it.
+var sparseMinRows = 1 << 16
+
+func startSparseGC(percent int) *sparseGC {
+	if percent <= 0 {
+		return &sparseGC{}
+	}
+	return &sparseGC{restore: planGC(percent)}
+}
+
+// holding hears how many ops the source being read has produced from how
+// many records so far.
+func (g *sparseGC) holding(ops, rows int) {
+	if rows >= sparseMinRows && ops*8 > rows {
+		g.end()
+	}
+}
+
+// end restores the process's setting, once.
+func (g *sparseGC) end() {
+	if g.restore != nil {
+		g.restore()
+		g.restore = nil
+	}
+}

@@ -1,18 +1,21 @@
 package pipeline
 
 import (
+	"fmt"
 	"runtime/metrics"
 	"strings"
 	"testing"
 )
 
-// gcProgress notes Go's GC percent as each stage begins.
+// gcProgress notes Go's GC percent as each stage begins, and as it ends.
 type gcProgress struct {
 	noProgress
-	at map[string]uint64
+	at, end map[string]uint64
+	stage   string
 }
 
-func (p *gcProgress) Begin(stage string, _ int) { p.at[stage] = gcPercent() }
+func (p *gcProgress) Begin(stage string, _ int) { p.stage, p.at[stage] = stage, gcPercent() }
+func (p *gcProgress) End()                      { p.end[p.stage] = gcPercent() }
 
 func gcPercent() uint64 {
 	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
@@ -26,7 +29,7 @@ func gcPercent() uint64 {
 func TestPlanRunsWithItsGCPercent(t *testing.T) {
 	bounded := newFixture(t, map[string]string{"idsync.yaml": smallConfig, "day1.csv": smallDay1})
 	before := gcPercent()
-	pr := &gcProgress{at: map[string]uint64{}}
+	pr := &gcProgress{at: map[string]uint64{}, end: map[string]uint64{}}
 	e := bounded.engine(map[string]string{"HR": "day1.csv"})
 	e.opts.Progress, e.opts.PlanGCPercent = pr, int(before)+123
 	if _, err := e.Plan(t.Context(), PlanOptions{}); err != nil {
@@ -63,5 +66,56 @@ func TestPlanRunsWithItsGCPercent(t *testing.T) {
 	}
 	if got := pr.at["read hr"]; got != before {
 		t.Errorf("GC percent while reading for a later plan: %d, want the process's %d", got, before)
+	}
+}
+
+// TestSparsePlanRunsWithItsGCPercent: a later plan reads at
+// SparsePlanGCPercent while it holds few ops for the records read, at the
+// process's own setting once it holds many, and at that setting after.
+func TestSparsePlanRunsWithItsGCPercent(t *testing.T) {
+	defer func(n int) { sparseMinRows = n }(sparseMinRows)
+	f := newFixture(t, map[string]string{"idsync.yaml": smallConfig, "day1.csv": smallDay1,
+		"day2.csv": strings.Replace(smallDay1, "Ann", "Anne", 1)})
+	e := f.engine(map[string]string{"HR": "day1.csv"})
+	p, err := e.Plan(t.Context(), PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Apply(t.Context(), p, ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before := gcPercent()
+	// day2 changes one record of three: one op, more than one for every
+	// eight records, once the read judges by three records.
+	for _, judged := range []bool{true, false} {
+		sparseMinRows = 3
+		if !judged {
+			sparseMinRows = 4
+		}
+		t.Run(fmt.Sprint("judged=", judged), func(t *testing.T) {
+			pr := &gcProgress{at: map[string]uint64{}, end: map[string]uint64{}}
+			e := f.engine(map[string]string{"HR": "day2.csv"})
+			e.opts.Progress, e.opts.SparsePlanGCPercent = pr, int(before)+77
+			p, err := e.Plan(t.Context(), PlanOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := len(p.Targets[0].Ops); n != 1 {
+				t.Fatalf("the plan holds %d ops, want 1", n)
+			}
+			if got, want := pr.at["read hr"], before+77; got != want {
+				t.Errorf("GC percent as the read began: %d, want %d", got, want)
+			}
+			want := before + 77
+			if judged {
+				want = before
+			}
+			if got := pr.end["read hr"]; got != want {
+				t.Errorf("GC percent as the read ended, holding 1 op: %d, want %d", got, want)
+			}
+			if got := gcPercent(); got != before {
+				t.Errorf("GC percent after: %d, want %d", got, before)
+			}
+		})
 	}
 }

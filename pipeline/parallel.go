@@ -122,6 +122,11 @@ func (e *Engine) readParallel(ctx context.Context, sr *sourceRun, src connectors
 			}
 			sr.applyBatch(active, cur)
 			e.opts.Progress.Add(len(cur.keys))
+			ops := 0
+			for _, tr := range active {
+				ops += len(tr.out.Ops)
+			}
+			sr.gc.holding(ops, sr.rows)
 		}
 	}
 	if err := <-readErr; err != nil && ctx.Err() == nil {

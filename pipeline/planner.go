@@ -70,6 +70,7 @@ type sourceRun struct {
 	unkeyed int                // rejected records whose key is unknown
 	rows    int                // records delivered in batches
 	rejects []plan.Reject
+	gc      *sparseGC // hears how many ops the read has produced
 }
 
 // Plan reads every source once, evaluates each target's rules and diffs
@@ -80,8 +81,12 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 	if err != nil {
 		return nil, err
 	}
+	gc := &sparseGC{}
 	if first {
 		defer planGC(e.opts.PlanGCPercent)()
+	} else {
+		gc = startSparseGC(e.opts.SparsePlanGCPercent)
+		defer gc.end()
 	}
 	p := &plan.Plan{Version: plan.Version, Now: e.opts.Now}
 	for _, s := range e.c.sources {
@@ -92,7 +97,7 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 		if err != nil {
 			return nil, err
 		}
-		sr, err := e.planSource(ctx, s, full)
+		sr, err := e.planSource(ctx, s, full, gc)
 		if err != nil {
 			return nil, err
 		}
@@ -181,8 +186,8 @@ func isTargetDown(err error) bool {
 	return errors.Is(err, connectors.ErrRetryable) || errors.Is(err, connectors.ErrTerminal)
 }
 
-func (e *Engine) planSource(ctx context.Context, s *source, full bool) (*sourceRun, error) {
-	sr := &sourceRun{s: s, full: full, dups: map[string][]int64{}, ready: make(chan struct{})}
+func (e *Engine) planSource(ctx context.Context, s *source, full bool, gc *sparseGC) (*sourceRun, error) {
+	sr := &sourceRun{s: s, full: full, dups: map[string][]int64{}, ready: make(chan struct{}), gc: gc}
 	var active []*targetRun // skipped targets are reported, in config order, but given no ops
 	for _, t := range s.targets {
 		tr, err := e.startTarget(ctx, t)

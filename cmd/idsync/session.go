@@ -40,7 +40,8 @@ func openSession(c *cli.Context) (*session, error) {
 		}
 		return nil, exitf(exitFailure, "%v", err)
 	}
-	eng, err := pipeline.New(cfg, store, pipeline.Options{Now: g.now, Log: g.log, Progress: progressFor(c), PlanGCPercent: planGCPercent()})
+	eng, err := pipeline.New(cfg, store, pipeline.Options{Now: g.now, Log: g.log, Progress: progressFor(c), PlanGCPercent: planGCPercent(),
+		SparsePlanGCPercent: sparsePlanGCPercent()})
 	if err != nil {
 		_ = store.Close() // the config error is what the user needs to see
 		return nil, exitf(exitConfig, "%v", err)

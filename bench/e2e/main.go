@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"encoding/csv"
 	"encoding/json"
@@ -32,6 +33,9 @@ type result struct {
 	Wall     float64 `json:"wallSeconds"`
 	CPU      float64 `json:"cpuSeconds"`
 	RSSMB    float64 `json:"peakRssMB"`
+	// AnonMB and FileMB split the peak as memoryPeak does, sampled.
+	AnonMB   float64 `json:"peakAnonMB"`
+	FileMB   float64 `json:"peakFileMB"`
 	VsFloor  float64 `json:"ratioToFloor,omitempty"`
 	VsDuckDB float64 `json:"ratioToDuckDB,omitempty"`
 	Note     string  `json:"note,omitempty"`
@@ -75,7 +79,7 @@ func run() error {
 	var results []result
 	add := func(r result) {
 		results = append(results, r)
-		fmt.Fprintf(os.Stderr, "%-40s %8.2fs wall %8.2fs cpu %8.0f MB\n", r.Scenario, r.Wall, r.CPU, r.RSSMB)
+		fmt.Fprintf(os.Stderr, "%-40s %8.2fs wall %8.2fs cpu %8.0f MB (%.0f anonymous)\n", r.Scenario, r.Wall, r.CPU, r.RSSMB, r.AnonMB)
 	}
 	// median runs a read-only scenario several times and keeps the run
 	// with the median wall time: this machine is shared and noisy.
@@ -235,10 +239,11 @@ func run() error {
 // to file.
 func report(results []result, n int, pct float64, file string) error {
 	fmt.Printf("\n%d identities, %g%% changed; %s\n\n", n, pct, time.Now().UTC().Format(time.RFC3339))
-	fmt.Println("| scenario | wall s | CPU s | peak RSS MB | x floor | x DuckDB | same changes as DuckDB |")
-	fmt.Println("|---|---|---|---|---|---|---|")
+	fmt.Println("| scenario | wall s | CPU s | peak RSS MB | anonymous / file-backed MB | x floor | x DuckDB | same changes as DuckDB |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, r := range results {
-		fmt.Printf("| %s | %.2f | %.2f | %.0f | %s | %s | %s |\n", r.Scenario, r.Wall, r.CPU, r.RSSMB, ratio(r.VsFloor), ratio(r.VsDuckDB), r.Note)
+		fmt.Printf("| %s | %.2f | %.2f | %.0f | %.0f / %.0f | %s | %s | %s |\n", r.Scenario, r.Wall, r.CPU, r.RSSMB, r.AnonMB, r.FileMB,
+			ratio(r.VsFloor), ratio(r.VsDuckDB), r.Note)
 	}
 	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 		return err
@@ -302,17 +307,26 @@ func measure(name, dir string, env []string, stdoutFile string, argv ...string) 
 		defer f.Close() //nolint:errcheck // the command wrote it; a close error changes no figure
 		cmd.Stdout = f
 	}
-	start := time.Now()
-	if f != nil {
-		err = cmd.Run()
-	} else {
-		captured, err = cmd.Output()
+	var stdout bytes.Buffer
+	if f == nil {
+		cmd.Stdout = &stdout
 	}
+	start := time.Now()
+	err = cmd.Start()
+	var peak memoryPeak
+	if err == nil {
+		stop := make(chan struct{})
+		sampled := sampleMemory(cmd.Process.Pid, stop)
+		err = cmd.Wait()
+		close(stop)
+		peak = <-sampled
+	}
+	captured = stdout.Bytes()
 	wall := time.Since(start).Seconds()
 	if err != nil && cmd.ProcessState != nil && cmd.ProcessState.ExitCode() > 4 || err != nil && cmd.ProcessState == nil {
 		return result{}, nil, fmt.Errorf("%s: %w", name, err)
 	}
-	r := result{Scenario: name, Wall: wall}
+	r := result{Scenario: name, Wall: wall, AnonMB: float64(peak.anonKB) / 1024, FileMB: float64(peak.fileKB) / 1024}
 	raw, err := os.ReadFile(stats.Name())
 	if err != nil {
 		return r, captured, err

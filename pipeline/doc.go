@@ -3,7 +3,8 @@
 // last-known state, and applies the resulting plan with the safety guards.
 //
 // Where to look: planner.go and parallel.go read a source and evaluate its
-// records; index.go and keytable.go hold the state they compare with, and
+// records; index.go and keytable.go hold the state they compare with,
+// details.go reads ahead what changed records are diffed against, and
 // detach.go keeps a plan from holding the batches it read; waves.go bounds
 // a plan to each target's opsPerRun; finish.go sorts and completes it.
 // apply.go runs a plan target by target; the applier (applier.go,

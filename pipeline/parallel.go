@@ -187,17 +187,11 @@ func (e *Engine) evalBatch(ctx context.Context, sr *sourceRun, active []*targetR
 			return out
 		}
 	}
+	hashes := make([]uint64, n)
 	guess := int32(-1)
-	all := make([]*rowResult, n*len(active)) // one allocation, not one a row
 	for i := range n {
-		if i%256 == 0 && ctx.Err() != nil {
-			out.err = context.Cause(ctx)
-			return out
-		}
-		out.results[i] = all[i*len(active) : (i+1)*len(active) : (i+1)*len(active)]
-		rh := uint64(0)
 		if !out.tombs[i] {
-			rh = h.hash(i)
+			hashes[i] = h.hash(i)
 		}
 		// One probe finds every target's entry. A source read in key order
 		// has each record's key next after the previous one's.
@@ -206,13 +200,30 @@ func (e *Engine) evalBatch(ctx context.Context, sr *sourceRun, active []*targetR
 			guess = at.n + 1
 		}
 		out.pos[i] = at
+	}
+	details, err := e.readDetails(active, &out, hashes)
+	if err != nil {
+		out.err = err
+		return out
+	}
+	all := make([]*rowResult, n*len(active)) // one allocation, not one a row
+	for i := range n {
+		if i%256 == 0 && ctx.Err() != nil {
+			out.err = context.Cause(ctx)
+			return out
+		}
+		out.results[i] = all[i*len(active) : (i+1)*len(active) : (i+1)*len(active)]
 		for j, tr := range active {
 			var r *rowResult
 			var err error
 			if out.tombs[i] {
 				r, err = tr.tombstone(out.keys[i])
 			} else {
-				r, err = e.evalRow(sr, tr, ev, i, out.keys[i], at, out.lines[i], rh)
+				var pre *storedDetails
+				if details[j] != nil {
+					pre = details[j][i]
+				}
+				r, err = e.evalRow(sr, tr, ev, i, out.keys[i], out.pos[i], out.lines[i], hashes[i], pre)
 			}
 			if err != nil {
 				out.err = err

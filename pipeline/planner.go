@@ -396,8 +396,9 @@ type rowResult struct {
 }
 
 // evalRow evaluates one record for one target. It reads the target's
-// index and the state store, both safe to share, and writes nothing.
-func (e *Engine) evalRow(sr *sourceRun, tr *targetRun, ev *rules.Evaluator, i int, key string, pos position, line int64, rowHash uint64) (*rowResult, error) {
+// index and the state store, both safe to share, and writes nothing. pre
+// is the record's stored details when its batch read them ahead.
+func (e *Engine) evalRow(sr *sourceRun, tr *targetRun, ev *rules.Evaluator, i int, key string, pos position, line int64, rowHash uint64, pre *storedDetails) (*rowResult, error) {
 	t := tr.t
 	h := combine(rowHash, t.version)
 	ie, managed, err := tr.index.lookup(key, pos)
@@ -420,7 +421,7 @@ func (e *Engine) evalRow(sr *sourceRun, tr *targetRun, ev *rules.Evaluator, i in
 	}
 	var stored *diff.Stored
 	if managed {
-		if stored, err = e.storedFrom(ie, t.cfg.Name, key); err != nil {
+		if stored, err = e.storedFrom(ie, t, key, pre); err != nil {
 			return nil, err
 		}
 	}
@@ -540,15 +541,18 @@ func (e *Engine) stored(target, key string) (*diff.Stored, error) {
 }
 
 // storedFrom completes an index entry with its attributes and groups: the
-// rest of the entry is in the index already.
-func (e *Engine) storedFrom(ie indexEntry, target, key string) (*diff.Stored, error) {
-	raw, groups, err := e.store.Details(target, key)
-	if err != nil {
-		return nil, fmt.Errorf("target %s key %q: read state: %w", target, key, err)
+// rest of it is already in memory. pre, when not nil, has them already.
+func (e *Engine) storedFrom(ie indexEntry, t *target, key string, pre *storedDetails) (*diff.Stored, error) {
+	if pre == nil {
+		raw, groups, err := e.store.Details(t.cfg.Name, key, t.policy.Groups)
+		if err != nil {
+			return nil, fmt.Errorf("target %s key %q: read state: %w", t.cfg.Name, key, err)
+		}
+		pre = &storedDetails{raw: raw, groups: groups}
 	}
 	st := ie.stored()
-	st.Groups = groups
-	return st, decodeStored(st, raw, target, key)
+	st.Groups = pre.groups
+	return st, decodeStored(st, pre.raw, t.cfg.Name, key)
 }
 
 func decodeStored(st *diff.Stored, raw []byte, target, key string) error {

@@ -5,6 +5,7 @@
 // watermarks, the provisioning log and per-target serials and counts,
 // under a versioned key layout (keys.go) that Open upgrades in place. The
 // provisioning log's records are stored a call's worth together, so they
-// go to Badger's value log, written once (history.go). It depends on
-// Badger only and has its own types.
+// go to Badger's value log, written once (history.go). Details reads one
+// entry's attributes and groups; DetailsOf walks many in key order
+// (details.go). It depends on Badger only and has its own types.
 package snapshots

@@ -217,13 +217,14 @@ func (s *Store) Get(target, key string) (Entry, bool, error) {
 	return e, err == nil, err
 }
 
-// Details returns target's stored attributes and groups for key (nil when
-// it has none), for a caller that already has the rest of the entry from
-// an index.
-func (s *Store) Details(target, key string) (attrs []byte, groups []string, err error) {
+// Details returns target's stored attributes for key, and with groups its
+// user's groups (nil when it has none), for a caller that already has the
+// rest of the entry from an index. A target that manages no groups has
+// none to read.
+func (s *Store) Details(target, key string, groups bool) (attrs []byte, groupNames []string, err error) {
 	e := Entry{Key: key}
 	err = s.db.View(func(txn *badger.Txn) error {
-		if err := readAttrs(txn, target, &e); err != nil {
+		if err := readAttrs(txn, target, &e); err != nil || !groups {
 			return err
 		}
 		return readGroups(txn, target, &e)

@@ -306,7 +306,7 @@ func TestPartsWriteOnlyWhatTheySay(t *testing.T) {
 		t.Errorf("count %d after a groups-only change, want 1", n)
 	}
 	must(t, s.Commit("dir", Change{Entry: Entry{Key: "E1", ID: "1", Hash: 8, Attrs: []byte(`{"a":2}`)}}))
-	if attrs, groups, err := s.Details("dir", "E1"); err != nil || string(attrs) != `{"a":2}` || len(groups) != 2 {
+	if attrs, groups, err := s.Details("dir", "E1", true); err != nil || string(attrs) != `{"a":2}` || len(groups) != 2 {
 		t.Errorf("an entry change touched the groups: %s %q %v", attrs, groups, err)
 	}
 	must(t, s.Commit("dir", Change{Entry: Entry{Key: "E1", ID: "1", Hash: 9, Groups: []string{"x"}}, Parts: PartEntry | PartGroups}))

@@ -189,20 +189,7 @@ func (e *Engine) evalBatch(ctx context.Context, sr *sourceRun, active []*targetR
 			return out
 		}
 	}
-	hashes := make([]uint64, n)
-	guess := int32(-1)
-	for i := range n {
-		if !out.tombs[i] {
-			hashes[i] = h.hash(i)
-		}
-		// One probe finds every target's entry. A source read in key order
-		// has each record's key next after the previous one's.
-		at := sr.seen.positionNear(out.keys[i], guess)
-		if at.known {
-			guess = at.n + 1
-		}
-		out.pos[i] = at
-	}
+	hashes := sr.place(h, &out)
 	details, err := e.readDetails(active, &out, hashes)
 	if err != nil {
 		out.err = err
@@ -236,6 +223,26 @@ func (e *Engine) evalBatch(ctx context.Context, sr *sourceRun, active []*targetR
 	}
 	detachSparse(out.results)
 	return out
+}
+
+// place fingerprints each record of a batch (tombstones have none) and
+// finds its key's place in a full read's shared table (out.pos).
+func (sr *sourceRun) place(h *rowHasher, out *batchDone) (hashes []uint64) {
+	hashes = make([]uint64, len(out.keys))
+	guess := int32(-1)
+	for i, key := range out.keys {
+		if !out.tombs[i] {
+			hashes[i] = h.hash(i)
+		}
+		// One probe finds every target's entry. A source read in key order
+		// has each record's key next after the previous one's.
+		at := sr.seen.positionNear(key, guess)
+		if at.known {
+			guess = at.n + 1
+		}
+		out.pos[i] = at
+	}
+	return hashes
 }
 
 // applyBatch records one batch's results, row by row in input order.

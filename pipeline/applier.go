@@ -473,6 +473,19 @@ func (a *applier) applied(op plan.Op) error {
 	return nil
 }
 
+// userID is the target id of key's user: from this apply's creates when
+// it made the user (a first sync's reference updates resolve a manager
+// and their own id each, and the store's reads were 7% of that apply's
+// CPU), else from the store.
+func (a *applier) userID(key string) (string, bool, error) {
+	if a.created != nil {
+		if id, ok := a.created.id(key); ok {
+			return id, true, nil
+		}
+	}
+	return a.e.store.ID(a.t.cfg.Name, key)
+}
+
 // resolveRefs turns reference values (source keys) into the target ids of
 // those identities' objects. A reference whose object does not exist yet
 // is left out and reported as deferred.
@@ -482,7 +495,7 @@ func (a *applier) applied(op plan.Op) error {
 func (a *applier) resolveRefs(op plan.Op) (connectors.Op, []string, error) {
 	sent := op.Op
 	if sent.ID == "" && op.Object == connectors.User && op.Action != connectors.Create {
-		id, _, err := a.e.store.ID(a.t.cfg.Name, op.Key)
+		id, _, err := a.userID(op.Key)
 		if err != nil {
 			return sent, nil, err
 		}
@@ -499,7 +512,7 @@ func (a *applier) resolveRefs(op plan.Op) (connectors.Op, []string, error) {
 			continue
 		}
 		key, _ := c.New.(string)
-		id, ok, err := a.e.store.ID(a.t.cfg.Name, key)
+		id, ok, err := a.userID(key)
 		if err != nil {
 			return sent, nil, err
 		}
@@ -513,7 +526,7 @@ func (a *applier) resolveRefs(op plan.Op) (connectors.Op, []string, error) {
 		}
 		c.New = id
 		if old, ok := c.Old.(string); ok && old != "" {
-			if oid, ok, _ := a.e.store.ID(a.t.cfg.Name, old); ok {
+			if oid, ok, _ := a.userID(old); ok {
 				c.Old = oid
 			}
 		}

@@ -21,35 +21,50 @@ import (
 // writes the user's groups, and writes its entry only for the key's last
 // op, after which nothing of the key reads it. The applier drops the
 // index at any other rank (see run).
+//
+// The ids are apart from the rest, written only by the create rank's
+// commits: an id does not change after its create, and the update rank
+// resolves references through them (see id) while its own commits
+// rewrite the entries.
 type createdIndex struct {
 	ops     []plan.Op // the create rank: a window on the plan, sorted by key
+	ids     []string  // "" for a create not committed
 	entries []createdEntry
 	empty   bool // nothing set: creates that did not go in bulks
 }
 
-// createdEntry is an entry without its key (the op's) or attributes; a
-// zero ID is a create not committed.
+// createdEntry is an entry without its key (the op's), id or attributes;
+// known is false for a create not committed, or one forgotten.
 type createdEntry struct {
-	id                      string
-	disabled, deprovisioned bool
-	hash                    uint64
-	since                   int64
+	known, disabled, deprovisioned bool
+	hash                           uint64
+	since                          int64
 }
 
 func compactEntry(en snapshots.Entry) createdEntry {
-	return createdEntry{en.ID, en.Disabled, en.Deprovisioned, en.Hash, en.Since}
+	return createdEntry{en.ID != "", en.Disabled, en.Deprovisioned, en.Hash, en.Since}
 }
 
 func newCreatedIndex(ops []plan.Op) *createdIndex {
-	return &createdIndex{ops: ops, entries: make([]createdEntry, len(ops)), empty: true}
+	return &createdIndex{ops: ops, ids: make([]string, len(ops)), entries: make([]createdEntry, len(ops)), empty: true}
 }
 
 // set records the entry the create at place i committed. The commit
 // goroutine calls it, in the create rank; readers run in later ranks,
 // after its commits.
 func (c *createdIndex) set(i int, en snapshots.Entry) {
-	c.entries[i] = compactEntry(en)
+	c.ids[i], c.entries[i] = en.ID, compactEntry(en)
 	c.empty = false
+}
+
+// id returns the target id the create of key committed, for a reader in a
+// later rank; ok is false for a key this apply did not create in a bulk.
+func (c *createdIndex) id(key string) (string, bool) {
+	i, found := c.place(key, 0)
+	if !found || c.ids[i] == "" {
+		return "", false
+	}
+	return c.ids[i], true
 }
 
 // place returns where key is in the create rank, searching from place
@@ -73,18 +88,18 @@ func (c *createdIndex) place(key string, from int) (int, bool) {
 // apply did not create, or whose entry is not known.
 func (c *createdIndex) find(key string, from int) (en snapshots.Entry, next int, ok bool) {
 	i, found := c.place(key, from)
-	if !found || c.entries[i].id == "" {
+	if !found || !c.entries[i].known {
 		return en, i, false
 	}
 	e := c.entries[i]
-	return snapshots.Entry{Key: key, ID: e.id, Disabled: e.disabled, Deprovisioned: e.deprovisioned, Hash: e.hash, Since: e.since}, i, true
+	return snapshots.Entry{Key: key, ID: c.ids[i], Disabled: e.disabled, Deprovisioned: e.deprovisioned, Hash: e.hash, Since: e.since}, i, true
 }
 
 // rewrite records what a later commit of a created key wrote (see place
 // for from) and returns the place the next search may start at.
 func (c *createdIndex) rewrite(en snapshots.Entry, from int) int {
 	i, found := c.place(en.Key, from)
-	if found && c.entries[i].id != "" {
+	if found && c.entries[i].known {
 		c.entries[i] = compactEntry(en)
 	}
 	return i

@@ -17,7 +17,7 @@ import (
 // TestCreatedIndexFindsWhatWasSet: random create ranks, some creates not
 // committed, some entries rewritten or forgotten by later commits, and
 // ascending runs of keys with gaps, keys never created and keys out of
-// order; each answer is checked against a plain map.
+// order; each answer of find, and of id, is checked against a plain map.
 func TestCreatedIndexFindsWhatWasSet(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 9))
 	for round := range 200 {
@@ -28,13 +28,14 @@ func TestCreatedIndexFindsWhatWasSet(t *testing.T) {
 		}
 		c := newCreatedIndex(ops)
 		want := map[string]snapshots.Entry{}
+		ids := map[string]string{} // what id answers: forgetting does not change an id
 		for i, op := range ops {
 			if r.IntN(5) == 0 {
 				continue // its create failed
 			}
 			en := snapshots.Entry{Key: op.Key, ID: fmt.Sprint("id", i), Disabled: r.IntN(2) == 0, Hash: r.Uint64(), Since: r.Int64()}
 			c.set(i, en)
-			want[op.Key] = en
+			want[op.Key], ids[op.Key] = en, en.ID
 		}
 		// Later commits: some rewrite their entry (in ascending runs, as a
 		// bulk's do), some forget it; neither brings back a failed create.
@@ -72,6 +73,9 @@ func TestCreatedIndexFindsWhatWasSet(t *testing.T) {
 				t.Fatalf("round %d: find(%s, %d) missed it in ascending keys", round, k, from)
 			}
 			from = next
+			if id, ok := c.id(k); id != ids[k] || ok != (ids[k] != "") {
+				t.Fatalf("round %d: id(%s) = %q, %v; want %q", round, k, id, ok, ids[k])
+			}
 		}
 	}
 }

@@ -12,10 +12,14 @@ import (
 	"github.com/idsync/idsync/connectors/sqlite"
 )
 
+// batchRows is the records per batch a source reads; zero takes the
+// connectors' default. Tests lower it to run many batches through a plan.
+var batchRows = 0
+
 // openSource builds the source connector for s, reading its delta file
 // when delta is set; rejects go to reject.
 func openSource(s *source, delta bool, reject connectors.RejectFunc) (connectors.Source, error) {
-	bo := batch.Options{MaxFieldBytes: s.cfg.MaxFieldBytes}
+	bo := batch.Options{MaxFieldBytes: s.cfg.MaxFieldBytes, Rows: batchRows}
 	path := s.cfg.Path
 	if delta {
 		path = s.cfg.Delta

@@ -107,7 +107,7 @@ func (e *Engine) Explain(ctx context.Context, targetName, key string) (*Explanat
 				x.Record = append(x.Record, Field{Name: f, Value: ev.Field(f, i)})
 			}
 			x.Rules = explainRules(t, ev, i)
-			d, err := evaluate(t, ev, i, key)
+			d, err := evaluate(t, ev, nil, i, key)
 			if err == nil {
 				desired = &d
 			}

@@ -30,6 +30,8 @@ type batchDone struct {
 	pos []position
 	// results[row][target] is nil when the row needs nothing.
 	results [][]*rowResult
+	// scratch holds the results; applyBatch gives it back.
+	scratch *rowScratch
 	err     error
 }
 
@@ -196,6 +198,7 @@ func (e *Engine) evalBatch(ctx context.Context, sr *sourceRun, active []*targetR
 		return out
 	}
 	all := make([]*rowResult, n*len(active)) // one allocation, not one a row
+	out.scratch = sr.scratch.get()
 	for i := range n {
 		if i%256 == 0 && ctx.Err() != nil {
 			out.err = context.Cause(ctx)
@@ -212,7 +215,7 @@ func (e *Engine) evalBatch(ctx context.Context, sr *sourceRun, active []*targetR
 				if details[j] != nil {
 					pre = details[j][i]
 				}
-				r, err = e.evalRow(sr, tr, ev, i, out.keys[i], out.pos[i], out.lines[i], hashes[i], pre)
+				r, err = e.evalRow(sr, tr, ev, out.scratch, i, out.keys[i], out.pos[i], out.lines[i], hashes[i], pre)
 			}
 			if err != nil {
 				out.err = err
@@ -262,4 +265,5 @@ func (sr *sourceRun) applyBatch(active []*targetRun, d batchDone) {
 			sr.applyRow(tr, key, d.results[i][j])
 		}
 	}
+	sr.scratch.put(d.scratch)
 }

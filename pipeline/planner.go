@@ -53,6 +53,7 @@ type targetRun struct {
 
 // sourceRun is one source read.
 type sourceRun struct {
+	scratch scratchPool // the batches' working memory, safe to share
 	// mu guards everything below: the source reports rejects from its own
 	// goroutine while results are applied.
 	mu   sync.Mutex
@@ -398,7 +399,7 @@ type rowResult struct {
 // evalRow evaluates one record for one target. It reads the target's
 // index and the state store, both safe to share, and writes nothing. pre
 // is the record's stored details when its batch read them ahead.
-func (e *Engine) evalRow(sr *sourceRun, tr *targetRun, ev *rules.Evaluator, i int, key string, pos position, line int64, rowHash uint64, pre *storedDetails) (*rowResult, error) {
+func (e *Engine) evalRow(sr *sourceRun, tr *targetRun, ev *rules.Evaluator, s *rowScratch, i int, key string, pos position, line int64, rowHash uint64, pre *storedDetails) (*rowResult, error) {
 	t := tr.t
 	h := combine(rowHash, t.version)
 	ie, managed, err := tr.index.lookup(key, pos)
@@ -411,7 +412,7 @@ func (e *Engine) evalRow(sr *sourceRun, tr *targetRun, ev *rules.Evaluator, i in
 	if tr.full.Load() {
 		return notEvaluated, nil
 	}
-	d, err := evaluate(t, ev, i, key)
+	d, err := evaluate(t, ev, s, i, key)
 	if re := (ruleError{}); errors.As(err, &re) {
 		return &rowResult{reject: &plan.Reject{Source: sr.s.cfg.Name, Target: t.cfg.Name, Rule: re.rule,
 			File: sr.path(), Line: int(line), Key: key, Reason: re.err.Error()}}, nil
@@ -425,9 +426,10 @@ func (e *Engine) evalRow(sr *sourceRun, tr *targetRun, ev *rules.Evaluator, i in
 			return nil, err
 		}
 	}
-	r := &rowResult{hash: h}
+	r := s.result()
+	r.hash = h
 	r.pick = tr.pinUnique(&d, stored)
-	r.ops = diff.Present(t.policy, d, stored)
+	r.ops = s.appendOps(func(ops []connectors.Op) []connectors.Op { return diff.AppendPresent(ops, t.policy, d, stored) })
 	for _, op := range r.ops {
 		if op.Action == connectors.Update {
 			r.desired = d.Map(t.policy) // updates carry the full set
@@ -479,7 +481,7 @@ func (sr *sourceRun) applyRow(tr *targetRun, key string, r *rowResult) {
 }
 
 // evaluate runs a target's rules on one record.
-func evaluate(t *target, ev *rules.Evaluator, i int, key string) (diff.Desired, error) {
+func evaluate(t *target, ev *rules.Evaluator, s *rowScratch, i int, key string) (diff.Desired, error) {
 	d := diff.Desired{Key: key, InScope: true, Enabled: true}
 	var err error
 	if t.scope != nil {
@@ -502,7 +504,7 @@ func evaluate(t *target, ev *rules.Evaluator, i int, key string) (diff.Desired, 
 		}
 		d.Groups, _ = v.([]string)
 	}
-	d.Values = make([]connectors.Value, len(t.attrs))
+	d.Values = s.valuesFor(len(t.attrs))
 	for j, p := range t.attrs {
 		v, err := ev.Eval(p, i)
 		if err != nil {

@@ -91,15 +91,22 @@ type Stored struct {
 // Present returns the ops for an identity present in the source. stored is
 // nil when idsync manages no object for it yet.
 func Present(p Policy, d Desired, stored *Stored) []connectors.Op {
+	return AppendPresent(nil, p, d, stored)
+}
+
+// AppendPresent appends Present's ops to dst and returns the extended
+// slice, so a caller that plans many identities can give them one backing
+// array to reuse instead of a new one each.
+func AppendPresent(dst []connectors.Op, p Policy, d Desired, stored *Stored) []connectors.Op {
 	switch {
 	case stored == nil && d.InScope:
-		return create(p, d)
+		return appendCreate(dst, p, d)
 	case stored == nil:
-		return nil
+		return dst
 	case !d.InScope:
-		return deprovision(p, d.Key, stored, ReasonLeftScope)
+		return appendDeprovision(dst, p, d.Key, stored, ReasonLeftScope)
 	}
-	var ops []connectors.Op
+	ops := dst
 	reason := ReasonChanged
 	switch {
 	case stored.Disabled && d.Enabled:
@@ -125,11 +132,10 @@ func Present(p Policy, d Desired, stored *Stored) []connectors.Op {
 	return ops
 }
 
-func create(p Policy, d Desired) []connectors.Op {
-	// Sized for the create, a references update and the memberships: a
-	// first plan holds millions of these.
-	ops := make([]connectors.Op, 1, 2+len(d.Groups))
-	ops[0] = connectors.Op{Action: connectors.Create, Key: d.Key, Changes: createChanges(p, &d), Reason: ReasonNew, Disabled: !d.Enabled}
+// appendCreate appends a new identity's create, the update that sets its
+// references once every create is done, and its memberships.
+func appendCreate(ops []connectors.Op, p Policy, d Desired) []connectors.Op {
+	ops = append(ops, connectors.Op{Action: connectors.Create, Key: d.Key, Changes: createChanges(p, &d), Reason: ReasonNew, Disabled: !d.Enabled})
 	var refs []connectors.Change
 	for i, a := range p.Attrs {
 		if v := d.Value(p, i); a.Reference && !isEmpty(v) {
@@ -149,7 +155,7 @@ func create(p Policy, d Desired) []connectors.Op {
 // from a full snapshot (reason ReasonAbsent) or tombstoned in a delta
 // (ReasonTombstone).
 func Absent(p Policy, key string, stored *Stored, reason string) []connectors.Op {
-	return deprovision(p, key, stored, reason)
+	return appendDeprovision(nil, p, key, stored, reason)
 }
 
 // Expired returns the hard delete of an object deprovisioned for longer
@@ -158,17 +164,17 @@ func Expired(key string, stored *Stored) []connectors.Op {
 	return []connectors.Op{{Action: connectors.Delete, Key: key, ID: stored.ID, Reason: ReasonGrace}}
 }
 
-func deprovision(p Policy, key string, s *Stored, reason string) []connectors.Op {
+func appendDeprovision(ops []connectors.Op, p Policy, key string, s *Stored, reason string) []connectors.Op {
 	switch p.Deprovision {
 	case DeleteObject:
-		return []connectors.Op{{Action: connectors.Delete, Key: key, ID: s.ID, Reason: reason}}
+		return append(ops, connectors.Op{Action: connectors.Delete, Key: key, ID: s.ID, Reason: reason})
 	case Ignore:
-		return nil
+		return ops
 	}
 	if s.Disabled && s.Deprovisioned {
-		return nil
+		return ops
 	}
-	return []connectors.Op{{Action: connectors.Disable, Key: key, ID: s.ID, Reason: reason}}
+	return append(ops, connectors.Op{Action: connectors.Disable, Key: key, ID: s.ID, Reason: reason})
 }
 
 // Adopt returns the op that links a pre-existing object found by match,

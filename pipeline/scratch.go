@@ -1,0 +1,88 @@
+package pipeline
+
+import (
+	"sync"
+
+	"github.com/idsync/idsync/connectors"
+)
+
+// rowScratch is the memory a batch's rows are evaluated into: their
+// results, their ops and their desired values. Each of these used to be
+// an allocation of its own per row and target, and all of it is garbage
+// once applyBatch has copied the ops into the plan: in a 1M first sync,
+// 770 MB of the 3.3 GB the plan allocated. The next batch reuses it
+// instead, so the heap stops growing by that much between collections.
+//
+// A nil *rowScratch allocates afresh (explain evaluates one record).
+type rowScratch struct {
+	results []rowResult
+	ops     []connectors.Op
+	values  []connectors.Value
+}
+
+// scratchPool hands each batch a rowScratch and takes it back once the
+// batch's results are recorded.
+type scratchPool struct{ pool sync.Pool }
+
+func (p *scratchPool) get() *rowScratch {
+	if s, ok := p.pool.Get().(*rowScratch); ok {
+		return s
+	}
+	return &rowScratch{}
+}
+
+// put takes s back. Nothing may still point into it: applyBatch has copied
+// each op by value and kept no result. Clearing drops what the last batch
+// pointed to (changes, values, strings): the plan may or may not keep
+// them, and it must not be the scratch that keeps them alive.
+func (p *scratchPool) put(s *rowScratch) {
+	clear(s.results)
+	clear(s.ops)
+	clear(s.values)
+	s.results, s.ops, s.values = s.results[:0], s.ops[:0], s.values[:0]
+	p.pool.Put(s)
+}
+
+// result returns a zeroed result.
+func (s *rowScratch) result() *rowResult {
+	if s == nil {
+		return &rowResult{}
+	}
+	if len(s.results) == cap(s.results) {
+		// The results given out so far stay where they are, in the full
+		// array, which the next batch reuses.
+		s.results = make([]rowResult, 0, max(64, 2*cap(s.results)))
+	}
+	s.results = s.results[:len(s.results)+1]
+	r := &s.results[len(s.results)-1]
+	*r = rowResult{}
+	return r
+}
+
+// appendOps runs add with the scratch's op array and returns just the ops
+// add appended, capped so that nothing appended later can overwrite them.
+func (s *rowScratch) appendOps(add func([]connectors.Op) []connectors.Op) []connectors.Op {
+	if s == nil {
+		return add(nil)
+	}
+	start := len(s.ops)
+	s.ops = add(s.ops)
+	if len(s.ops) == start {
+		return nil
+	}
+	return s.ops[start:len(s.ops):len(s.ops)]
+}
+
+// valuesFor returns n values, all nil.
+func (s *rowScratch) valuesFor(n int) []connectors.Value {
+	if s == nil {
+		return make([]connectors.Value, n)
+	}
+	if len(s.values)+n > cap(s.values) {
+		s.values = make([]connectors.Value, 0, max(1024, 2*cap(s.values), n))
+	}
+	s.values = s.values[:len(s.values)+n]
+	v := s.values[len(s.values)-n : len(s.values) : len(s.values)]
+	clear(v)
+	return v
+}

@@ -9,8 +9,9 @@ import "runtime/debug"
 // them. At Go's default of 100 the collector runs each time the heap has
 // doubled and marks the whole plan built so far, which comes to marking it
 // about twice over; on a 1M-identity first plan the collector was 40% of
-// the CPU. At 200 it runs half as often, and the peak memory is still the
-// plan's own. A later plan keeps little but makes as much garbage, so
+// the CPU. At 200 or 400 (idsync's setting) it runs a half or a quarter as
+// often, and the peak memory is still the plan's own: the plan makes
+// little garbage (see rowScratch). A later plan keeps little but makes as much garbage, so
 // there a higher percent would only raise the peak. Apply keeps the
 // process's setting too: its peak would grow by the plan's size.
 func planGC(percent int) (restore func()) {

@@ -77,6 +77,13 @@ type Program struct {
 	// fast is the rule compiled to Go when it is in the common subset
 	// (see compileFast); nil otherwise.
 	fast fastFunc
+	// memo is one plus the slot where an Evaluator keeps this rule's
+	// result for the row it last ran on, when another program has the same
+	// text; 0 when none does. Targets fed by one source share many rules
+	// (a department copied to three targets), and a row is evaluated for
+	// every target in turn: the second target gets the first one's value,
+	// and the same boxed string, which a first plan then keeps once.
+	memo int
 }
 
 // Compile type-checks and cost-checks every rule and returns all problems
@@ -87,6 +94,7 @@ func (e *Env) Compile(exprs []Expr) ([]*Program, []Issue) {
 	var issues []Issue
 	for i, x := range exprs {
 		p, iss := e.compile(x)
+		e.share(p)
 		progs[i] = p
 		issues = append(issues, iss...)
 	}

@@ -34,6 +34,10 @@ type Env struct {
 	opts   Options
 	// cols maps a qualified variable ("user.givenName") to its column index.
 	cols map[string]int
+	// byText is the first program compiled from each rule text, so that a
+	// second one shares its memo slot (see Program.memo); slots counts them.
+	byText map[string]*Program
+	slots  int
 }
 
 // NewEnv declares one variable per schema column. Columns whose Arrow type

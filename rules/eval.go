@@ -27,6 +27,10 @@ type Evaluator struct {
 	ints  []*array.Int64
 	bools []*array.Boolean
 	row   int
+	// batch counts Binds; memo[slot] holds a shared rule's last result
+	// (see evalShared).
+	batch uint64
+	memo  []memoized
 }
 
 var _ interpreter.Activation = (*Evaluator)(nil)
@@ -50,6 +54,7 @@ func (ev *Evaluator) Bind(b arrow.RecordBatch) error {
 		t, _ := c.(*array.Boolean)
 		ev.strs, ev.ints, ev.bools = append(ev.strs, s), append(ev.ints, n), append(ev.bools, t)
 	}
+	ev.batch++
 	return nil
 }
 
@@ -57,6 +62,13 @@ func (ev *Evaluator) Bind(b arrow.RecordBatch) error {
 // nil, string, bool, int64, float64, []string, or a timestamp as an RFC 3339
 // string in UTC.
 func (ev *Evaluator) Eval(p *Program, i int) (any, error) {
+	if p.memo != 0 {
+		return ev.evalShared(p, i)
+	}
+	return ev.eval(p, i)
+}
+
+func (ev *Evaluator) eval(p *Program, i int) (any, error) {
 	if p.field >= 0 {
 		return ev.read(p.field, i)
 	}

@@ -16,7 +16,7 @@ import (
 func sameAsCEL(t *testing.T, ev *Evaluator, p *Program, rows int) {
 	t.Helper()
 	viaCEL := *p
-	viaCEL.field, viaCEL.fast = -1, nil
+	viaCEL.field, viaCEL.fast, viaCEL.memo = -1, nil, 0
 	for i := range rows {
 		got, err := ev.Eval(p, i)
 		want, wantErr := ev.Eval(&viaCEL, i)

@@ -31,6 +31,17 @@ func testBatch(t testing.TB, mem memory.Allocator) arrow.RecordBatch {
 	return b.NewRecordBatch()
 }
 
+// people is a batch of testSchema with no hire dates.
+func people(mem memory.Allocator, ids, given []string, ages []int64) arrow.RecordBatch {
+	b := array.NewRecordBuilder(mem, testSchema)
+	defer b.Release()
+	b.Field(0).(*array.StringBuilder).AppendValues(ids, nil)
+	b.Field(1).(*array.StringBuilder).AppendValues(given, nil)
+	b.Field(2).(*array.Int64Builder).AppendValues(ages, nil)
+	b.Field(3).(*array.TimestampBuilder).AppendNulls(len(ids))
+	return b.NewRecordBatch()
+}
+
 func newEnv(t *testing.T) *Env {
 	t.Helper()
 	env, err := NewEnv(testSchema, Options{})

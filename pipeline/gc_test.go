@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"runtime/debug"
 	"runtime/metrics"
 	"strings"
 	"testing"
@@ -25,7 +26,8 @@ func gcPercent() uint64 {
 
 // TestPlanRunsWithItsGCPercent: an unbounded first sync's reading runs at
 // PlanGCPercent; applying, everything after the plan, a later plan and a
-// bounded first plan at the process's own setting.
+// bounded first plan at the process's own setting, unless the caller asks
+// to keep the plan's.
 func TestPlanRunsWithItsGCPercent(t *testing.T) {
 	bounded := newFixture(t, map[string]string{"idsync.yaml": smallConfig, "day1.csv": smallDay1})
 	before := gcPercent()
@@ -66,6 +68,17 @@ func TestPlanRunsWithItsGCPercent(t *testing.T) {
 	}
 	if got := pr.at["read hr"]; got != before {
 		t.Errorf("GC percent while reading for a later plan: %d, want the process's %d", got, before)
+	}
+
+	// A caller that only prints the plan keeps the first sync's setting.
+	defer debug.SetGCPercent(int(before))
+	e = newFixture(t, map[string]string{"idsync.yaml": unbounded, "day1.csv": smallDay1}).engine(map[string]string{"HR": "day1.csv"})
+	e.opts.PlanGCPercent = int(before) + 123
+	if _, err := e.Plan(t.Context(), PlanOptions{KeepGCPercent: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := gcPercent(), before+123; got != want {
+		t.Errorf("GC percent after a plan that keeps it: %d, want %d", got, want)
 	}
 }
 

@@ -33,7 +33,8 @@ func planCommand() *cli.Command {
 				return err
 			}
 			defer s.close(&err)
-			p, err := s.engine.Plan(c.Context, pipeline.PlanOptions{Full: c.Bool("full")})
+			// The process ends once the plan is printed.
+			p, err := s.engine.Plan(c.Context, pipeline.PlanOptions{Full: c.Bool("full"), KeepGCPercent: true})
 			if err != nil {
 				return exitf(exitFailure, "%v", err)
 			}

@@ -78,7 +78,7 @@ func AppendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		class |= byteClass[s[i]]
 	}
-	if class&escaped != 0 || class&nonASCII != 0 && (!utf8.ValidString(s) || strings.ContainsAny(s, "\u2028\u2029")) {
+	if class&escaped != 0 || class&nonASCII != 0 && (!utf8.ValidString(s) || class&separator != 0 && strings.ContainsAny(s, "\u2028\u2029")) {
 		return appendQuoted(b, s)
 	}
 	b = append(b, '"')
@@ -88,8 +88,9 @@ func AppendString(b []byte, s string) []byte {
 
 // Classes of bytes in a string, for AppendString.
 const (
-	escaped  = 1 << iota // encoding/json escapes it
-	nonASCII             // part of a multi-byte character
+	escaped   = 1 << iota // encoding/json escapes it
+	nonASCII              // part of a multi-byte character
+	separator             // the first byte of U+2028 and U+2029, which encoding/json escapes
 )
 
 var byteClass = func() (t [256]byte) {
@@ -97,6 +98,8 @@ var byteClass = func() (t [256]byte) {
 		switch {
 		case c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&':
 			t[c] = escaped
+		case c == 0xe2:
+			t[c] = nonASCII | separator
 		case c >= utf8.RuneSelf:
 			t[c] = nonASCII
 		}

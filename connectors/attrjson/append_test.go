@@ -13,7 +13,8 @@ import (
 func FuzzAppendAttrsMatchesEncodingJSON(f *testing.F) {
 	f.Add("givenName", "Zoë", "surname", "<O'Brien & \"co\">\u2028", int64(-7), 2.5, true)
 	f.Add("", "\xff\x01", "_groups", "", int64(0), 1e21, false)
-	f.Add("<", "a>b", "&", "Zoë", int64(1), 0.5, true) // each escaped alone
+	f.Add("<", "a>b", "&", "Zoë", int64(1), 0.5, true)                   // each escaped alone
+	f.Add("line", "José\u2028", "para", "\u2029", int64(2), 0.25, false) // escaped with nothing else to escape
 	f.Fuzz(func(t *testing.T, k1, s1, k2, s2 string, n int64, x float64, b bool) {
 		for _, a := range []connectors.Attrs{
 			nil, {},

@@ -37,7 +37,8 @@ type jsonOp struct {
 // guard keeps back. A first plan of a million identities is millions of
 // lines: reflection-based encoding and one write per line made it a third
 // of the plan's time. Lines are appended by hand instead, a chunk of ops
-// per core at a time, and written in order.
+// per core at a time, and written in order while the next round of chunks
+// is formatted.
 func JSONL(w io.Writer, p *plan.Plan) error {
 	const chunk = 4096
 	type piece struct {
@@ -50,26 +51,39 @@ func JSONL(w io.Writer, p *plan.Plan) error {
 			pieces = append(pieces, piece{t, t.Ops[i:min(i+chunk, len(t.Ops))]})
 		}
 	}
-	bufs := make([][]byte, runtime.GOMAXPROCS(0))
-	for start := 0; start < len(pieces); start += len(bufs) {
-		round := pieces[start:min(start+len(bufs), len(pieces))]
+	// Two sets of buffers: a round is formatted into one while the round
+	// before is written from the other.
+	n := runtime.GOMAXPROCS(0)
+	bufs := [2][][]byte{make([][]byte, n), make([][]byte, n)}
+	written := make(chan error, 1)
+	written <- nil
+	for r, start := 0, 0; start < len(pieces); r, start = 1-r, start+n {
+		round, out := pieces[start:min(start+n, len(pieces))], bufs[r]
 		var wg sync.WaitGroup
 		for i, pc := range round {
 			wg.Go(func() {
-				b := bufs[i][:0]
+				b := out[i][:0]
 				var order changeOrder
 				for _, op := range pc.ops {
 					op = redact(pc.t, op)
 					b = appendOp(b, pc.t, op, order.sorted(op.Changes))
 				}
-				bufs[i] = b
+				out[i] = b
 			})
 		}
 		wg.Wait()
-		for i := range round {
-			if _, err := w.Write(bufs[i]); err != nil {
-				return err
-			}
+		if err := <-written; err != nil {
+			return err
+		}
+		go func(out [][]byte) { written <- writeAll(w, out) }(out[:len(round)])
+	}
+	return <-written
+}
+
+func writeAll(w io.Writer, bufs [][]byte) error {
+	for _, b := range bufs {
+		if _, err := w.Write(b); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -118,10 +118,11 @@ func TestJSONLMatchesEncodingJSON(t *testing.T) {
 
 	// Runs of ops naming the same attributes in the same order (as a
 	// target's creates do), now and then one that differs: the remembered
-	// order must be reused only while the names match.
+	// order must be reused only while the names match. Enough of them for
+	// many rounds of chunks, each formatted while the one before is written.
 	same := &plan.Target{Name: "same"}
 	names := []string{"name", "a", "mail", "a", "é"}
-	for i := range 3000 {
+	for i := range 30000 {
 		op := connectors.Op{Action: connectors.Create, Key: randomString(r)}
 		for j, n := range names {
 			if i%97 == 0 && j == 2 {

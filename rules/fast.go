@@ -29,7 +29,8 @@ type (
 // the CEL overload the checker chose does. Such rules cannot fail on
 // non-null input, so skipping CEL's interpreter changes no result; it does
 // cut a rule's cost several times over (CEL was a third of a first plan's
-// CPU). It returns nil for anything else, which CEL keeps running.
+// CPU). A list literal of such strings is compiled too. It returns nil for
+// anything else, which CEL keeps running.
 func (e *Env) compileFast(a *celast.AST) fastFunc {
 	c := fastCompiler{env: e, ast: a}
 	root := a.Expr()
@@ -46,8 +47,39 @@ func (e *Env) compileFast(a *celast.AST) fastFunc {
 		if f := c.integer(root); f != nil {
 			return func(ev *Evaluator, i int) (any, bool) { return f(ev, i) }
 		}
+	case types.ListKind:
+		if f := c.strList(root); f != nil {
+			return func(ev *Evaluator, i int) (any, bool) { return f(ev, i) }
+		}
 	}
 	return nil
+}
+
+// strList compiles a list literal of strings, [user.department] say, the
+// shape of most groups rules. Through CEL each row built a list value and
+// converted it by reflection: a tenth of a first sync's rule time.
+func (c *fastCompiler) strList(e celast.Expr) func(*Evaluator, int) ([]string, bool) {
+	if e.Kind() != celast.ListKind || len(e.AsList().OptionalIndices()) > 0 || e.AsList().Size() == 0 {
+		return nil
+	}
+	var elems []strFunc
+	for _, x := range e.AsList().Elements() {
+		f := c.str(x)
+		if f == nil {
+			return nil
+		}
+		elems = append(elems, f)
+	}
+	return func(ev *Evaluator, i int) ([]string, bool) {
+		out := make([]string, len(elems))
+		for j, f := range elems {
+			var ok bool
+			if out[j], ok = f(ev, i); !ok {
+				return nil, false
+			}
+		}
+		return out, true
+	}
 }
 
 type fastCompiler struct {

@@ -61,6 +61,19 @@ func (g exprGen) integer(depth int) string {
 	return g.integer(0)
 }
 
+// list writes a list literal of strings, as groups rules are, or now and
+// then a list built another way (outside the subset).
+func (g exprGen) list(depth int) string {
+	if g.r.IntN(6) == 0 {
+		return "[" + g.str(depth) + "] + [" + g.str(depth) + "]"
+	}
+	elems := make([]string, 1+g.r.IntN(3))
+	for i := range elems {
+		elems[i] = g.str(depth)
+	}
+	return "[" + strings.Join(elems, ", ") + "]"
+}
+
 func (g exprGen) boolean(depth int) string {
 	if depth <= 0 {
 		return []string{"user.t", "true", "false"}[g.r.IntN(3)]
@@ -129,13 +142,15 @@ func TestRulesCompiledToGoYieldWhatCELYields(t *testing.T) {
 	for n := range 3000 {
 		var text string
 		kind := ValueRule
-		switch n % 3 {
+		switch n % 4 {
 		case 0:
 			text = g.str(1 + r.IntN(4))
 		case 1:
 			text, kind = g.boolean(1+r.IntN(4)), BoolRule
 		case 2:
 			text = g.integer(1 + r.IntN(4))
+		case 3:
+			text, kind = g.list(r.IntN(3)), ListRule
 		}
 		progs, issues := env.Compile([]Expr{{Name: "r", Text: text, Kind: kind}})
 		if len(issues) > 0 {

@@ -22,47 +22,9 @@ func TestCreatedIndexFindsWhatWasSet(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 9))
 	for round := range 200 {
 		n := r.IntN(300)
-		var ops []plan.Op
-		for i := range n {
-			ops = append(ops, plan.Op{Op: connectors.Op{Action: connectors.Create, Key: fmt.Sprintf("K%05d", 2*i)}})
-		}
-		c := newCreatedIndex(ops)
-		want := map[string]snapshots.Entry{}
-		ids := map[string]string{} // what id answers: forgetting does not change an id
-		for i, op := range ops {
-			if r.IntN(5) == 0 {
-				continue // its create failed
-			}
-			en := snapshots.Entry{Key: op.Key, ID: fmt.Sprint("id", i), Disabled: r.IntN(2) == 0, Hash: r.Uint64(), Since: r.Int64()}
-			c.set(i, en)
-			want[op.Key], ids[op.Key] = en, en.ID
-		}
-		// Later commits: some rewrite their entry (in ascending runs, as a
-		// bulk's do), some forget it; neither brings back a failed create.
+		c, want, ids := randomCreatedIndex(r, n)
+		keys := keysToFind(r, n)
 		from := 0
-		for i, op := range ops {
-			switch r.IntN(6) {
-			case 0:
-				en := snapshots.Entry{Key: op.Key, ID: fmt.Sprint("id", i), Hash: r.Uint64(), Since: int64(i)}
-				from = c.rewrite(en, from)
-				if _, ok := want[op.Key]; ok {
-					want[op.Key] = en
-				}
-			case 1:
-				c.forget(op.Key)
-				delete(want, op.Key)
-			}
-		}
-		var keys []string
-		for i := range 2*n + 2 {
-			if r.IntN(3) == 0 {
-				keys = append(keys, fmt.Sprintf("K%05d", i)) // odd ones were never created
-			}
-		}
-		if r.IntN(4) == 0 {
-			r.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
-		}
-		from = 0
 		for _, k := range keys {
 			got, next, ok := c.find(k, from)
 			w, in := want[k]
@@ -78,6 +40,58 @@ func TestCreatedIndexFindsWhatWasSet(t *testing.T) {
 			}
 		}
 	}
+}
+
+// randomCreatedIndex is the created index of a rank of n creates (keys
+// K00000, K00002, ...), with what find must answer for each key (want) and
+// what id must (ids). A fifth of the creates fail; of the rest, later
+// commits rewrite some entries, in ascending runs as a bulk's do, and
+// forget others. Neither brings back a failed create, and forgetting does
+// not change an id.
+func randomCreatedIndex(r *rand.Rand, n int) (c *createdIndex, want map[string]snapshots.Entry, ids map[string]string) {
+	var ops []plan.Op
+	for i := range n {
+		ops = append(ops, plan.Op{Op: connectors.Op{Action: connectors.Create, Key: fmt.Sprintf("K%05d", 2*i)}})
+	}
+	c, want, ids = newCreatedIndex(ops), map[string]snapshots.Entry{}, map[string]string{}
+	for i, op := range ops {
+		if r.IntN(5) == 0 {
+			continue // its create failed
+		}
+		en := snapshots.Entry{Key: op.Key, ID: fmt.Sprint("id", i), Disabled: r.IntN(2) == 0, Hash: r.Uint64(), Since: r.Int64()}
+		c.set(i, en)
+		want[op.Key], ids[op.Key] = en, en.ID
+	}
+	from := 0
+	for i, op := range ops {
+		switch r.IntN(6) {
+		case 0:
+			en := snapshots.Entry{Key: op.Key, ID: fmt.Sprint("id", i), Hash: r.Uint64(), Since: int64(i)}
+			from = c.rewrite(en, from)
+			if _, ok := want[op.Key]; ok {
+				want[op.Key] = en
+			}
+		case 1:
+			c.forget(op.Key)
+			delete(want, op.Key)
+		}
+	}
+	return c, want, ids
+}
+
+// keysToFind is a third of the keys up to 2n+2, created ones and odd ones
+// never created, in ascending order or, one time in four, shuffled.
+func keysToFind(r *rand.Rand, n int) []string {
+	var keys []string
+	for i := range 2*n + 2 {
+		if r.IntN(3) == 0 {
+			keys = append(keys, fmt.Sprintf("K%05d", i))
+		}
+	}
+	if r.IntN(4) == 0 {
+		r.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+	}
+	return keys
 }
 
 // createdConfig is a SQLite target with groups and a manager: a plain

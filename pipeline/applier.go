@@ -88,6 +88,7 @@ func (a *applier) run(ctx context.Context, pt *plan.Target) error {
 		for n < len(ops) && rank(ops[n]) == rank(ops[0]) {
 			n++
 		}
+		pt.Expand(ops[:n]) // one rank at a time: see plan.Compact
 		switch op := ops[0]; {
 		case op.Action == connectors.Create && op.Object == connectors.User:
 			a.created = newCreatedIndex(ops[:n])

@@ -47,6 +47,9 @@ func (r *rowResult) detach() {
 			op.Changes[j].New = cloneValue(op.Changes[j].New)
 		}
 	}
+	for i, v := range r.values {
+		r.values[i] = cloneValue(v)
+	}
 	for name, v := range r.desired {
 		r.desired[name] = cloneValue(v)
 	}

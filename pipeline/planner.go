@@ -251,7 +251,7 @@ func (e *Engine) planSource(ctx context.Context, s *source, full bool, gc *spars
 func (e *Engine) startTarget(ctx context.Context, t *target) (*targetRun, error) {
 	tr := &targetRun{t: t, groups: map[string]snapshots.GroupEntry{},
 		failed: map[string]bool{}, claimed: map[string]string{},
-		escrow: map[string]snapshots.Escrow{}, out: &plan.Target{Name: t.cfg.Name}}
+		escrow: map[string]snapshots.Escrow{}, out: &plan.Target{Name: t.cfg.Name, Attrs: t.policy.Names()}}
 	if q, ok, err := e.store.Quarantine(t.cfg.Name); err != nil {
 		return nil, err
 	} else if ok && q.Until > e.opts.Now.Unix() {
@@ -365,6 +365,13 @@ func (tr *targetRun) fingerprint(n int, hash uint64) {
 	ops[last].Hash = hash
 }
 
+// compacts reports whether a create planned now may be a compact one
+// (plan.Compact): nothing patches its attributes later in planning, as
+// matching does every create and choosing a unique value does some.
+func (tr *targetRun) compacts(pick uniquePick) bool {
+	return len(tr.t.policy.Attrs) > 0 && len(pick.attrs) == 0 && (tr.matcher == nil || tr.t.match < 0)
+}
+
 // add queues ops; desired is the identity's full desired state, which
 // updates carry so apply can record it.
 func (tr *targetRun) add(ops []connectors.Op, desired connectors.Attrs) {
@@ -402,7 +409,10 @@ type rowResult struct {
 	hash    uint64
 	ops     []connectors.Op
 	desired connectors.Attrs
-	pick    uniquePick
+	// values are the attributes of a compact create, ops[0] (see
+	// targetRun.compacts).
+	values []connectors.Value
+	pick   uniquePick
 }
 
 // evalRow evaluates one record for one target. It reads the target's
@@ -438,7 +448,14 @@ func (e *Engine) evalRow(sr *sourceRun, tr *targetRun, ev *rules.Evaluator, s *r
 	r := s.result()
 	r.hash = h
 	r.pick = tr.pinUnique(&d, stored)
-	r.ops = s.appendOps(func(ops []connectors.Op) []connectors.Op { return diff.AppendPresent(ops, t.policy, d, stored) })
+	if stored == nil && d.InScope && tr.compacts(r.pick) {
+		r.ops = s.appendOps(func(ops []connectors.Op) []connectors.Op {
+			ops, r.values = diff.AppendCompactCreate(ops, t.policy, d)
+			return ops
+		})
+	} else {
+		r.ops = s.appendOps(func(ops []connectors.Op) []connectors.Op { return diff.AppendPresent(ops, t.policy, d, stored) })
+	}
 	for _, op := range r.ops {
 		if op.Action == connectors.Update {
 			r.desired = d.Map(t.policy) // updates carry the full set
@@ -480,6 +497,10 @@ func (sr *sourceRun) applyRow(tr *targetRun, key string, r *rowResult) {
 			tr.picks = append(tr.picks, r.pick)
 		}
 		tr.add(r.ops, r.desired)
+		if r.values != nil {
+			op := &tr.out.Ops[len(tr.out.Ops)-len(r.ops)]
+			*op = plan.Compact(op.Op, r.values)
+		}
 		tr.fingerprint(len(r.ops), r.hash)
 		if r.ops[0].Action == connectors.Create && tr.matcher != nil && tr.t.match >= 0 {
 			// Matched later, in one batch per target: see resolveMatches.

@@ -47,7 +47,7 @@ func TestSortOpsIsAStableSortByRankGroupKey(t *testing.T) {
 			return cmp.Or(cmp.Compare(rank(a), rank(b)), cmp.Compare(a.Group, b.Group), cmp.Compare(a.Key, b.Key))
 		})
 		sortOps(ops)
-		if diff := gocmp.Diff(want, ops, cmpopts.EquateEmpty()); diff != "" {
+		if diff := gocmp.Diff(want, ops, cmpopts.EquateEmpty(), gocmp.AllowUnexported(plan.Op{})); diff != "" {
 			t.Fatalf("sortOps differs from a stable sort (-want +got):\n%s", diff)
 		}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 
 	"github.com/urfave/cli/v2"
@@ -44,6 +45,9 @@ func stopProfile(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("--memprofile: %w", err)
 	}
+	// The heap profile is as of the last collection; a plan that kept a
+	// high GC percent may have run its last one seconds ago.
+	runtime.GC()
 	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
 		_ = f.Close()
 		return fmt.Errorf("--memprofile: %w", err)

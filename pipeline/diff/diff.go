@@ -135,7 +135,27 @@ func AppendPresent(dst []connectors.Op, p Policy, d Desired, stored *Stored) []c
 // appendCreate appends a new identity's create, the update that sets its
 // references once every create is done, and its memberships.
 func appendCreate(ops []connectors.Op, p Policy, d Desired) []connectors.Op {
-	ops = append(ops, connectors.Op{Action: connectors.Create, Key: d.Key, Changes: createChanges(p, &d), Reason: ReasonNew, Disabled: !d.Enabled})
+	return appendCreateOps(ops, p, d, createChanges(p, &d))
+}
+
+// AppendCompactCreate appends the ops of an identity new to the target,
+// like AppendPresent, but leaves the create's Changes empty: values are
+// its attribute values in policy order instead, nil for each attribute a
+// create leaves out (see plan.Compact).
+func AppendCompactCreate(ops []connectors.Op, p Policy, d Desired) ([]connectors.Op, []connectors.Value) {
+	values := make([]connectors.Value, len(p.Attrs))
+	for i, a := range p.Attrs {
+		if v := d.Value(p, i); inCreate(a, v) {
+			values[i] = v
+		}
+	}
+	return appendCreateOps(ops, p, d, nil), values
+}
+
+// appendCreateOps appends a create with the given changes, then the
+// identity's references and memberships.
+func appendCreateOps(ops []connectors.Op, p Policy, d Desired, changes []connectors.Change) []connectors.Op {
+	ops = append(ops, connectors.Op{Action: connectors.Create, Key: d.Key, Changes: changes, Reason: ReasonNew, Disabled: !d.Enabled})
 	var refs []connectors.Change
 	for i, a := range p.Attrs {
 		if v := d.Value(p, i); a.Reference && !isEmpty(v) {
@@ -186,11 +206,17 @@ func Adopt(p Policy, d Desired, found connectors.Object) connectors.Op {
 func createChanges(p Policy, d *Desired) []connectors.Change {
 	out := make([]connectors.Change, 0, len(p.Attrs))
 	for i, a := range p.Attrs {
-		if v := d.Value(p, i); !isEmpty(v) && !a.Reference {
+		if v := d.Value(p, i); inCreate(a, v) {
 			out = append(out, connectors.Change{Attr: a.Name, New: v})
 		}
 	}
 	return out
+}
+
+// inCreate reports whether a create sets attribute a to v: references are
+// set by an update once their targets exist, and empty values not at all.
+func inCreate(a AttrPolicy, v connectors.Value) bool {
+	return !isEmpty(v) && !a.Reference
 }
 
 // adoptChanges are the differences an adopted object needs; create-only

@@ -53,3 +53,12 @@ type AttrPolicy struct {
 	// exists, so a create never waits for (or fails on) its manager.
 	Reference bool
 }
+
+// Names lists the attribute names in config order.
+func (p Policy) Names() []string {
+	names := make([]string, len(p.Attrs))
+	for i, a := range p.Attrs {
+		names[i] = a.Name
+	}
+	return names
+}

@@ -70,11 +70,13 @@ func writeTarget(bw *bufio.Writer, t *Target) error {
 	}
 	_, _ = bw.Write(before)
 	_, _ = bw.WriteString(`"ops":[`)
+	var changes []connectors.Change
 	for i := range t.Ops {
 		if i > 0 {
 			_ = bw.WriteByte(',')
 		}
-		op, err := json.Marshal(&t.Ops[i])
+		plain := t.Plain(t.Ops[i], &changes)
+		op, err := json.Marshal(&plain)
 		if err != nil {
 			return err
 		}

@@ -23,6 +23,14 @@ func TestSavedPlanRoundTripsExactTypes(t *testing.T) {
 		}},
 		Guard: &Guard{Reason: "max-deletes", Count: 3, Limit: 2},
 	}}}
+	if diff := cmp.Diff(p, roundTrip(t, p), cmp.AllowUnexported(Op{})); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+}
+
+// roundTrip writes p and reads it back.
+func roundTrip(t *testing.T, p *Plan) *Plan {
+	t.Helper()
 	var buf bytes.Buffer
 	if err := Write(&buf, p); err != nil {
 		t.Fatal(err)
@@ -31,9 +39,7 @@ func TestSavedPlanRoundTripsExactTypes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(p, got); diff != "" {
-		t.Errorf("round trip (-want +got):\n%s", diff)
-	}
+	return got
 }
 
 func TestReadRefusesOtherVersions(t *testing.T) {

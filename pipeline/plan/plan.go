@@ -43,6 +43,10 @@ type Target struct {
 	Ops     []Op `json:"ops"`
 	// Sensitive names attributes whose values must never be printed.
 	Sensitive []string `json:"sensitive,omitempty"`
+	// Attrs names the target's attributes in policy order: the names of a
+	// compact create's values (see Compact). Saved plans hold no compact
+	// ops, so it is not saved.
+	Attrs []string `json:"-"`
 	// Refresh lists keys whose stored fingerprint changed with no op, so
 	// apply records it and the next run skips them.
 	Refresh []Refresh `json:"refresh,omitempty"`
@@ -89,6 +93,9 @@ type Op struct {
 	// succeeds. Zero on every op but the last of its key, so a key whose
 	// ops were cut short is evaluated again next run.
 	Hash uint64 `json:"hash,omitempty"`
+	// values are a compact create's attribute values, in place of its
+	// Changes: see Compact.
+	values []connectors.Value
 }
 
 // Refresh is a fingerprint update with no op.

@@ -64,8 +64,9 @@ func JSONL(w io.Writer, p *plan.Plan) error {
 			wg.Go(func() {
 				b := out[i][:0]
 				var order changeOrder
+				var changes []connectors.Change
 				for _, op := range pc.ops {
-					op = redact(pc.t, op)
+					op = redact(pc.t, pc.t.Plain(op, &changes))
 					b = appendOp(b, pc.t, op, order.sorted(op.Changes))
 				}
 				out[i] = b

@@ -61,6 +61,8 @@ func text(w io.Writer, p *plan.Plan, ops bool) error {
 
 // Line renders one op of target t as plan text.
 func Line(t *plan.Target, op plan.Op) string {
+	var changes []connectors.Change
+	op = t.Plain(op, &changes)
 	return fmt.Sprintf("%c %-13s %s/%s%s", op.Action.Symbol(), op.Action, t.Name, subject(op), details(redact(t, op)))
 }
 

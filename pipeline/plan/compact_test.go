@@ -1,0 +1,68 @@
+package plan
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/idsync/idsync/connectors"
+)
+
+// compactTarget has one compact create among plain ops: values for a, c
+// and d, none for b.
+func compactTarget() *Target {
+	create := connectors.Op{Action: connectors.Create, Key: "E1", Reason: "new", Disabled: true}
+	return &Target{Name: "dir", Attrs: []string{"a", "b", "c", "d"}, Ops: []Op{
+		{Op: connectors.Op{Action: connectors.Create, Object: connectors.Group, Key: "Sales", Group: "Sales"}},
+		Compact(create, []connectors.Value{"x", nil, int64(3), []string{"p", "q"}}),
+		{Op: connectors.Op{Action: connectors.AddMember, Object: connectors.Group, Key: "E1", Group: "Sales"}, Hash: 9},
+	}}
+}
+
+// wantCreate is compactTarget's create as a plain op.
+var wantCreate = Op{Op: connectors.Op{Action: connectors.Create, Key: "E1", Reason: "new", Disabled: true,
+	Changes: []connectors.Change{{Attr: "a", New: "x"}, {Attr: "c", New: int64(3)}, {Attr: "d", New: []string{"p", "q"}}}}}
+
+func TestPlainGivesACompactCreateItsChanges(t *testing.T) {
+	tg := compactTarget()
+	if !tg.Ops[1].IsCompact() || tg.Ops[1].Changes != nil {
+		t.Fatalf("Compact made %+v", tg.Ops[1])
+	}
+	var buf []connectors.Change
+	for i, op := range tg.Ops {
+		want := op
+		if i == 1 {
+			want = wantCreate
+		}
+		if diff := cmp.Diff(want, tg.Plain(op, &buf), cmp.AllowUnexported(Op{})); diff != "" {
+			t.Errorf("op %d (-want +got):\n%s", i, diff)
+		}
+	}
+	if !tg.Ops[1].IsCompact() {
+		t.Error("Plain changed the plan's own op")
+	}
+}
+
+func TestExpandGivesEachOpChangesOfItsOwn(t *testing.T) {
+	tg := compactTarget()
+	tg.Ops = append(tg.Ops, tg.Ops[1])
+	tg.Expand(tg.Ops)
+	for _, i := range []int{1, 3} {
+		if diff := cmp.Diff(wantCreate, tg.Ops[i], cmp.AllowUnexported(Op{})); diff != "" {
+			t.Fatalf("op %d (-want +got):\n%s", i, diff)
+		}
+	}
+	tg.Ops[1].Changes[0].New = "changed"
+	if tg.Ops[3].Changes[0].New != "x" {
+		t.Error("two expanded ops share their changes")
+	}
+}
+
+func TestSavedPlanHoldsCompactCreatesInFull(t *testing.T) {
+	got := roundTrip(t, &Plan{Version: Version, Targets: []*Target{compactTarget()}})
+	want := compactTarget()
+	want.Ops[1] = wantCreate
+	if diff := cmp.Diff(want.Ops, got.Targets[0].Ops, cmp.AllowUnexported(Op{})); diff != "" {
+		t.Errorf("saved plan's ops (-want +got):\n%s", diff)
+	}
+}

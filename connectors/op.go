@@ -41,6 +41,11 @@ type Op struct {
 	// Object says whether Key names a user (a source key) or a group (its
 	// name).
 	Object Kind `json:"object,omitempty"`
+	// Disabled creates the object disabled (Create only): a hire whose
+	// start date has not come yet gets an account, but not access. (It
+	// sits with the other one-byte fields: a first plan holds millions of
+	// ops, and padding after it cost 8 bytes each.)
+	Disabled bool `json:"disabled,omitempty"`
 	// Key is the source anchor (for example employeeId) the object is for.
 	Key string `json:"key"`
 	// ID is the target's own id for the object. Empty only for Create.
@@ -53,9 +58,6 @@ type Op struct {
 	// "left-scope", "absent-from-full", "rehire", "match"). It is for
 	// people and logs, not to be used for any decision during apply.
 	Reason string `json:"reason,omitempty"`
-	// Disabled creates the object disabled (Create only): a hire whose
-	// start date has not come yet gets an account, but not access.
-	Disabled bool `json:"disabled,omitempty"`
 	// Group names the group of a membership op.
 	Group string `json:"group,omitempty"`
 	// Version is the object's version as idsync last saw it (from an

@@ -65,6 +65,9 @@ func appendJournalOp(b []byte, op *plan.Op) []byte {
 		b = append(b, `,"object":`...)
 		b = attrjson.AppendString(b, op.Object.String())
 	}
+	if op.Disabled {
+		b = append(b, `,"disabled":true`...)
+	}
 	b = append(b, `,"key":`...)
 	b = attrjson.AppendString(b, op.Key)
 	b = attrjson.AppendField(b, "id", op.ID)
@@ -73,9 +76,6 @@ func appendJournalOp(b []byte, op *plan.Op) []byte {
 		b = appendChanges(b, op.Changes)
 	}
 	b = attrjson.AppendField(b, "reason", op.Reason)
-	if op.Disabled {
-		b = append(b, `,"disabled":true`...)
-	}
 	b = attrjson.AppendField(b, "group", op.Group)
 	b = attrjson.AppendField(b, "version", op.Version)
 	if len(op.Members) > 0 {

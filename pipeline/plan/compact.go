@@ -23,6 +23,11 @@ func Compact(op connectors.Op, values []connectors.Value) Op {
 // IsCompact reports whether op's attributes are held as bare values.
 func (o *Op) IsCompact() bool { return o.values != nil }
 
+// Values returns a compact op's values, one per name in its target's
+// Attrs, for a reader that walks them itself; nil for a plain op. They
+// are the plan's own: not to be changed.
+func (o *Op) Values() []connectors.Value { return o.values }
+
 // Plain returns op with its changes in Changes: op itself, or a compact
 // op with its values turned into changes, which are appended to (*buf)[:0]
 // so that a caller reading many ops can reuse one buffer.

@@ -11,34 +11,41 @@ import (
 )
 
 // TestCompactCreatesPrintLikePlainOnes prints samplePlan, and the same
-// plan with its create held compact (plan.Compact), in both formats: the
-// text must be the same, sensitive values hidden in both.
+// plan with its creates held compact (plan.Compact), in both formats: the
+// text must be the same. With a sensitive attribute, whose value both
+// must hide, and without, where JSON lines take the compact ops' own way.
 func TestCompactCreatesPrintLikePlainOnes(t *testing.T) {
-	plain, compact := samplePlan(), samplePlan()
-	for _, p := range []*plan.Plan{plain, compact} {
-		p.Targets[0].Sensitive = []string{"active"}
-	}
-	tg := compact.Targets[0]
-	tg.Attrs = []string{"name", "mail", "groups", "active"}
-	create := tg.Ops[0].Op
-	create.Changes = nil
-	tg.Ops[0] = plan.Compact(create, []connectors.Value{"Ann", nil, []string{"a", "b"}, true})
-	for name, format := range map[string]func(*strings.Builder, *plan.Plan) error{
-		"text":  func(b *strings.Builder, p *plan.Plan) error { return Text(b, p) },
-		"jsonl": func(b *strings.Builder, p *plan.Plan) error { return JSONL(b, p) },
-	} {
-		var want, got strings.Builder
-		if err := format(&want, plain); err != nil {
-			t.Fatal(err)
+	for _, sensitive := range [][]string{nil, {"active"}} {
+		plain, compact := samplePlan(), samplePlan()
+		for _, p := range []*plan.Plan{plain, compact} {
+			p.Targets[0].Sensitive = sensitive
+			// A create with nothing to set prints no changes at all.
+			p.Targets[0].Ops = append(p.Targets[0].Ops, plan.Op{Op: connectors.Op{Action: connectors.Create, Key: "E4", Reason: "new"}})
 		}
-		if err := format(&got, compact); err != nil {
-			t.Fatal(err)
+		tg := compact.Targets[0]
+		tg.Attrs = []string{"name", "mail", "groups", "active"}
+		for i, values := range map[int][]connectors.Value{0: {"Ann", nil, []string{"a", "b"}, true}, 3: make([]connectors.Value, 4)} {
+			create := tg.Ops[i].Op
+			create.Changes = nil
+			tg.Ops[i] = plan.Compact(create, values)
 		}
-		if !strings.Contains(want.String(), Redacted) {
-			t.Fatalf("%s: the plain plan hides nothing:\n%s", name, want.String())
-		}
-		if diff := cmp.Diff(want.String(), got.String()); diff != "" {
-			t.Errorf("%s: compact create printed differently (-plain +compact):\n%s", name, diff)
+		for name, format := range map[string]func(*strings.Builder, *plan.Plan) error{
+			"text":  func(b *strings.Builder, p *plan.Plan) error { return Text(b, p) },
+			"jsonl": func(b *strings.Builder, p *plan.Plan) error { return JSONL(b, p) },
+		} {
+			var want, got strings.Builder
+			if err := format(&want, plain); err != nil {
+				t.Fatal(err)
+			}
+			if err := format(&got, compact); err != nil {
+				t.Fatal(err)
+			}
+			if hides := strings.Contains(want.String(), Redacted); hides != (sensitive != nil) {
+				t.Fatalf("%s, sensitive %q: the plain plan hides values: %v\n%s", name, sensitive, hides, want.String())
+			}
+			if diff := cmp.Diff(want.String(), got.String()); diff != "" {
+				t.Errorf("%s, sensitive %q: compact creates printed differently (-plain +compact):\n%s", name, sensitive, diff)
+			}
 		}
 	}
 }

@@ -42,13 +42,15 @@ type jsonOp struct {
 func JSONL(w io.Writer, p *plan.Plan) error {
 	const chunk = 4096
 	type piece struct {
-		t   *plan.Target
-		ops []plan.Op
+		t     *plan.Target
+		names *nameOrder
+		ops   []plan.Op
 	}
 	var pieces []piece
 	for _, t := range p.Targets {
+		names := newNameOrder(t.Attrs)
 		for i := 0; i < len(t.Ops); i += chunk {
-			pieces = append(pieces, piece{t, t.Ops[i:min(i+chunk, len(t.Ops))]})
+			pieces = append(pieces, piece{t, names, t.Ops[i:min(i+chunk, len(t.Ops))]})
 		}
 	}
 	// Two sets of buffers: a round is formatted into one while the round
@@ -66,6 +68,10 @@ func JSONL(w io.Writer, p *plan.Plan) error {
 				var order changeOrder
 				var changes []connectors.Change
 				for _, op := range pc.ops {
+					if op.IsCompact() && len(pc.t.Sensitive) == 0 {
+						b = appendCompact(b, pc.t, op, pc.names)
+						continue
+					}
 					op = redact(pc.t, pc.t.Plain(op, &changes))
 					b = appendOp(b, pc.t, op, order.sorted(op.Changes))
 				}
@@ -93,6 +99,60 @@ func writeAll(w io.Writer, bufs [][]byte) error {
 // appendOp appends op as one jsonOp line. changes are op.Changes as
 // changeOrder sorts them: encoding/json writes map keys in order.
 func appendOp(b []byte, t *plan.Target, op plan.Op, changes []connectors.Change) []byte {
+	b = appendHead(b, t, op)
+	if len(changes) > 0 {
+		b = appendChanges(b, "changes", changes, func(c connectors.Change) connectors.Value { return c.New })
+		if op.Action == connectors.Update || op.Action == connectors.Adopt {
+			b = appendChanges(b, "before", changes, func(c connectors.Change) connectors.Value { return c.Old })
+		}
+	}
+	return appendTail(b, t, op)
+}
+
+// appendCompact appends a compact create (plan.Compact) as appendOp
+// would, walking its values in name order instead of making changes of
+// them and sorting those: a first plan is millions of such lines.
+func appendCompact(b []byte, t *plan.Target, op plan.Op, names *nameOrder) []byte {
+	b = appendHead(b, t, op)
+	values, n := op.Values(), 0
+	for _, at := range names.order {
+		if values[at] == nil {
+			continue
+		}
+		if n == 0 {
+			b = append(b, `,"changes":{`...)
+		} else {
+			b = append(b, ',')
+		}
+		b = append(b, names.quoted[at]...)
+		b = attrjson.AppendValue(b, values[at])
+		n++
+	}
+	if n > 0 {
+		b = append(b, '}')
+	}
+	return appendTail(b, t, op)
+}
+
+// nameOrder is a target's attribute names in the order encoding/json
+// writes map keys, each quoted and followed by a colon.
+type nameOrder struct {
+	order  []int
+	quoted [][]byte
+}
+
+func newNameOrder(names []string) *nameOrder {
+	o := &nameOrder{order: make([]int, len(names)), quoted: make([][]byte, len(names))}
+	for i, name := range names {
+		o.order[i] = i
+		o.quoted[i] = append(attrjson.AppendString(nil, name), ':')
+	}
+	slices.SortStableFunc(o.order, func(x, y int) int { return strings.Compare(names[x], names[y]) })
+	return o
+}
+
+// appendHead appends a line's fields up to its changes.
+func appendHead(b []byte, t *plan.Target, op plan.Op) []byte {
 	object, member := op.Object.String(), ""
 	if op.Action == connectors.AddMember || op.Action == connectors.RemoveMember {
 		object, member = "group", op.Key
@@ -110,13 +170,11 @@ func appendOp(b []byte, t *plan.Target, op plan.Op, changes []connectors.Change)
 	if op.Disabled {
 		b = append(b, `,"disabled":true`...)
 	}
-	b = attrjson.AppendField(b, "id", op.ID)
-	if len(changes) > 0 {
-		b = appendChanges(b, "changes", changes, func(c connectors.Change) connectors.Value { return c.New })
-		if op.Action == connectors.Update || op.Action == connectors.Adopt {
-			b = appendChanges(b, "before", changes, func(c connectors.Change) connectors.Value { return c.Old })
-		}
-	}
+	return attrjson.AppendField(b, "id", op.ID)
+}
+
+// appendTail appends a line's fields after its changes, and its end.
+func appendTail(b []byte, t *plan.Target, op plan.Op) []byte {
 	b = attrjson.AppendField(b, "reason", op.Reason)
 	if t.Guard != nil && op.Action.Destructive() {
 		b = append(b, `,"held":true`...)

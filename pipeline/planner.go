@@ -498,6 +498,8 @@ func (sr *sourceRun) applyRow(tr *targetRun, key string, r *rowResult) {
 		}
 		tr.add(r.ops, r.desired)
 		if r.values != nil {
+			// The create, just added: it has no Desired, and its Hash is
+			// set below.
 			op := &tr.out.Ops[len(tr.out.Ops)-len(r.ops)]
 			*op = plan.Compact(op.Op, r.values)
 		}

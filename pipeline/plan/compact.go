@@ -12,9 +12,9 @@ import "github.com/idsync/idsync/connectors"
 // 600 MB less memory to allocate and fault in.
 //
 // A compact op's Changes are empty: Target.Plain and Target.Expand turn
-// it back into a plain one. Only the planner
-// makes compact ops; what it hands out (printing, saving, applying) goes
-// through one of the two.
+// it back into a plain one, and Op.Values reads the values as they are.
+// Only the planner makes compact ops; whatever reads a plan's changes
+// (printing, saving, applying) goes through one of these.
 func Compact(op connectors.Op, values []connectors.Value) Op {
 	op.Changes = nil
 	return Op{Op: op, values: values}

@@ -47,14 +47,29 @@ func (l libFuncs) ProgramOptions() []cel.ProgramOption { return nil }
 func lowerASCII(s string) string { return mapASCII(s, 'A', 'Z', 'a'-'A') }
 func upperASCII(s string) string { return mapASCII(s, 'a', 'z', 'A'-'a') }
 
+// mapASCII shifts the bytes of s in lo..hi by delta. It returns s itself
+// when none is in range, and otherwise copies it once: a byte slice and
+// its conversion back were two allocations a call, and a first sync makes
+// millions of calls.
 func mapASCII(s string, lo, hi byte, delta int) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c >= lo && c <= hi {
-			b[i] = byte(int(c) + delta)
-		}
+	i := 0
+	for i < len(s) && (s[i] < lo || s[i] > hi) {
+		i++
 	}
-	return string(b)
+	if i == len(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	b.WriteString(s[:i])
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c >= lo && c <= hi {
+			c = byte(int(c) + delta)
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }
 
 // unfolded maps letters that Unicode does not decompose into a base letter

@@ -31,6 +31,8 @@ type Evaluator struct {
 	// (see evalShared).
 	batch uint64
 	memo  []memoized
+	// text is the buffer string rules build their values in (see build).
+	text []byte
 }
 
 var _ interpreter.Activation = (*Evaluator)(nil)

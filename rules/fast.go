@@ -181,57 +181,16 @@ func (c *fastCompiler) str(e celast.Expr) strFunc {
 }
 
 func (c *fastCompiler) strCall(overload string, args []celast.Expr) strFunc {
-	switch {
+	switch conv := caseMap(overload); {
 	case overload == "add_string" && len(args) == 2:
-		return concat(c.concatParts(args, nil))
-	case (overload == "idsync_lower_ascii" || overload == "idsync_upper_ascii") && len(args) == 1:
-		conv := lowerASCII
-		if overload == "idsync_upper_ascii" {
-			conv = upperASCII
+		return build(c.appendCall(overload, args))
+	case conv != nil && len(args) == 1:
+		if inner, _, ok := c.call(args[0]); ok && inner == "add_string" {
+			return build(c.appendCall(overload, args)) // lowerAscii(a + "." + b)
 		}
 		return unary(c.str(args[0]), conv)
 	}
 	return nil
-}
-
-// concatParts flattens a chain of string concatenations, a + b + c, into
-// its operands, appended to parts; nil if one is outside the subset.
-func (c *fastCompiler) concatParts(args []celast.Expr, parts []strFunc) []strFunc {
-	for _, a := range args {
-		if overload, sub, ok := c.call(a); ok && overload == "add_string" && len(sub) == 2 {
-			if parts = c.concatParts(sub, parts); parts == nil {
-				return nil
-			}
-			continue
-		}
-		f := c.str(a)
-		if f == nil {
-			return nil
-		}
-		parts = append(parts, f)
-	}
-	return parts
-}
-
-// concat joins its parts' values in one allocation: concatenating them a
-// pair at a time made one string for every +, all but the last garbage
-// (given + " " + surname, a display name, made two).
-func concat(parts []strFunc) strFunc {
-	if parts == nil {
-		return nil
-	}
-	return func(ev *Evaluator, i int) (string, bool) {
-		var small [8]string
-		values := small[:0]
-		for _, p := range parts {
-			v, ok := p(ev, i)
-			if !ok {
-				return "", false
-			}
-			values = append(values, v)
-		}
-		return strings.Join(values, ""), true
-	}
 }
 
 func (c *fastCompiler) integer(e celast.Expr) intFunc {

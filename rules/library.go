@@ -47,6 +47,34 @@ func (l libFuncs) ProgramOptions() []cel.ProgramOption { return nil }
 func lowerASCII(s string) string { return mapASCII(s, 'A', 'Z', 'a'-'A') }
 func upperASCII(s string) string { return mapASCII(s, 'a', 'z', 'A'-'a') }
 
+// caseRange is the byte range an overload of lowerAscii or upperAscii
+// shifts, and by how much; delta is 0 for any other overload.
+func caseRange(overload string) (lo, hi byte, delta int) {
+	switch overload {
+	case "idsync_lower_ascii":
+		return 'A', 'Z', 'a' - 'A'
+	case "idsync_upper_ascii":
+		return 'a', 'z', 'A' - 'a'
+	}
+	return 0, 0, 0
+}
+
+// caseMap is the function of a lowerAscii or upperAscii overload; nil for
+// any other overload.
+func caseMap(overload string) func(string) string {
+	if lo, hi, delta := caseRange(overload); delta != 0 {
+		return func(s string) string { return mapASCII(s, lo, hi, delta) }
+	}
+	return nil
+}
+
+// shiftASCII shifts, in place, the bytes of b in lo..hi by delta.
+func shiftASCII(b []byte, lo, hi byte, delta int) {
+	for i, c := range b {
+		b[i] = shift(c, lo, hi, delta)
+	}
+}
+
 // mapASCII shifts the bytes of s in lo..hi by delta. It returns s itself
 // when none is in range, and otherwise copies it once: a byte slice and
 // its conversion back were two allocations a call, and a first sync makes
@@ -63,13 +91,17 @@ func mapASCII(s string, lo, hi byte, delta int) string {
 	b.Grow(len(s))
 	b.WriteString(s[:i])
 	for ; i < len(s); i++ {
-		c := s[i]
-		if c >= lo && c <= hi {
-			c = byte(int(c) + delta)
-		}
-		b.WriteByte(c)
+		b.WriteByte(shift(s[i], lo, hi, delta))
 	}
 	return b.String()
+}
+
+// shift is c shifted by delta if it is in lo..hi.
+func shift(c, lo, hi byte, delta int) byte {
+	if c >= lo && c <= hi {
+		return byte(int(c) + delta)
+	}
+	return c
 }
 
 // unfolded maps letters that Unicode does not decompose into a base letter

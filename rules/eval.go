@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"reflect"
 	"strings"
 	"time"
@@ -33,13 +34,16 @@ type Evaluator struct {
 	memo  []memoized
 	// text is the buffer string rules build their values in (see build).
 	text []byte
+	// boxes shares repeated strings of each string column (see boxes).
+	boxes []boxes
+	seed  maphash.Seed
 }
 
 var _ interpreter.Activation = (*Evaluator)(nil)
 
 // NewEvaluator returns an evaluator whose rules see now as the clock.
 func (e *Env) NewEvaluator(now time.Time) *Evaluator {
-	return &Evaluator{env: e, now: types.Timestamp{Time: now.UTC()}}
+	return &Evaluator{env: e, now: types.Timestamp{Time: now.UTC()}, seed: maphash.MakeSeed()}
 }
 
 // Bind points the evaluator at a batch. The batch must have the env's
@@ -55,6 +59,9 @@ func (ev *Evaluator) Bind(b arrow.RecordBatch) error {
 		n, _ := c.(*array.Int64)
 		t, _ := c.(*array.Boolean)
 		ev.strs, ev.ints, ev.bools = append(ev.strs, s), append(ev.ints, n), append(ev.bools, t)
+	}
+	if len(ev.boxes) != len(ev.cols) {
+		ev.boxes = make([]boxes, len(ev.cols))
 	}
 	ev.batch++
 	return nil
@@ -93,7 +100,7 @@ func (ev *Evaluator) eval(p *Program, i int) (any, error) {
 func (ev *Evaluator) read(idx, i int) (any, error) {
 	if ev.strs[idx] != nil {
 		if s, ok := readStr(ev, idx, i); ok {
-			return s, nil
+			return ev.boxes[idx].box(ev.seed, s), nil
 		}
 		return nil, nil // a null
 	}

@@ -28,6 +28,11 @@ type Options struct {
 	// for an unbounded first sync (no target has state or an opsPerRun);
 	// the process's own setting is restored after. See planGC.
 	PlanGCPercent int
+	// PlanMemoryLimit, when above zero, runs that first sync's plan with
+	// Go's collector off instead, until the heap reaches this many bytes,
+	// where it collects as under a memory limit; PlanGCPercent is then
+	// not used. See collectorOff.
+	PlanMemoryLimit int64
 	// SparsePlanGCPercent, when above zero, is Go's GC percent while any
 	// other plan reads, until it holds many ops. See sparseGC.
 	SparsePlanGCPercent int

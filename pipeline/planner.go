@@ -65,7 +65,10 @@ type sourceRun struct {
 	mu   sync.Mutex
 	s    *source
 	full bool
-	runs []*targetRun
+	// expected is how many records the read should bring (expectedRows),
+	// or -1: it sizes the seen set and shows progress.
+	expected int
+	runs     []*targetRun
 	// ready is closed once the state index is loaded (or failed to load):
 	// the source reads ahead meanwhile, but its rejects need seen.
 	ready chan struct{}
@@ -78,6 +81,9 @@ type sourceRun struct {
 	rows    int                // records delivered in batches
 	rejects []plan.Reject
 	gc      *sparseGC // hears how many ops the read has produced
+	// presize asks for the op lists to be sized once from the first batch
+	// (presizeOps); presized says it is done.
+	presize, presized bool
 }
 
 // Plan reads every source once, evaluates each target's rules and diffs
@@ -89,8 +95,12 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 		return nil, err
 	}
 	gc := &sparseGC{}
+	presize := false
 	if first {
 		restore := planGC(e.opts.PlanGCPercent)
+		if e.opts.PlanMemoryLimit > 0 {
+			restore, presize = collectorOff(e.opts.PlanMemoryLimit), true
+		}
 		if !opts.KeepGCPercent {
 			defer restore()
 		}
@@ -107,7 +117,7 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 		if err != nil {
 			return nil, err
 		}
-		sr, err := e.planSource(ctx, s, full, gc)
+		sr, err := e.planSource(ctx, s, full, gc, presize)
 		if err != nil {
 			return nil, err
 		}
@@ -196,8 +206,8 @@ func isTargetDown(err error) bool {
 	return errors.Is(err, connectors.ErrRetryable) || errors.Is(err, connectors.ErrTerminal)
 }
 
-func (e *Engine) planSource(ctx context.Context, s *source, full bool, gc *sparseGC) (*sourceRun, error) {
-	sr := &sourceRun{s: s, full: full, dups: map[string][]int64{}, ready: make(chan struct{}), gc: gc}
+func (e *Engine) planSource(ctx context.Context, s *source, full bool, gc *sparseGC, presize bool) (*sourceRun, error) {
+	sr := &sourceRun{s: s, full: full, dups: map[string][]int64{}, ready: make(chan struct{}), gc: gc, presize: presize}
 	var active []*targetRun // skipped targets are reported, in config order, but given no ops
 	for _, t := range s.targets {
 		tr, err := e.startTarget(ctx, t)
@@ -213,13 +223,14 @@ func (e *Engine) planSource(ctx context.Context, s *source, full bool, gc *spars
 	if err != nil {
 		return nil, err
 	}
+	sr.expected = e.expectedRows(sr, src)
 	err = e.readParallel(ctx, sr, src, active, func() error {
 		if err := e.loadIndexes(sr, active); err != nil {
 			return err
 		}
-		// Sized for the last full read: growing a map of a million keys
-		// rehashes it over and over.
-		sr.seen = newSeenSet(sr.keys, e.expectedRows(sr))
+		// Sized for the read: growing a table of a million keys rehashes
+		// it over and over, on the goroutine that records results.
+		sr.seen = newSeenSet(sr.keys, sr.expected)
 		return nil
 	})
 	if err != nil {

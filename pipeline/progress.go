@@ -5,8 +5,9 @@ package pipeline
 // from many: an implementation must make Add safe for concurrent use.
 type Progress interface {
 	// Begin starts a stage such as "read hr" or "apply crm". total is the
-	// work it will do, or -1 when that is not known in advance (a source
-	// does not say how many records it holds).
+	// work it will do, an estimate for a read (the real count may pass
+	// it), or -1 when that is not known in advance (a source that cannot
+	// guess how many records it holds).
 	Begin(stage string, total int)
 	// Add reports n more units done in the current stage.
 	Add(n int)

@@ -16,13 +16,22 @@ type seenSet struct {
 	n          int
 }
 
+// newSeenSet returns a set for a read expected to bring about expected
+// records (-1: unknown), keys being the keys state numbers (nil on a
+// delta read).
 func newSeenSet(keys *keyTable, expected int) *seenSet {
+	s := &seenSet{keys: keys}
 	if keys != nil {
-		// Most keys are numbered; a table sized for all of them was 62 MB
-		// of a 1M plan's garbage.
-		return &seenSet{keys: keys, lines: make([]int64, keys.len()), other: newKeyTable(0)}
+		// Keys already numbered need no room in other: a table sized for
+		// all of them was 62 MB of a 1M plan's garbage.
+		s.lines = make([]int64, keys.len())
+		expected -= keys.len()
 	}
-	return &seenSet{other: newKeyTable(max(0, expected))}
+	// A first sync's keys are all new: growing other to a million of them
+	// rehashed it over and over, on the goroutine that records results.
+	expected = max(0, expected)
+	s.other, s.otherLines = newKeyTable(expected), make([]int64, 0, expected)
+	return s
 }
 
 // position finds key in the shared table, for callers that do not have

@@ -12,6 +12,21 @@ func planGCPercent() int {
 	return unlessGOGC(400)
 }
 
+// planMemoryLimit is the heap an unbounded first sync's plan may reach
+// with Go's collector off (see pipeline.Options.PlanMemoryLimit): half
+// the memory this process may use, leaving the rest to the page cache,
+// Badger and the machine's other work. Zero, which keeps planGCPercent,
+// when the memory is unknown, or when GOGC or GOMEMLIMIT in the
+// environment say how the user wants memory managed.
+func planMemoryLimit() int64 {
+	for _, name := range []string{"GOGC", "GOMEMLIMIT"} {
+		if _, set := os.LookupEnv(name); set {
+			return 0
+		}
+	}
+	return usableMemory("/proc", "/sys/fs/cgroup") / 2
+}
+
 // sparsePlanGCPercent is the GC percent any other plan reads with while it
 // holds few ops (see pipeline.Options.SparsePlanGCPercent): 25, which
 // took a 1M steady plan's own memory from 435 to 273 MB.

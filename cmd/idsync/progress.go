@@ -15,8 +15,9 @@ import (
 
 // barProgress draws the engine's progress as a bar on a terminal: rows or
 // ops so far, the rate, and an ETA. Apply knows its total; a full read
-// expects about as many rows as the last one held, and a read with no
-// estimate shows a spinner with the count and rate.
+// expects about as many rows as the last one held, a first read or a delta
+// what the file's size suggests, and a read with no estimate shows a
+// spinner with the count and rate.
 type barProgress struct {
 	w     io.Writer
 	bar   *progressbar.ProgressBar

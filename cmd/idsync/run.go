@@ -193,7 +193,7 @@ func (d *daemon) runOnce(ctx context.Context, r runRequest) runResult {
 	res := runResult{Source: r.source, Full: r.full}
 	start := time.Now()
 	log := d.log.With("source", r.source)
-	eng, err := pipeline.New(d.config(), d.store, pipeline.Options{Now: time.Now(), Log: log, Metrics: d.metrics, PlanGCPercent: planGCPercent(),
+	eng, err := pipeline.New(d.config(), d.store, pipeline.Options{Now: time.Now(), Log: log, Metrics: d.metrics, PlanGCPercent: planGCPercent(), PlanMemoryLimit: planMemoryLimit(),
 		SparsePlanGCPercent: sparsePlanGCPercent()})
 	if err != nil {
 		res.Error = err.Error()

@@ -40,7 +40,7 @@ func openSession(c *cli.Context) (*session, error) {
 		}
 		return nil, exitf(exitFailure, "%v", err)
 	}
-	eng, err := pipeline.New(cfg, store, pipeline.Options{Now: g.now, Log: g.log, Progress: progressFor(c), PlanGCPercent: planGCPercent(),
+	eng, err := pipeline.New(cfg, store, pipeline.Options{Now: g.now, Log: g.log, Progress: progressFor(c), PlanGCPercent: planGCPercent(), PlanMemoryLimit: planMemoryLimit(),
 		SparsePlanGCPercent: sparsePlanGCPercent()})
 	if err != nil {
 		_ = store.Close() // the config error is what the user needs to see

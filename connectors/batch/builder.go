@@ -41,6 +41,11 @@ type Builder struct {
 	pending  []cell
 	rows     int
 	hasTombs bool
+	// dataBytes[i] is how many bytes string column i held in the last
+	// batch: the next one reserves as much, so that its buffers are
+	// allocated once rather than doubled from empty, each doubling
+	// leaving its old buffer behind as garbage.
+	dataBytes []int
 }
 
 // cell is one pending field. Text cells are kept unboxed: putting every
@@ -88,13 +93,28 @@ func NewBuilder(cols []Column, tombstones bool, opts Options) *Builder {
 		opts.Allocator = memory.DefaultAllocator
 	}
 	schema := Schema(cols, tombstones)
-	return &Builder{
-		cols:     cols,
-		schema:   schema,
-		rb:       array.NewRecordBuilder(opts.Allocator, schema),
-		opts:     opts,
-		pending:  make([]cell, len(cols)),
-		hasTombs: tombstones,
+	b := &Builder{
+		cols:      cols,
+		schema:    schema,
+		rb:        array.NewRecordBuilder(opts.Allocator, schema),
+		opts:      opts,
+		pending:   make([]cell, len(cols)),
+		hasTombs:  tombstones,
+		dataBytes: make([]int, len(cols)),
+	}
+	b.reserve()
+	return b
+}
+
+// reserve makes room for a full batch: every column's rows, and for a
+// string column as many bytes as the last batch held.
+func (b *Builder) reserve() {
+	for i := range b.rb.Fields() {
+		f := b.rb.Field(i)
+		f.Reserve(b.opts.Rows)
+		if sb, ok := f.(*array.StringBuilder); ok && i < len(b.cols) {
+			sb.ReserveData(b.dataBytes[i])
+		}
 	}
 }
 
@@ -190,7 +210,15 @@ func (b *Builder) Flush() arrow.RecordBatch {
 		return nil
 	}
 	b.rows = 0
-	return b.rb.NewRecordBatch()
+	for i := range b.cols {
+		if sb, ok := b.rb.Field(i).(*array.StringBuilder); ok {
+			// A little over, for a batch of longer values.
+			b.dataBytes[i] = sb.DataLen() + sb.DataLen()/16
+		}
+	}
+	rec := b.rb.NewRecordBatch()
+	b.reserve()
+	return rec
 }
 
 // Release frees the builder's buffers.

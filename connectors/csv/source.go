@@ -16,7 +16,10 @@ import (
 	"github.com/idsync/idsync/connectors/batch"
 )
 
-var _ connectors.Source = (*Source)(nil)
+var (
+	_ connectors.Source    = (*Source)(nil)
+	_ connectors.Estimator = (*Source)(nil)
+)
 
 // Options configure a CSV source.
 type Options struct {
@@ -71,6 +74,16 @@ func New(opts Options) (*Source, error) {
 
 // Name is the file path.
 func (s *Source) Name() string { return s.opts.Path }
+
+// EstimateRecords guesses the records from the file's lines, less the
+// header (see connectors.EstimateLines).
+func (s *Source) EstimateRecords() int {
+	n := connectors.EstimateLines(s.opts.Path)
+	if n < 0 {
+		return n
+	}
+	return max(0, n-1)
+}
 
 // Schema is the declared columns plus the position column.
 func (s *Source) Schema() *arrow.Schema { return batch.Schema(s.opts.Columns, s.opts.Tombstones) }

@@ -17,7 +17,10 @@ import (
 	"github.com/idsync/idsync/connectors/batch"
 )
 
-var _ connectors.Source = (*Source)(nil)
+var (
+	_ connectors.Source    = (*Source)(nil)
+	_ connectors.Estimator = (*Source)(nil)
+)
 
 // Options configure a JSONL source.
 type Options struct {
@@ -65,6 +68,10 @@ func New(opts Options) (*Source, error) {
 
 // Name is the file path.
 func (s *Source) Name() string { return s.opts.Path }
+
+// EstimateRecords guesses the records from the file's lines (see
+// connectors.EstimateLines).
+func (s *Source) EstimateRecords() int { return connectors.EstimateLines(s.opts.Path) }
 
 // Schema is the declared columns plus the position column.
 func (s *Source) Schema() *arrow.Schema { return batch.Schema(s.opts.Columns, s.opts.Tombstones) }

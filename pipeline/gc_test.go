@@ -2,10 +2,15 @@ package pipeline
 
 import (
 	"fmt"
+	"math"
 	"runtime/debug"
 	"runtime/metrics"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/idsync/idsync/pipeline/plan"
 )
 
 // gcProgress notes Go's GC percent as each stage begins, and as it ends.
@@ -130,5 +135,93 @@ func TestSparsePlanRunsWithItsGCPercent(t *testing.T) {
 				t.Errorf("GC percent after: %d, want %d", got, before)
 			}
 		})
+	}
+}
+
+// memoryProgress notes the collector's setting and memory limit as each
+// stage begins.
+type memoryProgress struct {
+	noProgress
+	percent, limit map[string]uint64
+}
+
+func (p *memoryProgress) Begin(stage string, _ int) {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}, {Name: "/gc/gomemlimit:bytes"}}
+	metrics.Read(s)
+	p.percent[stage], p.limit[stage] = s[0].Value.Uint64(), s[1].Value.Uint64()
+}
+
+// TestFirstSyncReadsWithTheCollectorOff: with PlanMemoryLimit set, an
+// unbounded first sync reads with the collector off under that limit, and
+// both come back after; a later plan reads at the process's own setting.
+func TestFirstSyncReadsWithTheCollectorOff(t *testing.T) {
+	unbounded := strings.Replace(smallConfig, "    source: hr\n", "    source: hr\n    opsPerRun: 0\n", 1)
+	f := newFixture(t, map[string]string{"idsync.yaml": unbounded, "day1.csv": smallDay1})
+	before, beforeLimit := gcPercent(), debug.SetMemoryLimit(-1)
+	pr := &memoryProgress{percent: map[string]uint64{}, limit: map[string]uint64{}}
+	e := f.engine(map[string]string{"HR": "day1.csv"})
+	const limit = 3 << 30
+	e.opts.Progress, e.opts.PlanGCPercent, e.opts.PlanMemoryLimit = pr, int(before)+123, limit
+	p, err := e.Plan(t.Context(), PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := pr.percent["read hr"]; got != math.MaxUint64 { // off reads as -1
+		t.Errorf("GC percent while reading: %d, want off", got)
+	}
+	if got := pr.limit["read hr"]; got != limit {
+		t.Errorf("memory limit while reading: %d, want %d", got, limit)
+	}
+	if got, gotLimit := gcPercent(), debug.SetMemoryLimit(-1); got != before || gotLimit != beforeLimit {
+		t.Errorf("after the plan: GC percent %d and limit %d, want %d and %d", got, gotLimit, before, beforeLimit)
+	}
+	if _, err := e.Apply(t.Context(), p, ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Plan(t.Context(), PlanOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := pr.percent["read hr"]; got != before {
+		t.Errorf("GC percent while reading for a later plan: %d, want the process's %d", got, before)
+	}
+}
+
+// TestFirstSyncSizesItsOpListsOnce: with the collector off, the op list
+// is sized from the first batch for the whole read (the source estimates
+// its records), so it does not double later; the plan is the same as with
+// the collector on.
+func TestFirstSyncSizesItsOpListsOnce(t *testing.T) {
+	restore := batchRows
+	t.Cleanup(func() { batchRows = restore })
+	batchRows = 500
+	unbounded := strings.Replace(smallConfig, "    source: hr\n", "    source: hr\n    opsPerRun: 0\n", 1)
+	var csv strings.Builder
+	csv.WriteString("id,name,dept,level\n")
+	const rows = 3000 // past add's first 1024 ops, so doubling would show
+	for i := range rows {
+		fmt.Fprintf(&csv, "E%d,N%d,d,%d\n", i, i, 1+i%5)
+	}
+	plans := map[bool]*plan.Plan{}
+	for _, off := range []bool{false, true} {
+		f := newFixture(t, map[string]string{"idsync.yaml": unbounded, "day1.csv": csv.String()})
+		e := f.engine(map[string]string{"HR": "day1.csv"})
+		if off {
+			e.opts.PlanMemoryLimit = 4 << 30
+		}
+		p, err := e.Plan(t.Context(), PlanOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plans[off] = p
+	}
+	ops := plans[true].Targets[0].Ops
+	if len(ops) != rows || cap(ops) > rows+rows/16 {
+		t.Errorf("collector off: %d ops in a list of %d, want %d in one sized for about that", len(ops), cap(ops), rows)
+	}
+	if ops := plans[false].Targets[0].Ops; cap(ops) != 4096 {
+		t.Errorf("collector on: a list of %d for %d ops, want one doubled to 4096", cap(ops), len(ops))
+	}
+	if diff := cmp.Diff(opList(plans[false]), opList(plans[true])); diff != "" {
+		t.Errorf("plans differ (-collector on +off):\n%s", diff)
 	}
 }

@@ -97,9 +97,11 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 	gc := &sparseGC{}
 	presize := false
 	if first {
-		restore := planGC(e.opts.PlanGCPercent)
+		var restore func()
 		if e.opts.PlanMemoryLimit > 0 {
 			restore, presize = collectorOff(e.opts.PlanMemoryLimit), true
+		} else {
+			restore = planGC(e.opts.PlanGCPercent)
 		}
 		if !opts.KeepGCPercent {
 			defer restore()

@@ -163,3 +163,22 @@ func TestFileLevelErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestEstimateRecordsLeavesOutTheHeader: a small file is counted, not
+// guessed, and its header is no record.
+func TestEstimateRecordsLeavesOutTheHeader(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "hr.csv")
+	if err := os.WriteFile(path, []byte("id,name,hired,level\nE1,Ann,,1\nE2,Bo,,2\nE3,Cy,,3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := New(Options{Path: path, Key: "id", Columns: cols})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := src.EstimateRecords(); got != 3 {
+		t.Errorf("EstimateRecords = %d, want 3", got)
+	}
+	if src, err = New(Options{Path: path + ".missing", Key: "id", Columns: cols}); err != nil || src.EstimateRecords() != -1 {
+		t.Errorf("EstimateRecords of a missing file = %d (%v), want -1", src.EstimateRecords(), err)
+	}
+}

@@ -19,10 +19,10 @@ func TestUsableMemoryIsTheLowerOfMachineAndCgroup(t *testing.T) {
 		meminfo  string
 		want     int64
 	}{
-		"v2 limit": {"0::/kubepods/pod1\n", map[string]string{"kubepods/pod1/memory.max": "4294967296\n"}, meminfo, 4 << 30},
-		"v2 max":   {"0::/\n", map[string]string{"memory.max": "max\n"}, meminfo, machine},
-		"v1 limit": {"4:memory:/box\n3:cpu:/\n", map[string]string{"memory/box/memory.limit_in_bytes": "2147483648\n"}, meminfo, 2 << 30},
-		"v1 none":  {"4:cpuacct,memory:/box\n", map[string]string{"memory/box/memory.limit_in_bytes": "9223372036854771712\n"}, meminfo, machine},
+		"v2 limit":         {"0::/kubepods/pod1\n", map[string]string{"kubepods/pod1/memory.max": "4294967296\n"}, meminfo, 4 << 30},
+		"v2 max":           {"0::/\n", map[string]string{"memory.max": "max\n"}, meminfo, machine},
+		"v1 limit":         {"4:memory:/box\n3:cpu:/\n", map[string]string{"memory/box/memory.limit_in_bytes": "2147483648\n"}, meminfo, 2 << 30},
+		"v1 none":          {"4:cpuacct,memory:/box\n", map[string]string{"memory/box/memory.limit_in_bytes": "9223372036854771712\n"}, meminfo, machine},
 		"over the machine": {"0::/\n", map[string]string{"memory.max": "99999999999999\n"}, meminfo, machine},
 		"no meminfo":       {"0::/\n", map[string]string{"memory.max": "1073741824\n"}, "", 1 << 30},
 		"nothing":          {"", nil, "", 0},

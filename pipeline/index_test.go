@@ -171,3 +171,49 @@ func checkSharedIndexes(t *testing.T, managed map[string][]string) {
 		t.Errorf("shared table holds %d keys, want the union of %d", sr.keys.len(), len(keys))
 	}
 }
+
+// TestKeyTableFollowsANumericOrder reads keys in numeric order, E1000 to
+// E1999 and then E10000 to E19999, from a sorted table that lacks every
+// seventh 4-digit key (hires, or records no target manages), guessing
+// each key's place from the one before. String order puts ten 5-digit
+// keys between two 4-digit ones, so a guess is often a few keys short;
+// looking a little ahead, and going on from a missing key's place, the
+// table finds every key it holds without missing its way into building a
+// hash table.
+func TestKeyTableFollowsANumericOrder(t *testing.T) {
+	var keys, held []string
+	for i := 1000; i < 2000; i++ {
+		keys = append(keys, fmt.Sprint("E", i))
+		if i%7 != 0 {
+			held = append(held, fmt.Sprint("E", i))
+		}
+	}
+	for i := 10000; i < 20000; i++ {
+		keys = append(keys, fmt.Sprint("E", i))
+		held = append(held, fmt.Sprint("E", i))
+	}
+	k := newSortedKeyTable(len(held))
+	k.mapAfter = 1000
+	for _, key := range slices.Sorted(slices.Values(held)) {
+		k.add([]byte(key))
+	}
+	guess := int32(-1)
+	for _, key := range keys {
+		n, ok := k.findNear(key, guess)
+		if want := slices.Contains(held, key); ok != want || ok && k.key(n) != key {
+			t.Fatalf("findNear(%q) = %d, %v; want found %v", key, n, ok, want)
+		}
+		guess = n
+		if ok {
+			guess++
+		}
+	}
+	if k.hashed.Load() {
+		t.Errorf("the table missed %d times and built its hash table", k.misses.Load())
+	}
+	// An absent key found missing at its place is not a miss; the first
+	// key and the jump to E10000 are.
+	if got := k.misses.Load(); got > 2 {
+		t.Errorf("%d misses, want at most 2 (with %d keys absent)", got, len(keys)-len(held))
+	}
+}

@@ -241,10 +241,11 @@ func (sr *sourceRun) place(h *rowHasher, out *batchDone) (hashes []uint64) {
 			hashes[i] = h.hash(i)
 		}
 		// One probe finds every target's entry. A source read in key order
-		// has each record's key next after the previous one's.
+		// has each record's key at or just after the previous one's place.
 		at := sr.seen.positionNear(key, guess)
+		guess = at.n
 		if at.known {
-			guess = at.n + 1
+			guess++
 		}
 		out.pos[i] = at
 	}

@@ -64,5 +64,5 @@ func (tr *targetRun) needsDetails(key string, pos position, rowHash uint64) bool
 		return false
 	}
 	ie, managed, err := tr.index.lookup(key, pos)
-	return err == nil && managed && (ie.hash != combine(rowHash, tr.t.version) || tr.t.usesNow)
+	return err == nil && managed && (!sameFingerprint(ie.hash, combine(rowHash, tr.t.version)) || tr.t.usesNow)
 }

@@ -225,3 +225,35 @@ func TestFirstSyncSizesItsOpListsOnce(t *testing.T) {
 		t.Errorf("plans differ (-collector on +off):\n%s", diff)
 	}
 }
+
+// TestSparseGCLowersItsPercentForALargeIndex: a sparse plan's percent
+// keeps the heap's growth past a large index near sparseHeadroom, never
+// below sparseMinPercent nor above its own setting, and the process's
+// setting comes back at the end.
+func TestSparseGCLowersItsPercentForALargeIndex(t *testing.T) {
+	before := gcPercent()
+	for _, tc := range []struct {
+		index int64
+		want  uint64
+	}{
+		{0, 25},                    // a delta read: no shared index
+		{sparseHeadroom, 25},       // a small index: its own setting
+		{8 * sparseHeadroom, 12},   // 96 MB past 768 MB is 12.5%
+		{100 * sparseHeadroom, 10}, // never below the least
+	} {
+		g := startSparseGC(25)
+		g.indexed(tc.index)
+		if got := gcPercent(); got != tc.want {
+			t.Errorf("index of %d MB: GC percent %d, want %d", tc.index>>20, got, tc.want)
+		}
+		g.end()
+		if got := gcPercent(); got != before {
+			t.Errorf("after: GC percent %d, want the process's %d", got, before)
+		}
+	}
+	g := &sparseGC{} // the process's setting holds: nothing to lower
+	g.indexed(100 * sparseHeadroom)
+	if got := gcPercent(); got != before {
+		t.Errorf("with no sparse setting: GC percent %d, want the process's %d", got, before)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -130,7 +131,7 @@ func checkSharedIndexes(t *testing.T, managed map[string][]string) {
 	for _, name := range []string{"a", "b", "c"} {
 		for i, key := range managed[name] {
 			all[key] = true
-			en := snapshots.Entry{Key: key, ID: name + "-" + key, Hash: uint64(i + 1), Disabled: i%3 == 1, Deprovisioned: i%3 == 2}
+			en := snapshots.Entry{Key: key, ID: name + "-" + key, Hash: spreadHash(i), Disabled: i%3 == 1, Deprovisioned: i%3 == 2}
 			if err := st.Commit(name, snapshots.Change{Entry: en}); err != nil {
 				t.Fatal(err)
 			}
@@ -154,7 +155,7 @@ func checkSharedIndexes(t *testing.T, managed map[string][]string) {
 			i := slices.Index(managed[name], key)
 			in := i >= 0
 			if in {
-				want = append(want, fmt.Sprintf("%s=%s-%s %d %v %v", key, name, key, i+1, i%3 == 1, i%3 == 2))
+				want = append(want, fmt.Sprintf("%s=%s-%s %d %v %v", key, name, key, spreadHash(i)&^slotFlags, i%3 == 1, i%3 == 2))
 			}
 			n, known := sr.keys.find(key)
 			byPos, okPos, _ := tr.index.lookup(key, position{n, known})
@@ -215,5 +216,40 @@ func TestKeyTableFollowsANumericOrder(t *testing.T) {
 	// key and the jump to E10000 are.
 	if got := k.misses.Load(); got > 2 {
 		t.Errorf("%d misses, want at most 2 (with %d keys absent)", got, len(keys)-len(held))
+	}
+}
+
+// spreadHash is a fingerprint for test entry i, with its bits all over the
+// word, the low ones too.
+func spreadHash(i int) uint64 { return uint64(i+1) * 0x9e3779b97f4a7c15 }
+
+// TestSlotKeepsFlagsBesideTheFingerprint: a slot gives back its flags and
+// its fingerprint but for the low bits the flags take, and the plan's
+// comparison ignores just those bits.
+func TestSlotKeepsFlagsBesideTheFingerprint(t *testing.T) {
+	x := &stateIndex{}
+	for i := range 64 {
+		h := spreadHash(i) ^ uint64(i) // every pattern of the low bits
+		for _, flags := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
+			s := newSlot(&x.ids, []byte(fmt.Sprint("id", i)), h, flags[0], flags[1])
+			ie := x.entry(&s)
+			if !s.present() || ie.disabled != flags[0] || ie.deprovisioned != flags[1] || ie.id != fmt.Sprint("id", i) {
+				t.Fatalf("slot of %x %v: present %v, entry %+v", h, flags, s.present(), ie)
+			}
+			if !sameFingerprint(ie.hash, h) || !sameFingerprint(ie.hash, h^slotFlags) {
+				t.Errorf("slot of %x %v: fingerprint %x does not match its own", h, flags, ie.hash)
+			}
+			for bit := 3; bit < 64; bit++ {
+				if sameFingerprint(ie.hash, h^1<<bit) {
+					t.Fatalf("slot of %x %v: a record differing in bit %d matches", h, flags, bit)
+				}
+			}
+		}
+	}
+	if (slot{}).present() {
+		t.Errorf("the zero slot is present")
+	}
+	if n := unsafe.Sizeof(slot{}); n != 12 {
+		t.Errorf("a slot is %d bytes, want 12: a 10M plan holds 30M", n)
 	}
 }

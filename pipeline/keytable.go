@@ -32,8 +32,10 @@ type keyTable struct {
 	// number (310 MB at 10M keys), and the half hash rules out almost
 	// every other key without reading it.
 	cells []uint64
+	// arena holds the keys back to back; key n ends at ends[n] and starts
+	// where key n-1 ends. An end a key, not a span, is 40 MB less at 10M.
 	arena []byte
-	spans []span
+	ends  []uint32
 
 	sorted   bool
 	hashed   atomic.Bool // cells index every key
@@ -59,7 +61,7 @@ const nearWindow = 16
 type span struct{ from, to uint32 }
 
 func newKeyTable(size int) *keyTable {
-	k := &keyTable{arena: make([]byte, 0, size*10), spans: make([]span, 0, size)}
+	k := &keyTable{arena: make([]byte, 0, size*10), ends: make([]uint32, 0, size)}
 	seed := maphash.MakeSeed()
 	k.sum = func(key string) uint64 { return maphash.String(seed, key) }
 	k.cells = make([]uint64, cellsFor(size))
@@ -70,7 +72,7 @@ func newKeyTable(size int) *keyTable {
 // newSortedKeyTable returns a table for keys added in ascending order.
 func newSortedKeyTable(size int) *keyTable {
 	k := newKeyTable(0)
-	k.arena, k.spans = make([]byte, 0, size*10), make([]span, 0, size)
+	k.arena, k.ends = make([]byte, 0, size*10), make([]uint32, 0, size)
 	k.sorted, k.mapAfter = true, mapAfterMisses
 	k.hashed.Store(false)
 	return k
@@ -89,16 +91,16 @@ func cellsFor(n int) int {
 // add numbers a key the table does not hold yet. A sorted table's keys
 // must come in ascending order; one out of order makes it a plain table.
 func (k *keyTable) add(key []byte) int32 {
-	n := int32(len(k.spans))
+	n := int32(len(k.ends))
 	if k.sorted && n > 0 && string(key) <= k.key(n-1) {
 		k.hashAll()
 		k.sorted = false
 	}
-	s := keep(&k.arena, key)
-	k.spans = append(k.spans, s)
+	k.arena = append(k.arena, key...)
+	k.ends = append(k.ends, uint32(len(k.arena)))
 	if k.hashed.Load() {
-		if len(k.spans) > len(k.cells)*3/4 {
-			k.cells = k.cellsOf(len(k.spans))
+		if len(k.ends) > len(k.cells)*3/4 {
+			k.cells = k.cellsOf(len(k.ends))
 		} else {
 			k.insert(k.cells, n)
 		}
@@ -133,7 +135,7 @@ func (k *keyTable) hashAll() {
 		if k.hashed.Load() {
 			return
 		}
-		k.cells = k.cellsOf(len(k.spans))
+		k.cells = k.cellsOf(len(k.ends))
 		k.hashed.Store(true)
 	})
 }
@@ -167,7 +169,7 @@ func (k *keyTable) find(key string) (int32, bool) {
 func (k *keyTable) findNear(key string, guess int32) (n int32, ok bool) {
 	stop := int32(-1) // where looking ahead met a later key
 	if k.sorted && guess >= 0 {
-		for n := guess; int(n) < len(k.spans) && n < guess+nearWindow; n++ {
+		for n := guess; int(n) < len(k.ends) && n < guess+nearWindow; n++ {
 			c := strings.Compare(k.key(n), key)
 			if c == 0 {
 				return n, true
@@ -196,15 +198,26 @@ func (k *keyTable) findNear(key string, guess int32) (n int32, ok bool) {
 // search finds a key of a sorted table by binary search. A key it does not
 // hold gets the number of the first key after it (its place).
 func (k *keyTable) search(key string) (int32, bool) {
-	n := sort.Search(len(k.spans), func(i int) bool { return k.key(int32(i)) >= key })
-	return int32(n), n < len(k.spans) && k.key(int32(n)) == key
+	n := sort.Search(len(k.ends), func(i int) bool { return k.key(int32(i)) >= key })
+	return int32(n), n < len(k.ends) && k.key(int32(n)) == key
 }
 
 // key returns the key numbered n.
-func (k *keyTable) key(n int32) string { return str(k.arena, k.spans[n]) }
+func (k *keyTable) key(n int32) string {
+	from := uint32(0)
+	if n > 0 {
+		from = k.ends[n-1]
+	}
+	return str(k.arena, span{from, k.ends[n]})
+}
+
+// bytes is the memory the table holds.
+func (k *keyTable) bytes() int64 {
+	return int64(cap(k.arena) + 4*cap(k.ends) + 8*cap(k.cells))
+}
 
 // len is how many keys the table holds.
-func (k *keyTable) len() int { return len(k.spans) }
+func (k *keyTable) len() int { return len(k.ends) }
 
 // keep appends b to an arena and returns its span.
 func keep(arena *[]byte, b []byte) span {

@@ -230,6 +230,7 @@ func (e *Engine) planSource(ctx context.Context, s *source, full bool, gc *spars
 		if err := e.loadIndexes(sr, active); err != nil {
 			return err
 		}
+		sr.gc.indexed(indexBytes(sr.keys, active))
 		// Sized for the read: growing a table of a million keys rehashes
 		// it over and over, on the goroutine that records results.
 		sr.seen = newSeenSet(sr.keys, sr.expected)
@@ -438,7 +439,7 @@ func (e *Engine) evalRow(sr *sourceRun, tr *targetRun, ev *rules.Evaluator, s *r
 	if err != nil {
 		return nil, err
 	}
-	if managed && ie.hash == h && !t.usesNow {
+	if managed && sameFingerprint(ie.hash, h) && !t.usesNow {
 		return nil, nil // same record, same policy: same result
 	}
 	if tr.full.Load() {

@@ -26,3 +26,24 @@ func TestSeenSetKeepsFirstLines(t *testing.T) {
 		}
 	}
 }
+
+// TestSeenSetKeepsLinesPastFourBytes: a numbered key's line is kept in 4
+// bytes, and one past what they hold is kept whole beside them.
+func TestSeenSetKeepsLinesPastFourBytes(t *testing.T) {
+	keys := newKeyTable(0)
+	for _, k := range []string{"E1", "E2", "E3"} {
+		keys.add([]byte(k))
+	}
+	s := newSeenSet(keys, 3)
+	for key, line := range map[string]int64{"E1": farLine - 1, "E2": farLine, "E3": 5_000_000_000} {
+		if first, dup := s.add(key, s.position(key), line); first != line || dup {
+			t.Errorf("add(%s, %d) = %d, %v", key, line, first, dup)
+		}
+		if first, dup := s.add(key, s.position(key), line+7); first != line || !dup {
+			t.Errorf("add(%s) again = %d, %v; want %d, true", key, first, dup, line)
+		}
+		if got := s.lineOf(key); got != line {
+			t.Errorf("lineOf(%s) = %d, want %d", key, got, line)
+		}
+	}
+}

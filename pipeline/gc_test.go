@@ -188,8 +188,8 @@ func TestFirstSyncReadsWithTheCollectorOff(t *testing.T) {
 
 // TestFirstSyncSizesItsOpListsOnce: with the collector off, the op list
 // is sized from the first batch for the whole read (the source estimates
-// its records), so it does not double later; the plan is the same as with
-// the collector on.
+// its records), so it does not double later, unless that would pass a
+// quarter of the memory limit; the plan is the same either way.
 func TestFirstSyncSizesItsOpListsOnce(t *testing.T) {
 	restore := batchRows
 	t.Cleanup(func() { batchRows = restore })
@@ -201,28 +201,32 @@ func TestFirstSyncSizesItsOpListsOnce(t *testing.T) {
 	for i := range rows {
 		fmt.Fprintf(&csv, "E%d,N%d,d,%d\n", i, i, 1+i%5)
 	}
-	plans := map[bool]*plan.Plan{}
-	for _, off := range []bool{false, true} {
+	plans := map[string]*plan.Plan{}
+	for name, limit := range map[string]int64{
+		"collector on": 0,
+		"off":          4 << 30,
+		"off, small":   1 << 20, // a quarter is 256 kB: less than 3,000 ops
+	} {
 		f := newFixture(t, map[string]string{"idsync.yaml": unbounded, "day1.csv": csv.String()})
 		e := f.engine(map[string]string{"HR": "day1.csv"})
-		if off {
-			e.opts.PlanMemoryLimit = 4 << 30
-		}
+		e.opts.PlanMemoryLimit = limit
 		p, err := e.Plan(t.Context(), PlanOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		plans[off] = p
+		plans[name] = p
 	}
-	ops := plans[true].Targets[0].Ops
+	ops := plans["off"].Targets[0].Ops
 	if len(ops) != rows || cap(ops) > rows+rows/16 {
 		t.Errorf("collector off: %d ops in a list of %d, want %d in one sized for about that", len(ops), cap(ops), rows)
 	}
-	if ops := plans[false].Targets[0].Ops; cap(ops) != 4096 {
-		t.Errorf("collector on: a list of %d for %d ops, want one doubled to 4096", cap(ops), len(ops))
-	}
-	if diff := cmp.Diff(opList(plans[false]), opList(plans[true])); diff != "" {
-		t.Errorf("plans differ (-collector on +off):\n%s", diff)
+	for _, name := range []string{"collector on", "off, small"} {
+		if ops := plans[name].Targets[0].Ops; cap(ops) != 4096 {
+			t.Errorf("%s: a list of %d for %d ops, want one doubled to 4096", name, cap(ops), len(ops))
+		}
+		if diff := cmp.Diff(opList(plans[name]), opList(plans["off"])); diff != "" {
+			t.Errorf("plans differ (-%s +off):\n%s", name, diff)
+		}
 	}
 }
 

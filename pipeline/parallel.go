@@ -6,12 +6,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/idsync/idsync/connectors"
+	"github.com/idsync/idsync/pipeline/plan"
 	"github.com/idsync/idsync/rules"
 )
 
@@ -279,17 +281,26 @@ func (sr *sourceRun) applyBatch(active []*targetRun, d batchDone) {
 // themselves. Only a plan run with the collector off asks for it (see
 // collectorOff): a collection scans the spare capacity, and presized lists
 // then cost more page faults than doubling (1M first plan: 630k against
-// 575k).
+// 575k). Lists that would pass the budget, on a wild estimate, double as
+// before.
 func (sr *sourceRun) presizeOps(active []*targetRun) {
-	if !sr.presize || sr.presized || sr.rows == 0 || sr.expected <= sr.rows {
+	if sr.presizeBudget <= 0 || sr.presized || sr.rows == 0 || sr.expected <= sr.rows {
 		return
 	}
 	sr.presized = true
-	for _, tr := range active {
-		want := len(tr.out.Ops) * sr.expected / sr.rows
-		want += want / 32
-		if want > cap(tr.out.Ops) {
-			tr.out.Ops = slices.Grow(tr.out.Ops, want-len(tr.out.Ops))
+	want := make([]int, len(active))
+	var bytes int64
+	for i, tr := range active {
+		want[i] = len(tr.out.Ops) * sr.expected / sr.rows
+		want[i] += want[i] / 32
+		bytes += int64(want[i]) * int64(unsafe.Sizeof(plan.Op{}))
+	}
+	if bytes > sr.presizeBudget {
+		return
+	}
+	for i, tr := range active {
+		if want[i] > cap(tr.out.Ops) {
+			tr.out.Ops = slices.Grow(tr.out.Ops, want[i]-len(tr.out.Ops))
 		}
 	}
 }

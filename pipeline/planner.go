@@ -81,9 +81,11 @@ type sourceRun struct {
 	rows    int                // records delivered in batches
 	rejects []plan.Reject
 	gc      *sparseGC // hears how many ops the read has produced
-	// presize asks for the op lists to be sized once from the first batch
-	// (presizeOps); presized says it is done.
-	presize, presized bool
+	// presizeBudget, when above zero, asks for the op lists to be sized
+	// once from the first batch, in at most that many bytes (presizeOps);
+	// presized says it is done.
+	presizeBudget int64
+	presized      bool
 }
 
 // Plan reads every source once, evaluates each target's rules and diffs
@@ -95,11 +97,14 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 		return nil, err
 	}
 	gc := &sparseGC{}
-	presize := false
+	var presizeBudget int64
 	if first {
 		var restore func()
 		if e.opts.PlanMemoryLimit > 0 {
-			restore, presize = collectorOff(e.opts.PlanMemoryLimit), true
+			// A quarter of the limit: a wild estimate must not make the
+			// op lists alone reach it, where the collector would run
+			// over and over.
+			restore, presizeBudget = collectorOff(e.opts.PlanMemoryLimit), e.opts.PlanMemoryLimit/4
 		} else {
 			restore = planGC(e.opts.PlanGCPercent)
 		}
@@ -119,7 +124,7 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 		if err != nil {
 			return nil, err
 		}
-		sr, err := e.planSource(ctx, s, full, gc, presize)
+		sr, err := e.planSource(ctx, s, full, gc, presizeBudget)
 		if err != nil {
 			return nil, err
 		}
@@ -208,8 +213,8 @@ func isTargetDown(err error) bool {
 	return errors.Is(err, connectors.ErrRetryable) || errors.Is(err, connectors.ErrTerminal)
 }
 
-func (e *Engine) planSource(ctx context.Context, s *source, full bool, gc *sparseGC, presize bool) (*sourceRun, error) {
-	sr := &sourceRun{s: s, full: full, dups: map[string][]int64{}, ready: make(chan struct{}), gc: gc, presize: presize}
+func (e *Engine) planSource(ctx context.Context, s *source, full bool, gc *sparseGC, presizeBudget int64) (*sourceRun, error) {
+	sr := &sourceRun{s: s, full: full, dups: map[string][]int64{}, ready: make(chan struct{}), gc: gc, presizeBudget: presizeBudget}
 	var active []*targetRun // skipped targets are reported, in config order, but given no ops
 	for _, t := range s.targets {
 		tr, err := e.startTarget(ctx, t)

@@ -28,7 +28,7 @@ func planGC(percent int) (restore func()) {
 //
 // Such a plan keeps nearly all it allocates, so each collection marks the
 // plan built so far and frees little. Worse, it scans the spare capacity
-// of the op lists (presized for the whole read, see presize): reading
+// of the op lists (presized for the whole read, see presizeOps): reading
 // untouched memory maps the zero page there, and the recorder's write
 // then takes a copy-on-write fault instead of a plain one. With the
 // collector off and the op lists presized, a 1M first plan took 3.13-3.29

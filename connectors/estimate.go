@@ -23,6 +23,11 @@ const estimateSample = 256 << 10
 // It returns -1 when the file cannot be read or holds no line end in the
 // sample (one huge line, or an empty file).
 func EstimateLines(path string) int {
+	// Stat before opening: opening a named pipe would wait for its
+	// writer, and closing it again could leave the writer with no reader.
+	if info, err := os.Stat(path); err != nil || !info.Mode().IsRegular() {
+		return -1
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return -1

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"unsafe"
@@ -81,8 +83,21 @@ func (s slot) bits() uint64 { return uint64(s.hash[0])<<32 | uint64(s.hash[1]) }
 
 func (s slot) present() bool { return s.bits()&slotPresent != 0 }
 
-// newSlot is the slot of a managed entry, its id kept in ids.
-func newSlot(ids *[]byte, id []byte, hash uint64, disabled, deprovisioned bool) slot {
+// errIDsFull says a target's ids passed what a slot can point into.
+var errIDsFull = errors.New("its entries' ids pass the 4 GB a plan's index holds for one target")
+
+// maxIDBytes is the most a target's ids may take (see newSlot). Tests
+// lower it.
+var maxIDBytes = math.MaxUint32
+
+// newSlot is the slot of a managed entry, its id kept in ids. A slot
+// points into ids with 32 bits, so ids may hold at most 4 GB: 30M entries
+// with ids of 140 bytes. Past that the offsets would wrap and name other
+// entries' ids, so it fails instead.
+func newSlot(ids *[]byte, id []byte, hash uint64, disabled, deprovisioned bool) (slot, error) {
+	if len(*ids)+binary.MaxVarintLen64+len(id) > maxIDBytes {
+		return slot{}, errIDsFull
+	}
 	bits := hash&^slotFlags | slotPresent
 	if disabled {
 		bits |= slotDisabled
@@ -90,7 +105,7 @@ func newSlot(ids *[]byte, id []byte, hash uint64, disabled, deprovisioned bool) 
 	if deprovisioned {
 		bits |= slotDeprovisioned
 	}
-	return slot{hash: [2]uint32{uint32(bits >> 32), uint32(bits)}, id: keepID(ids, id)}
+	return slot{hash: [2]uint32{uint32(bits >> 32), uint32(bits)}, id: keepID(ids, id)}, nil
 }
 
 // sameFingerprint reports whether a stored fingerprint (an entry's hash,
@@ -208,8 +223,12 @@ func newIndexScan(size int) *indexScan {
 func (sc *indexScan) run(store *snapshots.Store, target string) {
 	c := <-sc.free
 	err := store.ScanIndex(target, func(key []byte, e *snapshots.IndexEntry) error {
+		s, err := newSlot(&sc.ids, e.ID, e.Hash, e.Disabled, e.Deprovisioned)
+		if err != nil {
+			return fmt.Errorf("target %s: %w", target, err)
+		}
 		c.keys = append(c.keys, keep(&c.arena, key))
-		c.slots = append(c.slots, newSlot(&sc.ids, e.ID, e.Hash, e.Disabled, e.Deprovisioned))
+		c.slots = append(c.slots, s)
 		if len(c.keys) == chunkEntries {
 			sc.full <- c
 			c = <-sc.free
@@ -315,7 +334,10 @@ func (x *stateIndex) load(keys []string) error {
 		x.keys.add([]byte(en.Key))
 		s := slot{}
 		if ok {
-			s = newSlot(&x.ids, []byte(en.ID), en.Hash, en.Disabled, en.Deprovisioned)
+			var err error
+			if s, err = newSlot(&x.ids, []byte(en.ID), en.Hash, en.Disabled, en.Deprovisioned); err != nil {
+				return fmt.Errorf("target %s: %w", x.target, err)
+			}
 		}
 		x.rows = append(x.rows, s)
 		return nil

@@ -1,10 +1,12 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -231,7 +233,10 @@ func TestSlotKeepsFlagsBesideTheFingerprint(t *testing.T) {
 	for i := range 64 {
 		h := spreadHash(i) ^ uint64(i) // every pattern of the low bits
 		for _, flags := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
-			s := newSlot(&x.ids, []byte(fmt.Sprint("id", i)), h, flags[0], flags[1])
+			s, err := newSlot(&x.ids, []byte(fmt.Sprint("id", i)), h, flags[0], flags[1])
+			if err != nil {
+				t.Fatal(err)
+			}
 			ie := x.entry(&s)
 			if !s.present() || ie.disabled != flags[0] || ie.deprovisioned != flags[1] || ie.id != fmt.Sprint("id", i) {
 				t.Fatalf("slot of %x %v: present %v, entry %+v", h, flags, s.present(), ie)
@@ -251,5 +256,34 @@ func TestSlotKeepsFlagsBesideTheFingerprint(t *testing.T) {
 	}
 	if n := unsafe.Sizeof(slot{}); n != 12 {
 		t.Errorf("a slot is %d bytes, want 12: a 10M plan holds 30M", n)
+	}
+}
+
+// TestIndexRefusesIDsPastWhatSlotsAddress: a target whose ids would pass
+// what a slot's 32-bit offset reaches fails its plan with a clear error,
+// rather than wrap and give entries other entries' ids.
+func TestIndexRefusesIDsPastWhatSlotsAddress(t *testing.T) {
+	defer func(n int) { maxIDBytes = n }(maxIDBytes)
+	st, err := snapshots.Open("", snapshots.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for i := range 100 {
+		en := snapshots.Entry{Key: fmt.Sprintf("E%03d", i), ID: fmt.Sprintf("uid=e%03d,ou=people,dc=example,dc=com", i), Hash: spreadHash(i)}
+		if err := st.Commit("dir", snapshots.Change{Entry: en}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load := func() error {
+		runs := []*targetRun{{t: &target{cfg: &config.Target{Name: "dir"}}, out: &plan.Target{Managed: 100}}}
+		return (&Engine{store: st}).loadIndexes(&sourceRun{full: true}, runs)
+	}
+	if err := load(); err != nil {
+		t.Fatalf("ids well within the bound: %v", err)
+	}
+	maxIDBytes = 50 * 40 // room for about half of them
+	if err := load(); !errors.Is(err, errIDsFull) || !strings.Contains(err.Error(), "target dir") {
+		t.Errorf("ids past the bound: %v, want errIDsFull naming the target", err)
 	}
 }

@@ -49,6 +49,21 @@ func (f *fixture) engine(env map[string]string) *Engine {
 	return newEngine(f.t, f.dir, f.store, env)
 }
 
+// memoryStore is an empty state store in memory, closed when the test ends.
+func memoryStore(t testing.TB) *snapshots.Store {
+	t.Helper()
+	st, err := snapshots.Open("", snapshots.Options{InMemory: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := st.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return st
+}
+
 func newEngine(t testing.TB, dir string, store *snapshots.Store, env map[string]string) *Engine {
 	t.Helper()
 	cfg, err := config.Load(filepath.Join(dir, "idsync.yaml"), config.Options{Env: func(k string) (string, bool) {

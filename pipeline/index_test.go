@@ -123,11 +123,7 @@ func TestFullIndexesShareOneKeyTable(t *testing.T) {
 // named after both, loads the full indexes and checks each target's view.
 func checkSharedIndexes(t *testing.T, managed map[string][]string) {
 	t.Helper()
-	st, err := snapshots.Open("", snapshots.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := memoryStore(t)
 	var runs []*targetRun
 	all := map[string]bool{}
 	for _, name := range []string{"a", "b", "c"} {
@@ -264,11 +260,7 @@ func TestSlotKeepsFlagsBesideTheFingerprint(t *testing.T) {
 // rather than wrap and give entries other entries' ids.
 func TestIndexRefusesIDsPastWhatSlotsAddress(t *testing.T) {
 	defer func(n int) { maxIDBytes = n }(maxIDBytes)
-	st, err := snapshots.Open("", snapshots.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := memoryStore(t)
 	for i := range 100 {
 		en := snapshots.Entry{Key: fmt.Sprintf("E%03d", i), ID: fmt.Sprintf("uid=e%03d,ou=people,dc=example,dc=com", i), Hash: spreadHash(i)}
 		if err := st.Commit("dir", snapshots.Change{Entry: en}); err != nil {

@@ -13,11 +13,7 @@ import (
 // deleteEmptyGroups trusts, changes only when a user's groups do, however
 // often a membership is committed.
 func TestMemberCountsFollowTheGroups(t *testing.T) {
-	st, err := snapshots.Open("", snapshots.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := memoryStore(t)
 	e := &Engine{store: st}
 	if err := st.Commit("dir", snapshots.Change{Group: &snapshots.GroupEntry{Name: "eng", ID: "g1"}}); err != nil {
 		t.Fatal(err)

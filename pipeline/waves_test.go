@@ -192,11 +192,7 @@ func sqliteRows(t *testing.T, dir string) []string {
 // without being planned; a reference to a managed identity is work and
 // counts; and once opsPerRun ops are counted, later records wait.
 func TestWaveBoundCountsWorkNotGuesses(t *testing.T) {
-	st, err := snapshots.Open("", snapshots.Options{InMemory: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := memoryStore(t)
 	if err := st.Commit("dir", snapshots.Change{Entry: snapshots.Entry{Key: "BOSS", ID: "1"}}); err != nil {
 		t.Fatal(err)
 	}

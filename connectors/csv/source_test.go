@@ -17,23 +17,33 @@ import (
 
 var cols = []batch.Column{{Name: "id", Type: batch.String}, {Name: "name", Type: batch.String}, {Name: "hired", Type: batch.Timestamp}, {Name: "level", Type: batch.Int}}
 
+// writeSource writes content to a file and returns a source over it with
+// the test columns, keyed by id, and the rest of opts.
+func writeSource(t *testing.T, content string, opts Options) *Source {
+	t.Helper()
+	opts.Path = filepath.Join(t.TempDir(), "hr.csv")
+	if err := os.WriteFile(opts.Path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts.Key, opts.Columns = "id", cols
+	src, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
+}
+
 // read runs a source over content and returns the records read, as
 // key@line, and the rejects.
 func read(t *testing.T, content string, opts Options) (keys []string, rejects []string) {
 	t.Helper()
 	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
 	defer mem.AssertSize(t, 0)
-	path := filepath.Join(t.TempDir(), "hr.csv")
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	opts.Path, opts.Key, opts.Columns, opts.Batch.Allocator = path, "id", cols, mem
-	reject, got := sourcetest.Rejects(path)
-	opts.Reject = reject
-	src, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	opts.Batch.Allocator = mem
+	src := writeSource(t, content, opts)
+	// The sink strips the path, which is known only now.
+	reject, got := sourcetest.Rejects(src.Name())
+	src.opts.Reject = reject
 	return sourcetest.Collect(t, src, "id"), *got
 }
 
@@ -138,7 +148,6 @@ func TestBatchesAreBounded(t *testing.T) {
 }
 
 func TestFileLevelErrors(t *testing.T) {
-	dir := t.TempDir()
 	tests := map[string]struct {
 		content string
 		want    string
@@ -148,15 +157,8 @@ func TestFileLevelErrors(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			path := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".csv")
-			if err := os.WriteFile(path, []byte(tc.content), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			src, err := New(Options{Path: path, Key: "id", Columns: cols})
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = src.Read(context.Background(), func(arrow.RecordBatch) error { return nil })
+			src := writeSource(t, tc.content, Options{})
+			err := src.Read(context.Background(), func(arrow.RecordBatch) error { return nil })
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("%s: err = %v, want it to contain %q", name, err, tc.want)
 			}
@@ -167,18 +169,12 @@ func TestFileLevelErrors(t *testing.T) {
 // TestEstimateRecordsLeavesOutTheHeader: a small file is counted, not
 // guessed, and its header is no record.
 func TestEstimateRecordsLeavesOutTheHeader(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "hr.csv")
-	if err := os.WriteFile(path, []byte("id,name,hired,level\nE1,Ann,,1\nE2,Bo,,2\nE3,Cy,,3\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	src, err := New(Options{Path: path, Key: "id", Columns: cols})
-	if err != nil {
-		t.Fatal(err)
-	}
+	src := writeSource(t, "id,name,hired,level\nE1,Ann,,1\nE2,Bo,,2\nE3,Cy,,3\n", Options{})
 	if got := src.EstimateRecords(); got != 3 {
 		t.Errorf("EstimateRecords = %d, want 3", got)
 	}
-	if src, err = New(Options{Path: path + ".missing", Key: "id", Columns: cols}); err != nil || src.EstimateRecords() != -1 {
+	src, err := New(Options{Path: src.Name() + ".missing", Key: "id", Columns: cols})
+	if err != nil || src.EstimateRecords() != -1 {
 		t.Errorf("EstimateRecords of a missing file = %d (%v), want -1", src.EstimateRecords(), err)
 	}
 }

@@ -229,11 +229,11 @@ func TestSlotKeepsFlagsBesideTheFingerprint(t *testing.T) {
 	for i := range 64 {
 		h := spreadHash(i) ^ uint64(i) // every pattern of the low bits
 		for _, flags := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
-			s, err := newSlot(&x.ids, []byte(fmt.Sprint("id", i)), h, flags[0], flags[1])
+			s, err := newSlot(&x.ids, []byte(fmt.Sprint("key", i)), []byte(fmt.Sprint("id", i)), h, flags[0], flags[1])
 			if err != nil {
 				t.Fatal(err)
 			}
-			ie := x.entry(&s)
+			ie := x.entry(&s, fmt.Sprint("key", i))
 			if !s.present() || ie.disabled != flags[0] || ie.deprovisioned != flags[1] || ie.id != fmt.Sprint("id", i) {
 				t.Fatalf("slot of %x %v: present %v, entry %+v", h, flags, s.present(), ie)
 			}
@@ -277,5 +277,54 @@ func TestIndexRefusesIDsPastWhatSlotsAddress(t *testing.T) {
 	maxIDBytes = 50 * 40 // room for about half of them
 	if err := load(); !errors.Is(err, errIDsFull) || !strings.Contains(err.Error(), "target dir") {
 		t.Errorf("ids past the bound: %v, want errIDsFull naming the target", err)
+	}
+}
+
+// TestIndexKeepsNoCopyOfAnIDThatIsItsKey: an entry whose id is its key
+// keeps no second copy in the ids, and still reads back its id, beside
+// entries whose ids differ, on a full and on a delta index.
+func TestIndexKeepsNoCopyOfAnIDThatIsItsKey(t *testing.T) {
+	st := memoryStore(t)
+	want := map[string]string{}
+	other := 0 // bytes the ids that are not keys take
+	for i := range 200 {
+		key := fmt.Sprintf("E%03d", i)
+		id := key
+		if i%3 == 0 {
+			id = "uid=" + key + ",ou=people"
+			other += 1 + len(id)
+		}
+		want[key] = id
+		if err := st.Commit("dir", snapshots.Change{Entry: snapshots.Entry{Key: key, ID: id, Hash: spreadHash(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs := []*targetRun{{t: &target{cfg: &config.Target{Name: "dir"}}, out: &plan.Target{Managed: len(want)}}}
+	if err := (&Engine{store: st}).loadIndexes(&sourceRun{full: true}, runs); err != nil {
+		t.Fatal(err)
+	}
+	full := runs[0].index
+	if len(full.ids) != other {
+		t.Errorf("the full index's ids take %d bytes, want %d: only the ids that are not keys", len(full.ids), other)
+	}
+	seen := 0
+	full.each(func(key string, p position, ie indexEntry) {
+		seen++
+		if ie.id != want[key] {
+			t.Errorf("full index: %s has id %q, want %q", key, ie.id, want[key])
+		}
+	})
+	if seen != len(want) {
+		t.Errorf("full index: %d entries, want %d", seen, len(want))
+	}
+	delta := &stateIndex{store: st, target: "dir", keys: newKeyTable(0), stride: 1}
+	for key, id := range want {
+		ie, ok, err := delta.get(key)
+		if err != nil || !ok || ie.id != id {
+			t.Errorf("delta index: %s has id %q (%v, %v), want %q", key, ie.id, ok, err, id)
+		}
+	}
+	if len(delta.ids) != other {
+		t.Errorf("the delta index's ids take %d bytes, want %d", len(delta.ids), other)
 	}
 }

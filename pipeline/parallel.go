@@ -134,6 +134,7 @@ func (e *Engine) readParallel(ctx context.Context, sr *sourceRun, src connectors
 				ops += len(tr.out.Ops)
 			}
 			sr.gc.holding(ops, sr.rows)
+			e.store.TrimMapped()
 		}
 	}
 	if err := <-readErr; err != nil && ctx.Err() == nil {

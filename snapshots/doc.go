@@ -7,5 +7,7 @@
 // provisioning log's records are stored a call's worth together, so they
 // go to Badger's value log, written once (history.go). Details reads one
 // entry's attributes and groups; DetailsOf walks many in key order
-// (details.go). It depends on Badger only and has its own types.
+// (details.go). A store opened without compactions, as a plan opens it,
+// can drop the pages of its tables the process has mapped (TrimMapped,
+// mapped.go). It depends on Badger only and has its own types.
 package snapshots

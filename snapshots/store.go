@@ -29,6 +29,12 @@ type Options struct {
 	// survive a killed process (the OS holds them) but not a power cut;
 	// callers call Sync at their commit points instead.
 	SyncWrites bool
+	// NoCompactions keeps Badger's compactors off, for a process that
+	// writes next to nothing, as a plan does. No table then closes while
+	// the store is open, which makes TrimMapped safe (see mapped.go).
+	// Many writes would stall: with nothing compacting them, Badger stops
+	// writers once level 0 holds 16 tables.
+	NoCompactions bool
 	// tune adjusts Badger's options, for tests.
 	tune func(badger.Options) badger.Options
 }
@@ -39,11 +45,26 @@ type Store struct {
 	// logSeq numbers the provisioning log's values; leased on first use.
 	logMu  sync.Mutex
 	logSeq *badger.Sequence
+	trim   mappedTrim
 }
 
 // Open opens (creating if needed) the state directory. Badger's directory
 // lock makes a second process fail fast with ErrLocked.
 func Open(dir string, opts Options) (*Store, error) {
+	s, err := open(dir, opts)
+	if errors.Is(err, errUpgradeCompacts) {
+		// An upgrade rewrites entries, maybe more than a level 0 that
+		// nothing compacts can take before Badger stalls its writers.
+		opts.NoCompactions = false
+		s, err = open(dir, opts)
+	}
+	return s, err
+}
+
+// errUpgradeCompacts: the store needs an upgrade, which needs compactions.
+var errUpgradeCompacts = errors.New("the key format upgrade needs compactions")
+
+func open(dir string, opts Options) (*Store, error) {
 	bo := badger.DefaultOptions(dir).
 		WithLogger(nil).
 		// Badger's own expvar counters, which nothing reads here: each
@@ -88,6 +109,9 @@ func Open(dir string, opts Options) (*Store, error) {
 		// 5% less CPU (31.9 and 30.8 s against 33.2 and 32.6 s), and the
 		// plans measured the same or slightly faster.
 		WithBlockCacheSize(0)
+	if opts.NoCompactions {
+		bo = bo.WithNumCompactors(0)
+	}
 	if opts.InMemory {
 		bo.Dir, bo.ValueDir = "", ""
 		// With no value log, Badger refuses values above the threshold,
@@ -113,14 +137,15 @@ func Open(dir string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open state %s: %w", dir, err)
 	}
 	s := &Store{db: db}
-	if err := s.checkVersion(dir); err != nil {
+	if err := s.checkVersion(dir, opts.NoCompactions); err != nil {
 		_ = db.Close() // the version error is the one to report
 		return nil, err
 	}
+	s.trim.start(dir, opts)
 	return s, nil
 }
 
-func (s *Store) checkVersion(dir string) error {
+func (s *Store) checkVersion(dir string, noCompactions bool) error {
 	var got uint64
 	err := s.db.Update(func(txn *badger.Txn) error {
 		item, err := txn.Get(versionKey)
@@ -146,6 +171,8 @@ func (s *Store) checkVersion(dir string) error {
 		return err
 	case got > FormatVersion:
 		return fmt.Errorf("state %s uses key format v%d, this idsync reads up to v%d: %w", dir, got, FormatVersion, ErrNewerFormat)
+	case got < FormatVersion && noCompactions:
+		return errUpgradeCompacts
 	case got < FormatVersion:
 		if err := s.migrate(got); err != nil {
 			return fmt.Errorf("state %s: upgrading key format v%d to v%d: %w", dir, got, FormatVersion, err)
@@ -156,6 +183,9 @@ func (s *Store) checkVersion(dir string) error {
 
 // Close flushes and closes the store.
 func (s *Store) Close() error {
+	s.trim.mu.Lock() // no trim while Badger unmaps its tables
+	defer s.trim.mu.Unlock()
+	s.trim.on = false
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
 	if s.logSeq != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/idsync/idsync/pipeline"
 	"github.com/idsync/idsync/pipeline/plan"
 	"github.com/idsync/idsync/pipeline/planfmt"
+	"github.com/idsync/idsync/snapshots"
 )
 
 func applyCommand() *cli.Command {
@@ -26,7 +27,7 @@ func applyCommand() *cli.Command {
 			fullFlag,
 		},
 		Action: func(c *cli.Context) (err error) {
-			s, err := openSession(c)
+			s, err := openSession(c, snapshots.Options{})
 			if err != nil {
 				return err
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/idsync/idsync/pipeline"
 	"github.com/idsync/idsync/pipeline/plan"
 	"github.com/idsync/idsync/pipeline/planfmt"
+	"github.com/idsync/idsync/snapshots"
 )
 
 func explainCommand() *cli.Command {
@@ -25,7 +26,7 @@ func explainCommand() *cli.Command {
 			&cli.BoolFlag{Name: "apply", Usage: "apply this identity's ops now (provision on demand)"},
 		},
 		Action: func(c *cli.Context) (err error) {
-			s, err := openSession(c)
+			s, err := openSession(c, snapshots.Options{})
 			if err != nil {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/idsync/idsync/pipeline/config"
+	"github.com/idsync/idsync/snapshots"
 )
 
 func logCommand() *cli.Command {
@@ -30,7 +31,7 @@ func logCommand() *cli.Command {
 				}
 				since = time.Now().Add(-d)
 			}
-			s, err := openSession(c)
+			s, err := openSession(c, snapshots.Options{})
 			if err != nil {
 				return err
 			}

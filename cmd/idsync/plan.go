@@ -9,6 +9,7 @@ import (
 	"github.com/idsync/idsync/pipeline"
 	"github.com/idsync/idsync/pipeline/plan"
 	"github.com/idsync/idsync/pipeline/planfmt"
+	"github.com/idsync/idsync/snapshots"
 )
 
 func planCommand() *cli.Command {
@@ -28,7 +29,7 @@ func planCommand() *cli.Command {
 			if format != "text" && format != "jsonl" {
 				return exitf(exitConfig, "--format: want text or jsonl, got %q", format)
 			}
-			s, err := openSession(c)
+			s, err := openSession(c, snapshots.Options{NoCompactions: true})
 			if err != nil {
 				return err
 			}

@@ -24,7 +24,9 @@ type session struct {
 	engine *pipeline.Engine
 }
 
-func openSession(c *cli.Context) (*session, error) {
+// openSession opens config, state and engine; opts are the state's (plan
+// opens it without compactions, see snapshots.Options).
+func openSession(c *cli.Context, opts snapshots.Options) (*session, error) {
 	g, err := parseGlobals(c)
 	if err != nil {
 		return nil, err
@@ -33,7 +35,7 @@ func openSession(c *cli.Context) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := snapshots.Open(cfg.State, snapshots.Options{})
+	store, err := snapshots.Open(cfg.State, opts)
 	if err != nil {
 		if errors.Is(err, snapshots.ErrLocked) {
 			return nil, exitf(exitFailure, "%v; wait for it to finish or stop it", err)

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/idsync/idsync/snapshots"
 )
 
 func stateCommand() *cli.Command {
@@ -17,7 +19,7 @@ func stateCommand() *cli.Command {
 			Usage: "list failed ops waiting for a retry; release or drop one",
 			Flags: []cli.Flag{target},
 			Action: func(c *cli.Context) (err error) {
-				s, err := openSession(c)
+				s, err := openSession(c, snapshots.Options{})
 				if err != nil {
 					return err
 				}
@@ -59,7 +61,7 @@ func escrowEdit(name, usage string, target *cli.StringFlag) *cli.Command {
 			if key == "" || c.NArg() != 1 {
 				return exitf(exitConfig, "state escrow %s: give exactly one KEY", name)
 			}
-			s, err := openSession(c)
+			s, err := openSession(c, snapshots.Options{})
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,31 @@
+package snapshots
+
+import "sync"
+
+// Badger reads its tables through memory maps, and every page a read
+// touches stays mapped into the process until the table closes. A plan
+// touches many: the scan of every entry's fingerprint, and the point reads
+// of changed records' attributes, each of which maps the page's
+// neighbours too (the kernel's fault-around maps up to 16 pages already
+// in its cache). A 1M-identity steady plan ended with 634 MB of tables
+// mapped beside 200 MB of its own memory. Those pages are the kernel's
+// page cache, which it can reclaim, but they count in the process's RSS,
+// which is what monitors read and what the OOM killer scores.
+//
+// TrimMapped drops those mappings as they grow. It is safe only while no
+// table closes: madvise(MADV_DONTNEED) on a range whose table was unmapped
+// and whose addresses were reused for the process's own memory would zero
+// that memory. Tables close only when a compaction replaces them, so the
+// store trims only when opened with Options.NoCompactions.
+
+// trimBytes is how far the mapped file pages may grow between trims.
+// Tests lower it.
+var trimBytes int64 = 32 << 20
+
+// mappedTrim is a store's trimming state.
+type mappedTrim struct {
+	mu   sync.Mutex
+	on   bool   // opened with NoCompactions, on a directory
+	dir  string // the state directory, as /proc/self/maps names it
+	last int64  // mapped file bytes after the last trim
+}

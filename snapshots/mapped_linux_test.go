@@ -1,0 +1,153 @@
+package snapshots
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	badger "github.com/dgraph-io/badger/v4"
+	"github.com/google/go-cmp/cmp"
+)
+
+// tableRSS is how many bytes of dir's table files the process has mapped
+// and resident, from /proc/self/smaps.
+func tableRSS(t *testing.T, dir string) int64 {
+	t.Helper()
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var total int64
+	inTable := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if fields := strings.Fields(line); len(fields) >= 5 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":") {
+			_, _, ok := tableMapping([]byte(line), dir)
+			inTable = ok
+			continue
+		}
+		if kb, ok := strings.CutPrefix(line, "Rss:"); ok && inTable {
+			n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(kb), "kB")), 10, 64)
+			if err != nil {
+				t.Fatalf("smaps line %q: %v", line, err)
+			}
+			total += n << 10
+		}
+	}
+	return total
+}
+
+// tableStore writes n entries of target "t" into a store in dir, whose
+// close flushes them into a table, and returns their dump.
+func tableStore(t *testing.T, dir string, n int) map[string]string {
+	t.Helper()
+	s, err := Open(dir, Options{})
+	must(t, err)
+	for i := range n {
+		e := Entry{Key: fmt.Sprintf("E%06d", i), ID: fmt.Sprintf("id-%06d", i), Hash: uint64(i) * 0x9e3779b97f4a7c15,
+			Attrs: []byte(strings.Repeat("x", 100))}
+		must(t, s.Commit("t", Change{Entry: e}))
+	}
+	want := dump(t, s, objectPrefix("t"))
+	must(t, s.Close())
+	if tables, _ := filepath.Glob(filepath.Join(dir, "*.sst")); len(tables) == 0 {
+		t.Fatal("closing the store wrote no table")
+	}
+	return want
+}
+
+// TestTrimMappedDropsTablePages: a store opened without compactions drops
+// the table pages a scan mapped, and reads the same entries after; a
+// store with compactions leaves them, since a compaction could unmap a
+// table while it trims.
+func TestTrimMappedDropsTablePages(t *testing.T) {
+	defer func(n int64) { trimBytes = n }(trimBytes)
+	trimBytes = 1
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	must(t, err)
+	want := tableStore(t, dir, 20000)
+
+	for _, noCompactions := range []bool{true, false} {
+		s, err := Open(dir, Options{NoCompactions: noCompactions})
+		must(t, err)
+		if got := dump(t, s, objectPrefix("t")); !cmp.Equal(got, want) {
+			t.Fatalf("noCompactions %v: entries differ from those written", noCompactions)
+		}
+		before := tableRSS(t, dir)
+		if before == 0 {
+			t.Fatalf("noCompactions %v: the scan left no table page mapped", noCompactions)
+		}
+		s.TrimMapped()
+		after := tableRSS(t, dir)
+		switch {
+		case noCompactions && after != 0:
+			t.Errorf("no compactions: %d bytes of tables mapped after the trim, from %d", after, before)
+		case !noCompactions && after == 0:
+			t.Errorf("with compactions: the trim dropped %d bytes of tables", before)
+		}
+		if got := dump(t, s, objectPrefix("t")); !cmp.Equal(got, want) {
+			t.Errorf("noCompactions %v: entries read after the trim differ", noCompactions)
+		}
+		must(t, s.Close())
+	}
+}
+
+// TestOpenUpgradesWithCompactions: a store that needs its key format
+// upgraded opens with compactions on, even when asked for none: the
+// upgrade may write more than an uncompacted level 0 takes.
+func TestOpenUpgradesWithCompactions(t *testing.T) {
+	dir := t.TempDir()
+	db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil))
+	must(t, err)
+	err = db.Update(func(txn *badger.Txn) error { return txn.Set(versionKey, putUint64(FormatVersion-1)) })
+	must(t, errors.Join(err, db.Close()))
+	s, err := Open(dir, Options{NoCompactions: true})
+	must(t, err)
+	if s.trim.on || s.db.Opts().NumCompactors == 0 {
+		t.Errorf("upgraded with compactions off (%d compactors, trimming %v)", s.db.Opts().NumCompactors, s.trim.on)
+	}
+	must(t, s.Close())
+	// Upgraded, it opens as asked.
+	s, err = Open(dir, Options{NoCompactions: true})
+	must(t, err)
+	defer s.Close()
+	if !s.trim.on || s.db.Opts().NumCompactors != 0 {
+		t.Errorf("an upgraded store opened with compactions on (%d compactors, trimming %v)", s.db.Opts().NumCompactors, s.trim.on)
+	}
+}
+
+// TestTableMappingReadsOnlySharedTablesInDir: the lines of
+// /proc/self/maps a trim acts on.
+func TestTableMappingReadsOnlySharedTablesInDir(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		ok   bool
+	}{
+		{"7f0000000000-7f0000100000 r--s 00000000 fd:01 1234 /state/000001.sst", true},
+		{"7f0000000000-7f0000100000 rw-s 00000000 fd:01 1234 /state/000001.sst", true},
+		{"7f0000000000-7f0000100000 r--p 00000000 fd:01 1234 /state/000001.sst", false},     // private: its writes would be lost
+		{"7f0000000000-7f0000100000 r--s 00000000 fd:01 1234 /other/000001.sst", false},     // another store's
+		{"7f0000000000-7f0000100000 r--s 00000000 fd:01 1234 /state/sub/000001.sst", false}, // not directly in dir
+		{"7f0000000000-7f0000100000 rw-s 00000000 fd:01 1234 /state/000001.vlog", false},
+		{"7f0000000000-7f0000100000 r--s 00000000 fd:01 1234 /state/000001.sst (deleted)", false},
+		{"7f0000000000-7f0000100000 rw-p 00000000 00:00 0 [heap]", false},
+		{"7f0000000000-7f0000100000 rw-p 00000000 00:00 0", false},
+		{"7f0000100000-7f0000000000 r--s 00000000 fd:01 1234 /state/000001.sst", false}, // an empty range
+	} {
+		lo, hi, ok := tableMapping([]byte(c.line), "/state")
+		if ok != c.ok || ok && (lo != 0x7f0000000000 || hi != 0x7f0000100000) {
+			t.Errorf("%q: %x-%x %v, want ok %v", c.line, lo, hi, ok, c.ok)
+		}
+	}
+	// A directory with a space in its name.
+	if _, _, ok := tableMapping([]byte("7f00-7f10 r--s 0 fd:01 1 /my state/000001.sst"), "/my state"); !ok {
+		t.Error("a table in a directory with a space was not read")
+	}
+}

@@ -242,9 +242,6 @@ func (sc *indexScan) run(store *snapshots.Store, target string) {
 		if len(c.keys) == chunkEntries {
 			sc.full <- c
 			c = <-sc.free
-			// The scan maps every page of the target's entries; with
-			// the plan's reads that would be most of a 1M plan's RSS.
-			store.TrimMapped()
 		}
 		return nil
 	})

@@ -26,6 +26,7 @@ func (s *Store) DetailsOf(target string, keys []string, groups bool, fn func(i i
 			defer members.close()
 		}
 		for i, key := range keys {
+			s.trimAt(i)
 			a, _, err := attrs.find(key)
 			if err != nil {
 				return fmt.Errorf("target %s key %q: %w", target, key, err)

@@ -9,5 +9,6 @@
 // entry's attributes and groups; DetailsOf walks many in key order
 // (details.go). A store opened without compactions, as a plan opens it,
 // can drop the pages of its tables the process has mapped (TrimMapped,
-// mapped.go). It depends on Badger only and has its own types.
+// mapped.go). It depends on Badger (and x/sys, for madvise) and has its
+// own types.
 package snapshots

@@ -24,7 +24,8 @@ func (s *Store) Count(target string) (int, error) {
 // run looks up only the keys it read instead of scanning every entry.
 func (s *Store) Lookup(target string, keys []string, fn func(e Entry, ok bool) error) error {
 	return s.db.View(func(txn *badger.Txn) error {
-		for _, key := range keys {
+		for i, key := range keys {
+			s.trimAt(i)
 			e := Entry{Key: key}
 			item, err := txn.Get(objectKey(target, key))
 			switch {
@@ -68,7 +69,10 @@ func (s *Store) ScanIndex(target string, fn func(key []byte, e *IndexEntry) erro
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: prefix})
 		defer it.Close()
 		var e IndexEntry
+		n := 0
 		for it.Rewind(); it.Valid(); it.Next() {
+			s.trimAt(n)
+			n++
 			item := it.Item()
 			key := item.Key()[len(prefix):]
 			err := item.Value(func(v []byte) error {

@@ -22,6 +22,19 @@ import "sync"
 // Tests lower it.
 var trimBytes int64 = 32 << 20
 
+// trimStride is how many entries a store's own loops (ScanIndex, Lookup,
+// DetailsOf) read between checks: a 10k-record delta plan on a 10M
+// store mapped 2.3 GB in the lookups of its one batch.
+const trimStride = 1024
+
+// trimAt checks for a trim when a loop has read a multiple of trimStride
+// entries, counting from 0.
+func (s *Store) trimAt(n int) {
+	if n%trimStride == trimStride-1 {
+		s.TrimMapped()
+	}
+}
+
 // mappedTrim is a store's trimming state.
 type mappedTrim struct {
 	mu   sync.Mutex

@@ -151,3 +151,42 @@ func TestTableMappingReadsOnlySharedTablesInDir(t *testing.T) {
 		t.Error("a table in a directory with a space was not read")
 	}
 }
+
+// TestLongReadsTrimAsTheyGo: the store's own loops over many entries
+// (ScanIndex, Lookup, DetailsOf) trim as they read, so that one long read
+// does not map the tables whole before its caller can trim.
+func TestLongReadsTrimAsTheyGo(t *testing.T) {
+	defer func(n int64) { trimBytes = n }(trimBytes)
+	trimBytes = 1
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	must(t, err)
+	want := tableStore(t, dir, 20000)
+	keys := make([]string, 0, len(want))
+	for i := range len(want) {
+		keys = append(keys, fmt.Sprintf("E%06d", i))
+	}
+	reads := map[string]func(s *Store) error{
+		"ScanIndex": func(s *Store) error {
+			return s.ScanIndex("t", func([]byte, *IndexEntry) error { return nil })
+		},
+		"Lookup": func(s *Store) error {
+			return s.Lookup("t", keys, func(Entry, bool) error { return nil })
+		},
+		"DetailsOf": func(s *Store) error {
+			return s.DetailsOf("t", keys, false, func(int, []byte, []string) error { return nil })
+		},
+	}
+	for name, read := range reads {
+		mapped := map[bool]int64{}
+		for _, noCompactions := range []bool{false, true} {
+			s, err := Open(dir, Options{NoCompactions: noCompactions})
+			must(t, err)
+			must(t, read(s))
+			mapped[noCompactions] = tableRSS(t, dir)
+			must(t, s.Close())
+		}
+		if mapped[false] == 0 || mapped[true]*4 > mapped[false] {
+			t.Errorf("%s: %d bytes of tables mapped after it, against %d with compactions on", name, mapped[true], mapped[false])
+		}
+	}
+}

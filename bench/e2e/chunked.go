@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -40,7 +41,21 @@ func buildInSlices(steady, s0 string, size int, idsync string, add func(result))
 		}
 		add(r)
 	}
-	return os.RemoveAll(filepath.Join(steady, "slices"))
+	if err := os.RemoveAll(filepath.Join(steady, "slices")); err != nil {
+		return err
+	}
+	return os.WriteFile(builtMark(steady), []byte(strconv.Itoa(size)), 0o644)
+}
+
+// builtMark is the file that says buildInSlices finished, and with what
+// slice size: a run stopped halfway leaves a state that is not s0's.
+func builtMark(steady string) string { return filepath.Join(steady, "built-in-slices") }
+
+// builtInSlices reports whether buildInSlices finished building steady's
+// state in slices of size rows.
+func builtInSlices(steady string, size int) bool {
+	b, err := os.ReadFile(builtMark(steady))
+	return err == nil && string(b) == strconv.Itoa(size)
 }
 
 // split writes the file's rows in files of size rows each, every one with

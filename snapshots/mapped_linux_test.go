@@ -135,7 +135,8 @@ func TestTableMappingReadsOnlySharedTablesInDir(t *testing.T) {
 		{"7f0000000000-7f0000100000 r--p 00000000 fd:01 1234 /state/000001.sst", false},     // private: its writes would be lost
 		{"7f0000000000-7f0000100000 r--s 00000000 fd:01 1234 /other/000001.sst", false},     // another store's
 		{"7f0000000000-7f0000100000 r--s 00000000 fd:01 1234 /state/sub/000001.sst", false}, // not directly in dir
-		{"7f0000000000-7f0000100000 rw-s 00000000 fd:01 1234 /state/000001.vlog", false},
+		{"7f0000000000-7f0000100000 rw-s 00000000 fd:01 1234 /state/000001.vlog", true},
+		{"7f0000000000-7f0000100000 rw-s 00000000 fd:01 1234 /state/00001.mem", false}, // flushed and unmapped in the background
 		{"7f0000000000-7f0000100000 r--s 00000000 fd:01 1234 /state/000001.sst (deleted)", false},
 		{"7f0000000000-7f0000100000 rw-p 00000000 00:00 0 [heap]", false},
 		{"7f0000000000-7f0000100000 rw-p 00000000 00:00 0", false},

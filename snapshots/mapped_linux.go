@@ -68,26 +68,65 @@ func mappedFileBytes() int64 {
 	return pages * int64(os.Getpagesize())
 }
 
-// dropTables drops every shared mapping of a table or value-log file in
-// dir, and returns how many it dropped.
+// dropTables drops the shared mappings of dir's table and value-log
+// files (see droppable), and returns how many it dropped.
 func dropTables(dir string) int {
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
 		return 0
 	}
 	defer f.Close() //nolint:errcheck // read only: a close error loses nothing
-	n := 0
+	var all []stateMapping
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		lo, hi, ok := tableMapping(sc.Bytes(), dir)
-		if !ok {
-			continue
+		if m, ok := tableMapping(sc.Bytes(), dir); ok {
+			all = append(all, m)
 		}
-		if _, _, e := unix.Syscall(unix.SYS_MADVISE, lo, hi-lo, unix.MADV_DONTNEED); e == 0 {
+	}
+	n := 0
+	for _, m := range droppable(all) {
+		if _, _, e := unix.Syscall(unix.SYS_MADVISE, m.lo, m.hi-m.lo, unix.MADV_DONTNEED); e == 0 {
 			n++
 		}
 	}
 	return n
+}
+
+// stateMapping is a mapped range of one of the store's files.
+type stateMapping struct {
+	lo, hi uintptr
+	name   string // the file's name in the state directory
+}
+
+// droppable is all of mappings but the newest value-log file's: Badger
+// writes there, and a write that fills it truncates and maps it again,
+// which a trim must never race. (A plan writes nothing, but the recovery
+// of a crashed apply's journal does.)
+func droppable(mappings []stateMapping) []stateMapping {
+	newest := -1
+	for _, m := range mappings {
+		if n, ok := vlogNumber(m.name); ok && n > newest {
+			newest = n
+		}
+	}
+	var out []stateMapping
+	for _, m := range mappings {
+		if n, ok := vlogNumber(m.name); !ok || n != newest {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// vlogNumber is a value-log file's number: Badger names them 000001.vlog
+// and on, wider past a million.
+func vlogNumber(name string) (int, bool) {
+	digits, ok := strings.CutSuffix(name, ".vlog")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(digits)
+	return n, err == nil
 }
 
 // tableMapping parses one line of /proc/self/maps ("lo-hi perms offset
@@ -96,28 +135,28 @@ func dropTables(dir string) int {
 // one: dropping its pages would lose what the process wrote there. The
 // memtables' files are left alone: Badger flushes and unmaps them in the
 // background, compactions or not.
-func tableMapping(line []byte, dir string) (lo, hi uintptr, ok bool) {
+func tableMapping(line []byte, dir string) (stateMapping, bool) {
 	f := bytes.Fields(line)
 	if len(f) < 6 || len(f[1]) != 4 || f[1][3] != 's' {
-		return 0, 0, false
+		return stateMapping{}, false
 	}
 	// The path is the rest of the line: it may hold spaces.
 	at := bytes.IndexByte(line, '/')
 	if at < 0 {
-		return 0, 0, false
+		return stateMapping{}, false
 	}
 	path := string(line[at:])
 	if ext := filepath.Ext(path); filepath.Dir(path) != dir || ext != ".sst" && ext != ".vlog" {
-		return 0, 0, false
+		return stateMapping{}, false
 	}
 	a, b, found := bytes.Cut(f[0], []byte("-"))
 	if !found {
-		return 0, 0, false
+		return stateMapping{}, false
 	}
 	l, err1 := strconv.ParseUint(string(a), 16, 64)
 	h, err2 := strconv.ParseUint(string(b), 16, 64)
 	if err1 != nil || err2 != nil || h <= l {
-		return 0, 0, false
+		return stateMapping{}, false
 	}
-	return uintptr(l), uintptr(h), true
+	return stateMapping{lo: uintptr(l), hi: uintptr(h), name: filepath.Base(path)}, true
 }

@@ -14,8 +14,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// tableRSS is how many bytes of dir's table files the process has mapped
-// and resident, from /proc/self/smaps.
+// tableRSS is how many bytes of dir's table files (not the value log's)
+// the process has mapped and resident, from /proc/self/smaps.
 func tableRSS(t *testing.T, dir string) int64 {
 	t.Helper()
 	f, err := os.Open("/proc/self/smaps")
@@ -29,8 +29,8 @@ func tableRSS(t *testing.T, dir string) int64 {
 	for sc.Scan() {
 		line := sc.Text()
 		if fields := strings.Fields(line); len(fields) >= 5 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":") {
-			_, _, ok := tableMapping([]byte(line), dir)
-			inTable = ok
+			m, ok := tableMapping([]byte(line), dir)
+			inTable = ok && filepath.Ext(m.name) == ".sst"
 			continue
 		}
 		if kb, ok := strings.CutPrefix(line, "Rss:"); ok && inTable {
@@ -100,26 +100,36 @@ func TestTrimMappedDropsTablePages(t *testing.T) {
 }
 
 // TestOpenUpgradesWithCompactions: a store that needs its key format
-// upgraded opens with compactions on, even when asked for none: the
-// upgrade may write more than an uncompacted level 0 takes.
+// upgraded, or its users' groups moved, opens with compactions on, even
+// when asked for none: the upgrade may write more than an uncompacted
+// level 0 takes.
 func TestOpenUpgradesWithCompactions(t *testing.T) {
-	dir := t.TempDir()
-	db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil))
-	must(t, err)
-	err = db.Update(func(txn *badger.Txn) error { return txn.Set(versionKey, putUint64(FormatVersion-1)) })
-	must(t, errors.Join(err, db.Close()))
-	s, err := Open(dir, Options{NoCompactions: true})
-	must(t, err)
-	if s.trim.on || s.db.Opts().NumCompactors == 0 {
-		t.Errorf("upgraded with compactions off (%d compactors, trimming %v)", s.db.Opts().NumCompactors, s.trim.on)
-	}
-	must(t, s.Close())
-	// Upgraded, it opens as asked.
-	s, err = Open(dir, Options{NoCompactions: true})
-	must(t, err)
-	defer s.Close()
-	if !s.trim.on || s.db.Opts().NumCompactors != 0 {
-		t.Errorf("an upgraded store opened with compactions on (%d compactors, trimming %v)", s.db.Opts().NumCompactors, s.trim.on)
+	for name, set := range map[string]func(txn *badger.Txn) error{
+		"older key format": func(txn *badger.Txn) error { return txn.Set(versionKey, putUint64(FormatVersion-1)) },
+		"groups to move": func(txn *badger.Txn) error {
+			return errors.Join(txn.Set(versionKey, putUint64(FormatVersion)), txn.Set(legacyGroupsKey, nil))
+		},
+	} {
+		dir := t.TempDir()
+		db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil))
+		must(t, err)
+		must(t, errors.Join(db.Update(set), db.Close()))
+		s, err := Open(dir, Options{NoCompactions: true})
+		must(t, err)
+		if s.trim.on || s.db.Opts().NumCompactors == 0 {
+			t.Errorf("%s: opened with compactions off (%d compactors, trimming %v)", name, s.db.Opts().NumCompactors, s.trim.on)
+		}
+		if name == "groups to move" {
+			must(t, s.MoveGroups(func([]byte) ([]byte, []string, bool, error) { return nil, nil, false, nil }))
+		}
+		must(t, s.Close())
+		// Upgraded, it opens as asked.
+		s, err = Open(dir, Options{NoCompactions: true})
+		must(t, err)
+		if !s.trim.on || s.db.Opts().NumCompactors != 0 {
+			t.Errorf("%s: once upgraded, opened with compactions on (%d compactors, trimming %v)", name, s.db.Opts().NumCompactors, s.trim.on)
+		}
+		must(t, s.Close())
 	}
 }
 
@@ -142,14 +152,28 @@ func TestTableMappingReadsOnlySharedTablesInDir(t *testing.T) {
 		{"7f0000000000-7f0000100000 rw-p 00000000 00:00 0", false},
 		{"7f0000100000-7f0000000000 r--s 00000000 fd:01 1234 /state/000001.sst", false}, // an empty range
 	} {
-		lo, hi, ok := tableMapping([]byte(c.line), "/state")
-		if ok != c.ok || ok && (lo != 0x7f0000000000 || hi != 0x7f0000100000) {
-			t.Errorf("%q: %x-%x %v, want ok %v", c.line, lo, hi, ok, c.ok)
+		m, ok := tableMapping([]byte(c.line), "/state")
+		if ok != c.ok || ok && (m.lo != 0x7f0000000000 || m.hi != 0x7f0000100000 || m.name != "000001"+filepath.Ext(c.line)) {
+			t.Errorf("%q: %+v %v, want ok %v", c.line, m, ok, c.ok)
 		}
 	}
 	// A directory with a space in its name.
-	if _, _, ok := tableMapping([]byte("7f00-7f10 r--s 0 fd:01 1 /my state/000001.sst"), "/my state"); !ok {
+	if _, ok := tableMapping([]byte("7f00-7f10 r--s 0 fd:01 1 /my state/000001.sst"), "/my state"); !ok {
 		t.Error("a table in a directory with a space was not read")
+	}
+}
+
+// TestTrimLeavesTheValueLogBeingWritten: of the value log's files only the
+// newest is written, so only its mapping can be truncated and mapped
+// again under a trim; it is never dropped, by number, not by name.
+func TestTrimLeavesTheValueLogBeingWritten(t *testing.T) {
+	all := []stateMapping{{name: "000007.sst"}, {name: "999999.vlog"}, {name: "1000000.vlog"}, {name: "000003.vlog"}, {name: "000002.sst"}}
+	var got []string
+	for _, m := range droppable(all) {
+		got = append(got, m.name)
+	}
+	if want := []string{"000007.sst", "999999.vlog", "000003.vlog", "000002.sst"}; !cmp.Equal(got, want) {
+		t.Errorf("droppable: %v, want %v", got, want)
 	}
 }
 

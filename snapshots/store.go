@@ -178,6 +178,17 @@ func (s *Store) checkVersion(dir string, noCompactions bool) error {
 			return fmt.Errorf("state %s: upgrading key format v%d to v%d: %w", dir, got, FormatVersion, err)
 		}
 	}
+	if noCompactions {
+		// The engine finishes an upgrade from v4 by moving every user's
+		// groups out of its attributes (MoveGroups): an entry a user.
+		legacy, err := s.LegacyGroups()
+		if err != nil {
+			return err
+		}
+		if legacy {
+			return errUpgradeCompacts
+		}
+	}
 	return nil
 }
 

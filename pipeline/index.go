@@ -20,7 +20,7 @@ import (
 // the time an entry's status changed is not kept here.
 type indexEntry struct {
 	hash          uint64 // the fingerprint, its low bits cleared (see slot)
-	id            string
+	id            keptID // as the index keeps it: read it with id()
 	disabled      bool
 	deprovisioned bool
 }
@@ -28,7 +28,7 @@ type indexEntry struct {
 // stored is the entry as the differ takes it. Its id is a copy: ops keep
 // it, and the index's id arena is otherwise garbage once the plan is made.
 func (ie indexEntry) stored() *diff.Stored {
-	return &diff.Stored{ID: strings.Clone(ie.id), Disabled: ie.disabled, Deprovisioned: ie.deprovisioned}
+	return &diff.Stored{ID: strings.Clone(ie.id.String()), Disabled: ie.disabled, Deprovisioned: ie.deprovisioned}
 }
 
 // stateIndex answers "is key managed, and how" for one target during a
@@ -90,12 +90,6 @@ var errIDsFull = errors.New("its entries' ids pass the 4 GB a plan's index holds
 // lower it.
 var maxIDBytes = math.MaxUint32
 
-// idIsKey is the id offset of a slot whose id is its key, which no
-// offset into ids reaches (see maxIDBytes). Targets that name objects by
-// their key (files, SQL tables keyed on it) then keep no second copy: in a
-// 10M steady plan of three such targets, the ids were 225 MB of 765.
-const idIsKey = math.MaxUint32
-
 // newSlot is the slot of key's managed entry, its id kept in ids unless it
 // is the key. A slot points into ids with 32 bits, so ids may hold at most
 // 4 GB: 30M entries with ids of 140 bytes. Past that the offsets would
@@ -135,21 +129,6 @@ func indexBytes(keys *keyTable, runs []*targetRun) int64 {
 		n += int64(cap(tr.index.ids))
 	}
 	return n
-}
-
-// keepID appends id to an arena behind its length, so a slot needs only
-// where it starts.
-func keepID(arena *[]byte, id []byte) uint32 {
-	from := uint32(len(*arena))
-	*arena = append(binary.AppendUvarint(*arena, uint64(len(id))), id...)
-	return from
-}
-
-// idAt is the id keepID put at from, without a copy (see str).
-func idAt(arena []byte, from uint32) string {
-	n, w := binary.Uvarint(arena[from:])
-	start := int(from) + w
-	return str(arena, span{uint32(start), uint32(start + int(n))})
 }
 
 // position is a key's number in a full read's shared keyTable.
@@ -315,7 +294,7 @@ func (x *stateIndex) find(key string) (*slot, bool) {
 // entry is key's entry, from its slot s.
 func (x *stateIndex) entry(s *slot, key string) indexEntry {
 	bits := s.bits()
-	ie := indexEntry{hash: bits &^ slotFlags, id: key, disabled: bits&slotDisabled != 0,
+	ie := indexEntry{hash: bits &^ slotFlags, id: keptID{text: key}, disabled: bits&slotDisabled != 0,
 		deprovisioned: bits&slotDeprovisioned != 0}
 	if s.id != idIsKey {
 		ie.id = idAt(x.ids, s.id)

@@ -234,7 +234,7 @@ func TestSlotKeepsFlagsBesideTheFingerprint(t *testing.T) {
 				t.Fatal(err)
 			}
 			ie := x.entry(&s, fmt.Sprint("key", i))
-			if !s.present() || ie.disabled != flags[0] || ie.deprovisioned != flags[1] || ie.id != fmt.Sprint("id", i) {
+			if !s.present() || ie.disabled != flags[0] || ie.deprovisioned != flags[1] || ie.id.String() != fmt.Sprint("id", i) {
 				t.Fatalf("slot of %x %v: present %v, entry %+v", h, flags, s.present(), ie)
 			}
 			if !sameFingerprint(ie.hash, h) || !sameFingerprint(ie.hash, h^slotFlags) {
@@ -280,18 +280,34 @@ func TestIndexRefusesIDsPastWhatSlotsAddress(t *testing.T) {
 	}
 }
 
-// TestIndexKeepsNoCopyOfAnIDThatIsItsKey: an entry whose id is its key
-// keeps no second copy in the ids, and still reads back its id, beside
-// entries whose ids differ, on a full and on a delta index.
-func TestIndexKeepsNoCopyOfAnIDThatIsItsKey(t *testing.T) {
+// TestIndexKeepsIDsSmall: an entry whose id is its key keeps no second
+// copy, and one whose id is a lowercase UUID keeps its 16 bytes; every
+// entry reads back its id, beside ids kept as they are (an uppercase
+// UUID, near-UUIDs, a DN), on a full and on a delta index.
+func TestIndexKeepsIDsSmall(t *testing.T) {
 	st := memoryStore(t)
 	want := map[string]string{}
-	other := 0 // bytes the ids that are not keys take
+	other := 0 // the bytes the ids should take
 	for i := range 200 {
 		key := fmt.Sprintf("E%03d", i)
-		id := key
-		if i%3 == 0 {
+		uuid := fmt.Sprintf("%08x-%04x-4%03x-a%03x-%012x", spreadHash(i)>>32, i, i, i+1, spreadHash(i)>>16)
+		var id string
+		switch i % 6 {
+		case 0:
+			id = key
+		case 1:
+			id, other = uuid, other+17
+		case 2:
+			id = strings.ToUpper(uuid) // would come back lowercase
+		case 3:
+			id = uuid[:35] + "g" // not hex
+		case 4:
+			dash := []int{8, 13, 18, 23}[i/6%4]
+			id = uuid[:dash] + "0" + uuid[dash+1:] // a dash missing
+		case 5:
 			id = "uid=" + key + ",ou=people"
+		}
+		if i%6 > 1 {
 			other += 1 + len(id)
 		}
 		want[key] = id
@@ -305,12 +321,12 @@ func TestIndexKeepsNoCopyOfAnIDThatIsItsKey(t *testing.T) {
 	}
 	full := runs[0].index
 	if len(full.ids) != other {
-		t.Errorf("the full index's ids take %d bytes, want %d: only the ids that are not keys", len(full.ids), other)
+		t.Errorf("the full index's ids take %d bytes, want %d", len(full.ids), other)
 	}
 	seen := 0
 	full.each(func(key string, p position, ie indexEntry) {
 		seen++
-		if ie.id != want[key] {
+		if ie.id.String() != want[key] {
 			t.Errorf("full index: %s has id %q, want %q", key, ie.id, want[key])
 		}
 	})
@@ -320,7 +336,7 @@ func TestIndexKeepsNoCopyOfAnIDThatIsItsKey(t *testing.T) {
 	delta := &stateIndex{store: st, target: "dir", keys: newKeyTable(0), stride: 1}
 	for key, id := range want {
 		ie, ok, err := delta.get(key)
-		if err != nil || !ok || ie.id != id {
+		if err != nil || !ok || ie.id.String() != id {
 			t.Errorf("delta index: %s has id %q (%v, %v), want %q", key, ie.id, ok, err, id)
 		}
 	}

@@ -74,7 +74,7 @@ func (e *Engine) resolveUniques(ctx context.Context, sr *sourceRun, tr *targetRu
 		if err != nil {
 			return err
 		}
-		own := ie.id
+		own := ie.id.String()
 		for _, ua := range p.attrs {
 			chosen := ""
 			for _, c := range ua.candidates {

@@ -63,16 +63,25 @@ func tableStore(t *testing.T, dir string, n int) map[string]string {
 	return want
 }
 
+// trimmedTables is a directory whose store holds a table of 20,000
+// entries, and their dump, with every growth of mapped pages due a trim
+// until the test ends.
+func trimmedTables(t *testing.T) (dir string, want map[string]string) {
+	t.Helper()
+	old := trimBytes
+	t.Cleanup(func() { trimBytes = old })
+	trimBytes = 1
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	must(t, err)
+	return dir, tableStore(t, dir, 20000)
+}
+
 // TestTrimMappedDropsTablePages: a store opened without compactions drops
 // the table pages a scan mapped, and reads the same entries after; a
 // store with compactions leaves them, since a compaction could unmap a
 // table while it trims.
 func TestTrimMappedDropsTablePages(t *testing.T) {
-	defer func(n int64) { trimBytes = n }(trimBytes)
-	trimBytes = 1
-	dir, err := filepath.EvalSymlinks(t.TempDir())
-	must(t, err)
-	want := tableStore(t, dir, 20000)
+	dir, want := trimmedTables(t)
 
 	for _, noCompactions := range []bool{true, false} {
 		s, err := Open(dir, Options{NoCompactions: noCompactions})
@@ -181,11 +190,7 @@ func TestTrimLeavesTheValueLogBeingWritten(t *testing.T) {
 // (ScanIndex, Lookup, DetailsOf) trim as they read, so that one long read
 // does not map the tables whole before its caller can trim.
 func TestLongReadsTrimAsTheyGo(t *testing.T) {
-	defer func(n int64) { trimBytes = n }(trimBytes)
-	trimBytes = 1
-	dir, err := filepath.EvalSymlinks(t.TempDir())
-	must(t, err)
-	want := tableStore(t, dir, 20000)
+	dir, want := trimmedTables(t)
 	keys := make([]string, 0, len(want))
 	for i := range len(want) {
 		keys = append(keys, fmt.Sprintf("E%06d", i))

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"math"
+	"strings"
 )
 
 // A state index keeps every managed entry's id in one arena per target,
@@ -48,6 +49,14 @@ func (k keptID) String() string {
 	hex.Encode(out[24:36], []byte(k.text[10:16]))
 	out[8], out[13], out[18], out[23] = '-', '-', '-', '-'
 	return string(out[:])
+}
+
+// owned is the id in memory of its own, which outlives the arena.
+func (k keptID) owned() string {
+	if k.uuid {
+		return k.String() // made anew
+	}
+	return strings.Clone(k.text)
 }
 
 // keepID appends id to an arena, and returns where it starts.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"sync"
 	"unsafe"
 
@@ -20,7 +19,7 @@ import (
 // the time an entry's status changed is not kept here.
 type indexEntry struct {
 	hash          uint64 // the fingerprint, its low bits cleared (see slot)
-	id            keptID // as the index keeps it: read it with id()
+	id            keptID // as the index keeps it (see ids.go)
 	disabled      bool
 	deprovisioned bool
 }
@@ -28,7 +27,7 @@ type indexEntry struct {
 // stored is the entry as the differ takes it. Its id is a copy: ops keep
 // it, and the index's id arena is otherwise garbage once the plan is made.
 func (ie indexEntry) stored() *diff.Stored {
-	return &diff.Stored{ID: strings.Clone(ie.id.String()), Disabled: ie.disabled, Deprovisioned: ie.deprovisioned}
+	return &diff.Stored{ID: ie.id.owned(), Disabled: ie.disabled, Deprovisioned: ie.deprovisioned}
 }
 
 // stateIndex answers "is key managed, and how" for one target during a

@@ -11,12 +11,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TrimMapped drops the process's mappings of the store's table and value-log pages once
-// the process's mapped file pages have grown trimBytes since the last
-// trim (see mapped.go). The pages stay in the page cache, so a read that
-// comes back to one takes a minor fault. It does nothing unless the store
-// was opened with NoCompactions. Checking costs one read of
-// /proc/self/statm, a few microseconds: callers call it once a batch.
+// TrimMapped drops the process's mappings of the store's table and
+// value-log pages once the process's mapped file pages have grown
+// trimBytes since the last trim (see mapped.go). The pages stay in the
+// page cache, so a read that comes back to one takes a minor fault. It
+// does nothing unless the store was opened with NoCompactions. Checking
+// costs one read of /proc/self/statm, a few microseconds: callers call
+// it once a batch.
 func (s *Store) TrimMapped() {
 	t := &s.trim
 	t.mu.Lock()

@@ -9,6 +9,9 @@
 // entry's attributes and groups; DetailsOf walks many in key order
 // (details.go). A store opened without compactions, as a plan opens it,
 // can drop the pages of its tables the process has mapped (TrimMapped,
-// mapped.go). It depends on Badger (and x/sys, for madvise) and has its
-// own types.
+// mapped.go). A full scan of a target's entries (ScanIndex) reads them
+// from files beside Badger that the store keeps up to date, and trusts
+// only when their stamp matches Badger's last commit (indexcache.go,
+// indexfile.go). It depends on Badger (and x/sys, for madvise) and has
+// its own types.
 package snapshots

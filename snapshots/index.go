@@ -60,33 +60,87 @@ func (s *Store) ID(target, key string) (id string, ok bool, err error) {
 }
 
 // ScanIndex calls fn for every entry of target in key order, without
-// attributes and without copying: key and e.ID alias the store's memory and
-// are valid only during the call. Planning loads millions of entries this
-// way into its own compact index.
+// attributes and without copying: key and e.ID are valid only during the
+// call. Planning loads millions of entries this way into its own compact
+// index. It reads the target's cache files when they are up to date
+// (indexcache.go), and otherwise scans Badger and writes new ones.
 func (s *Store) ScanIndex(target string, fn func(key []byte, e *IndexEntry) error) error {
-	return s.db.View(func(txn *badger.Txn) error {
-		prefix := objectPrefix(target)
-		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: prefix})
-		defer it.Close()
+	if s.cache.dir == "" {
+		return s.db.View(func(txn *badger.Txn) error { return s.scanIndexAt(txn, target, nil, fn) })
+	}
+	t, has, dirty, txn, ok := s.cache.take(s.db, target)
+	defer txn.Discard()
+	if !ok {
+		return s.scanIndexAt(txn, target, nil, fn)
+	}
+	if has {
+		delivered := false
 		var e IndexEntry
-		n := 0
-		for it.Rewind(); it.Valid(); it.Next() {
-			s.trimAt(n)
-			n++
-			item := it.Item()
-			key := item.Key()[len(prefix):]
-			err := item.Value(func(v []byte) error {
-				if _, err := e.decode(v); err != nil {
+		nt, err := s.cache.refresh(txn, target, t, dirty)
+		if err == nil {
+			err = s.cache.scan(nt, func(key, entry []byte) error {
+				delivered = true
+				if _, err := e.decode(entry); err != nil {
 					return fmt.Errorf("target %s key %q: %w", target, key, err)
 				}
 				return fn(key, &e)
 			})
-			if err != nil {
-				return err
-			}
 		}
-		return nil
-	})
+		if err == nil || delivered {
+			s.cache.put(target, nt, err == nil)
+			if err == nil {
+				s.cache.reads.Add(1)
+			}
+			return err
+		}
+		// Files that cannot be read are made again, from Badger.
+	}
+	name := s.cache.newFile()
+	w, err := createIndexFile(s.cache.path(name))
+	if err != nil {
+		w = nil // the scan needs no cache
+	}
+	err = s.scanIndexAt(txn, target, w, fn)
+	switch {
+	case w == nil:
+		s.cache.put(target, cachedTarget{}, false)
+	case err != nil || w.failed:
+		w.abort()
+		s.cache.put(target, cachedTarget{}, false)
+	default:
+		ferr := w.finish()
+		s.cache.put(target, cachedTarget{Base: name, BaseN: w.records}, ferr == nil)
+	}
+	return err
+}
+
+// scanIndexAt is ScanIndex from Badger, as of txn, copying each entry to
+// w when there is one.
+func (s *Store) scanIndexAt(txn *badger.Txn, target string, w *indexWriter, fn func(key []byte, e *IndexEntry) error) error {
+	prefix := objectPrefix(target)
+	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: prefix})
+	defer it.Close()
+	var e IndexEntry
+	n := 0
+	for it.Rewind(); it.Valid(); it.Next() {
+		s.trimAt(n)
+		n++
+		item := it.Item()
+		key := item.Key()[len(prefix):]
+		err := item.Value(func(v []byte) error {
+			if _, err := e.decode(v); err != nil {
+				return fmt.Errorf("target %s key %q: %w", target, key, err)
+			}
+			if w != nil {
+				w.tee(key, v)
+			}
+			return fn(key, &e)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ScanDeprovisioned calls fn for every deprovisioned entry of target (key

@@ -13,6 +13,8 @@ func (s *Store) Load(target string, next func() (e Entry, ok bool)) error {
 	} else if n > 0 {
 		return fmt.Errorf("target %s: load needs an empty target; it has %d entries", target, n)
 	}
+	// Loading writes too many entries to record one by one.
+	defer s.cache.forget(target)()
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
 	count := uint64(0)

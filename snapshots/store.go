@@ -46,6 +46,7 @@ type Store struct {
 	logMu  sync.Mutex
 	logSeq *badger.Sequence
 	trim   mappedTrim
+	cache  indexCache // copies of the entries for full scans (indexcache.go)
 }
 
 // Open opens (creating if needed) the state directory. Badger's directory
@@ -141,6 +142,14 @@ func open(dir string, opts Options) (*Store, error) {
 		_ = db.Close() // the version error is the one to report
 		return nil, err
 	}
+	cacheDir := dir
+	if opts.InMemory {
+		cacheDir = ""
+	}
+	if err := s.cache.open(cacheDir, db); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open state %s: index cache: %w", dir, err)
+	}
 	s.trim.start(dir, opts)
 	return s, nil
 }
@@ -206,6 +215,9 @@ func (s *Store) Close() error {
 		}
 		s.logSeq = nil
 	}
+	// Last, after every write: the cache's manifest is stamped with the
+	// last commit. A cache that cannot be saved is only not used next time.
+	_ = s.cache.close(s.db)
 	return s.db.Close()
 }
 
@@ -384,6 +396,7 @@ type Known struct {
 // deprovisioned list and the entry count in step, and bumps the target's
 // serial.
 func (s *Store) Commit(target string, changes ...Change) error {
+	defer s.cache.record(target, changes)()
 	return s.db.Update(func(txn *badger.Txn) error {
 		added := int64(0)
 		for _, c := range changes {

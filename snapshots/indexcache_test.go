@@ -1,0 +1,261 @@
+package snapshots
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// indexLines is ScanIndex's view of target, one line an entry.
+func indexLines(t *testing.T, s *Store, target string) []string {
+	t.Helper()
+	var out []string
+	must(t, s.ScanIndex(target, func(key []byte, e *IndexEntry) error {
+		out = append(out, fmt.Sprintf("%s id=%s hash=%d dis=%v dep=%v since=%d", key, e.ID, e.Hash, e.Disabled, e.Deprovisioned, e.Since))
+		return nil
+	}))
+	return out
+}
+
+// badgerLines is the same view read from Badger, past the cache.
+func badgerLines(t *testing.T, s *Store, target string) []string {
+	t.Helper()
+	var out []string
+	must(t, s.Scan(target, false, func(e Entry) error {
+		out = append(out, fmt.Sprintf("%s id=%s hash=%d dis=%v dep=%v since=%d", e.Key, e.ID, e.Hash, e.Disabled, e.Deprovisioned, e.Since))
+		return nil
+	}))
+	return out
+}
+
+func diskStore(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// randomChanges is one commit's worth of creates, updates, deletes and
+// membership-only changes to keys E0..E(keys-1).
+func randomChanges(r *rand.Rand, keys int) []Change {
+	var changes []Change
+	for range 1 + r.IntN(6) {
+		key := fmt.Sprintf("E%d", r.IntN(keys))
+		switch r.IntN(6) {
+		case 0:
+			changes = append(changes, Change{Entry: Entry{Key: key}, Delete: true})
+		case 1:
+			changes = append(changes, Change{Entry: Entry{Key: key, Groups: []string{"g"}}, Parts: PartGroups})
+		default:
+			dep := r.IntN(3) == 0
+			changes = append(changes, Change{Entry: Entry{Key: key, ID: fmt.Sprintf("id-%s-%d", key, r.IntN(2)), Hash: r.Uint64(),
+				Disabled: dep, Deprovisioned: dep, Since: int64(r.IntN(3))}})
+		}
+	}
+	return changes
+}
+
+// TestIndexCacheFollowsEveryWrite runs sessions of random commits and
+// scans against one state directory, ending each with a Close, with a
+// stop that skips Close (as a killed process does), or with a bulk load,
+// and checks every scan against Badger. Overlays fold into new bases
+// often, at a lowered threshold.
+func TestIndexCacheFollowsEveryWrite(t *testing.T) {
+	defer func(n uint64) { foldAt = n }(foldAt)
+	foldAt = 8
+	dir := t.TempDir()
+	r := rand.New(rand.NewPCG(3, 9))
+	targets := []string{"dir", "app"}
+	reads, loads := int64(0), 0
+	for session := range 60 {
+		s := diskStore(t, dir)
+		for step := range 30 {
+			if r.IntN(3) == 0 {
+				tg := targets[r.IntN(len(targets))]
+				if diff := cmp.Diff(badgerLines(t, s, tg), indexLines(t, s, tg)); diff != "" {
+					t.Fatalf("session %d step %d target %s: ScanIndex differs from Badger (-badger +scan):\n%s", session, step, tg, diff)
+				}
+				continue
+			}
+			must(t, s.Commit(targets[r.IntN(len(targets))], randomChanges(r, 60)...))
+		}
+		reads += s.cache.reads.Load()
+		switch r.IntN(5) {
+		case 0: // killed: no Close of the store, so no manifest
+			must(t, s.db.Close())
+		case 1:
+			tg := fmt.Sprintf("loaded%d", loads)
+			loads++
+			targets = append(targets, tg)
+			indexLines(t, s, tg) // files of its empty index, which the load must drop
+			n := 0
+			must(t, s.Load(tg, func() (Entry, bool) {
+				n++
+				return Entry{Key: fmt.Sprintf("E%d", n), ID: fmt.Sprint(n), Hash: uint64(n)}, n <= 50
+			}))
+			must(t, s.Close())
+		default:
+			must(t, s.Close())
+		}
+	}
+	// A test whose scans all missed the files would prove nothing.
+	if reads < 200 {
+		t.Fatalf("only %d scans read the cache files", reads)
+	}
+}
+
+// TestIndexCacheIsReadAfterReopen checks that the files stay valid across
+// a Close and an Open, and after a commit.
+func TestIndexCacheIsReadAfterReopen(t *testing.T) {
+	dir := t.TempDir()
+	s := diskStore(t, dir)
+	for i := range 100 {
+		must(t, s.Commit("dir", Change{Entry: Entry{Key: fmt.Sprintf("E%03d", i), ID: fmt.Sprint(i), Hash: uint64(i)}}))
+	}
+	want := indexLines(t, s, "dir") // made from Badger
+	must(t, s.Close())
+	s = diskStore(t, dir)
+	if got := indexLines(t, s, "dir"); s.cache.reads.Load() != 1 || !cmp.Equal(want, got) {
+		t.Fatalf("after reopening: %d reads of the files; scan differs: %s", s.cache.reads.Load(), cmp.Diff(want, got))
+	}
+	must(t, s.Commit("dir", Change{Entry: Entry{Key: "E005"}, Delete: true}, Change{Entry: Entry{Key: "E500", ID: "500"}}))
+	must(t, s.Close())
+	s = diskStore(t, dir)
+	defer s.Close()
+	got := indexLines(t, s, "dir")
+	if s.cache.reads.Load() != 1 || !cmp.Equal(badgerLines(t, s, "dir"), got) || len(got) != 100 {
+		t.Fatalf("after a commit: %d reads of the files; scan differs: %s", s.cache.reads.Load(), cmp.Diff(badgerLines(t, s, "dir"), got))
+	}
+}
+
+// TestDamagedIndexFileIsNotRead flips a byte of a cache file: the scan
+// must come from Badger, whole, and make new files.
+func TestDamagedIndexFileIsNotRead(t *testing.T) {
+	dir := t.TempDir()
+	s := diskStore(t, dir)
+	for i := range 3000 {
+		must(t, s.Commit("dir", Change{Entry: Entry{Key: fmt.Sprintf("E%04d", i), ID: fmt.Sprint(i), Hash: uint64(i)}}))
+	}
+	want := indexLines(t, s, "dir")
+	must(t, s.Close())
+	m := readManifest(t, dir)
+	path := filepath.Join(dir, "index-cache", m.Targets["dir"].Base)
+	b, err := os.ReadFile(path)
+	must(t, err)
+	b[len(b)-30] ^= 1 // in the last block: the ones before it read well
+	must(t, os.WriteFile(path, b, 0o600))
+	s = diskStore(t, dir)
+	if got := indexLines(t, s, "dir"); s.cache.reads.Load() != 0 || !cmp.Equal(want, got) {
+		t.Fatalf("damaged file: %d reads of the files; scan differs: %s", s.cache.reads.Load(), cmp.Diff(want, got))
+	}
+	must(t, s.Close())
+	s = diskStore(t, dir)
+	defer s.Close()
+	if got := indexLines(t, s, "dir"); s.cache.reads.Load() != 1 || !cmp.Equal(want, got) {
+		t.Fatalf("remade files: %d reads of the files; scan differs: %s", s.cache.reads.Load(), cmp.Diff(want, got))
+	}
+}
+
+// TestIndexCacheChecksItsStamp changes each part of a manifest's stamp:
+// files stamped for another state are not read.
+func TestIndexCacheChecksItsStamp(t *testing.T) {
+	for _, part := range []string{"stamp", "serial", "count", "format"} {
+		t.Run(part, func(t *testing.T) {
+			dir := t.TempDir()
+			s := diskStore(t, dir)
+			must(t, s.Commit("dir", Change{Entry: Entry{Key: "E1", ID: "1"}}))
+			indexLines(t, s, "dir")
+			must(t, s.Close())
+			m := readManifest(t, dir)
+			mt := m.Targets["dir"]
+			switch part {
+			case "stamp":
+				m.Stamp++
+			case "serial":
+				mt.Serial++
+			case "count":
+				mt.Count++
+			case "format":
+				m.Format--
+			}
+			m.Targets["dir"] = mt
+			must(t, writeManifest(filepath.Join(dir, "index-cache"), m))
+			s = diskStore(t, dir)
+			defer s.Close()
+			if indexLines(t, s, "dir"); s.cache.reads.Load() != 0 {
+				t.Fatalf("files with a changed %s were read", part)
+			}
+		})
+	}
+}
+
+func readManifest(t *testing.T, dir string) cacheManifest {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "index-cache", manifestName))
+	must(t, err)
+	var m cacheManifest
+	must(t, json.Unmarshal(b, &m))
+	return m
+}
+
+// TestWritesDuringAScan commits while a scan is under way, from its
+// callback: the scan reads as of its start, and the next scan sees the
+// commit. A second scan of the target meanwhile reads Badger and leaves
+// the files to the first, and a commit of more keys than are recorded
+// drops the files being made.
+func TestWritesDuringAScan(t *testing.T) {
+	defer func(n int) { maxDirty = n }(maxDirty)
+	maxDirty = 5
+	dir := t.TempDir()
+	s := diskStore(t, dir)
+	for i := range 20 {
+		must(t, s.Commit("dir", Change{Entry: Entry{Key: fmt.Sprintf("E%02d", i), ID: fmt.Sprint(i)}}))
+	}
+	indexLines(t, s, "dir")
+	must(t, s.Commit("dir", Change{Entry: Entry{Key: "E03", ID: "3", Hash: 33}})) // a key to read back
+	n := 0
+	var nested []string
+	must(t, s.ScanIndex("dir", func([]byte, *IndexEntry) error {
+		if n++; n == 1 {
+			must(t, s.Commit("dir", Change{Entry: Entry{Key: "E07", ID: "7", Hash: 77}}))
+			nested = indexLines(t, s, "dir")
+		}
+		return nil
+	}))
+	if want := badgerLines(t, s, "dir"); !cmp.Equal(want, nested) {
+		t.Fatalf("a scan during another: %s", cmp.Diff(want, nested))
+	}
+	if got, want := indexLines(t, s, "dir"), badgerLines(t, s, "dir"); !cmp.Equal(want, got) || s.cache.reads.Load() != 2 {
+		t.Fatalf("after a commit during a scan: %d reads of the files (want 2); %s", s.cache.reads.Load(), cmp.Diff(want, got))
+	}
+	if len(s.cache.dirty["dir"]) != 0 {
+		t.Fatalf("keys left to read back after a scan: %v", s.cache.dirty["dir"])
+	}
+	// Files being made for "app" when a commit passes maxDirty keys.
+	n = 0
+	must(t, s.ScanIndex("app", func([]byte, *IndexEntry) error { return nil }))
+	for i := range 3 {
+		must(t, s.Commit("app", Change{Entry: Entry{Key: fmt.Sprintf("A%d", i), ID: fmt.Sprint(i)}}))
+	}
+	indexLines(t, s, "app") // new files with three entries
+	must(t, s.ScanIndex("app", func([]byte, *IndexEntry) error {
+		if n++; n == 1 {
+			for i := range 10 {
+				must(t, s.Commit("app", Change{Entry: Entry{Key: fmt.Sprintf("B%d", i), ID: fmt.Sprint(i)}}))
+			}
+		}
+		return nil
+	}))
+	before := s.cache.reads.Load()
+	if got, want := indexLines(t, s, "app"), badgerLines(t, s, "app"); !cmp.Equal(want, got) || s.cache.reads.Load() != before {
+		t.Fatalf("after more commits than recorded: files read %d times; %s", s.cache.reads.Load()-before, cmp.Diff(want, got))
+	}
+	must(t, s.Close())
+}

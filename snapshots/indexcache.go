@@ -57,10 +57,17 @@ type cachedTarget struct {
 }
 
 // maxDirty bounds the keys recorded for one target: a first apply of a
-// million creates would otherwise keep every key. Past it the target's
-// files are dropped, and the next full read makes new ones. Tests lower
-// it.
+// million creates would otherwise keep every key. Past it, or past a
+// 32nd of the target's entries, the target's files are dropped, and the
+// next full read makes new ones: reading a key back costs a point read
+// (6-16 µs), and a new scan about 0.3 µs an entry. Tests lower it.
 var maxDirty = 1 << 18
+
+// tooDirty says when a target's files are cheaper made again than
+// brought up to date.
+func tooDirty(keys int, t cachedTarget) bool {
+	return keys > maxDirty || uint64(keys) > max(foldAt, t.BaseN/32)
+}
 
 // foldAt is the fewest changes an overlay folds into its base at (when
 // they are also an eighth of it). Tests lower it.
@@ -175,7 +182,7 @@ func (c *indexCache) record(target string, changes []Change) (done func()) {
 				keys[ch.Entry.Key] = struct{}{}
 			}
 		}
-		if len(keys) > maxDirty {
+		if tooDirty(len(keys), c.targets[target]) {
 			c.drop(target)
 		}
 	}

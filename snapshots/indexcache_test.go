@@ -49,8 +49,8 @@ func randomChanges(r *rand.Rand, keys int) []Change {
 	for range 1 + r.IntN(6) {
 		key := fmt.Sprintf("E%d", r.IntN(keys))
 		switch r.IntN(6) {
-		case 0:
-			changes = append(changes, Change{Entry: Entry{Key: key}, Delete: true})
+		case 0: // a delete removes the entry whatever parts it names
+			changes = append(changes, Change{Entry: Entry{Key: key}, Delete: true, Parts: []Parts{0, PartGroups}[r.IntN(2)]})
 		case 1:
 			changes = append(changes, Change{Entry: Entry{Key: key, Groups: []string{"g"}}, Parts: PartGroups})
 		default:

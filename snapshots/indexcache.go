@@ -128,6 +128,13 @@ func (c *indexCache) open(dir string, db *badger.DB) error {
 		c.dirty[name] = map[string]struct{}{}
 	}
 	c.saved = len(c.targets) == len(m.Targets)
+	if !c.saved {
+		// Its files go below; a manifest left naming them could match a
+		// state that reaches its stamp again after a crash lost commits.
+		if err := os.Remove(filepath.Join(c.dir, manifestName)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
 	return c.removeUnused()
 }
 

@@ -189,6 +189,9 @@ func TestIndexCacheChecksItsStamp(t *testing.T) {
 			must(t, writeManifest(filepath.Join(dir, "index-cache"), m))
 			s = diskStore(t, dir)
 			defer s.Close()
+			if _, err := os.Stat(filepath.Join(dir, "index-cache", manifestName)); !os.IsNotExist(err) {
+				t.Fatalf("a manifest with a changed %s is left on disk (%v)", part, err)
+			}
 			if indexLines(t, s, "dir"); s.cache.reads.Load() != 0 {
 				t.Fatalf("files with a changed %s were read", part)
 			}

@@ -34,18 +34,18 @@ const defaultRows = 4096
 
 // Builder accumulates validated records into Arrow batches.
 type Builder struct {
-	cols     []Column
-	schema   *arrow.Schema
-	rb       *array.RecordBuilder
-	opts     Options
+	cols   []Column
+	schema *arrow.Schema
+	opts   Options
+	// raw[i] builds string and timestamp column i (see rawColumn), and
+	// other[i] every other column; pos and tombs the extra columns.
+	raw      []*rawColumn
+	other    []array.Builder
+	pos      *rawColumn
+	tombs    *array.BooleanBuilder
 	pending  []cell
 	rows     int
 	hasTombs bool
-	// dataBytes[i] is how many bytes string column i held in the last
-	// batch: the next one reserves as much, so that its buffers are
-	// allocated once rather than doubled from empty, each doubling
-	// leaving its old buffer behind as garbage.
-	dataBytes []int
 }
 
 // cell is one pending field. Text cells are kept unboxed: putting every
@@ -94,27 +94,44 @@ func NewBuilder(cols []Column, tombstones bool, opts Options) *Builder {
 	}
 	schema := Schema(cols, tombstones)
 	b := &Builder{
-		cols:      cols,
-		schema:    schema,
-		rb:        array.NewRecordBuilder(opts.Allocator, schema),
-		opts:      opts,
-		pending:   make([]cell, len(cols)),
-		hasTombs:  tombstones,
-		dataBytes: make([]int, len(cols)),
+		cols:     cols,
+		schema:   schema,
+		opts:     opts,
+		raw:      make([]*rawColumn, len(cols)),
+		other:    make([]array.Builder, len(cols)),
+		pos:      newRawColumn(arrow.PrimitiveTypes.Int64),
+		pending:  make([]cell, len(cols)),
+		hasTombs: tombstones,
+	}
+	for i, c := range cols {
+		if c.Type == String || c.Type == Timestamp {
+			b.raw[i] = newRawColumn(c.Type.Arrow())
+		} else {
+			b.other[i] = array.NewBuilder(opts.Allocator, c.Type.Arrow())
+		}
+	}
+	if tombstones {
+		b.tombs = array.NewBooleanBuilder(opts.Allocator)
 	}
 	b.reserve()
 	return b
 }
 
 // reserve makes room for a full batch: every column's rows, and for a
-// string column as many bytes as the last batch held.
+// string column as many bytes as the last batch held, so that its buffers
+// are allocated once rather than doubled from empty, each doubling
+// leaving its old buffer behind as garbage.
 func (b *Builder) reserve() {
-	for i := range b.rb.Fields() {
-		f := b.rb.Field(i)
-		f.Reserve(b.opts.Rows)
-		if sb, ok := f.(*array.StringBuilder); ok && i < len(b.cols) {
-			sb.ReserveData(b.dataBytes[i])
+	for i := range b.cols {
+		if b.raw[i] != nil {
+			b.raw[i].begin(b.opts.Allocator, b.opts.Rows)
+		} else {
+			b.other[i].Reserve(b.opts.Rows)
 		}
+	}
+	b.pos.begin(b.opts.Allocator, b.opts.Rows)
+	if b.tombs != nil {
+		b.tombs.Reserve(b.opts.Rows)
 	}
 }
 
@@ -180,21 +197,33 @@ func (b *Builder) Set(i int, v any) {
 // Commit appends the current record. Columns never set are null. It
 // returns a finished batch when the batch is full, else nil.
 func (b *Builder) Commit(pos int64, deleted bool) arrow.RecordBatch {
+	mem := b.opts.Allocator
 	for i, c := range b.cols {
-		switch p := b.pending[i]; p.kind {
-		case null:
-			b.rb.Field(i).AppendNull()
-		case text:
-			b.rb.Field(i).(*array.StringBuilder).Append(p.s)
-		case micros:
-			b.rb.Field(i).(*array.TimestampBuilder).Append(arrow.Timestamp(p.n))
-		case boxed:
-			appendValue(b.rb.Field(i), c.Type, p.v)
+		p := b.pending[i]
+		if r := b.raw[i]; r != nil {
+			switch {
+			case p.kind == null:
+				r.appendNull(mem)
+			case p.kind == text:
+				r.appendText(mem, p.s)
+			case p.kind == micros:
+				r.appendInt(mem, p.n)
+			case c.Type == String:
+				r.appendText(mem, p.v.(string))
+			default:
+				r.appendInt(mem, p.v.(time.Time).UnixMicro())
+			}
+			continue
+		}
+		if p.kind == null {
+			b.other[i].AppendNull()
+		} else {
+			appendValue(b.other[i], c.Type, p.v)
 		}
 	}
-	b.rb.Field(len(b.cols)).(*array.Int64Builder).Append(pos)
-	if b.hasTombs {
-		b.rb.Field(len(b.cols) + 1).(*array.BooleanBuilder).Append(deleted)
+	b.pos.appendInt(mem, pos)
+	if b.tombs != nil {
+		b.tombs.Append(deleted)
 	}
 	b.rows++
 	if b.rows >= b.opts.Rows {
@@ -209,20 +238,41 @@ func (b *Builder) Flush() arrow.RecordBatch {
 	if b.rows == 0 {
 		return nil
 	}
-	b.rows = 0
+	cols := make([]arrow.Array, 0, len(b.cols)+2)
 	for i := range b.cols {
-		if sb, ok := b.rb.Field(i).(*array.StringBuilder); ok {
-			// A little over, for a batch of longer values.
-			b.dataBytes[i] = sb.DataLen() + sb.DataLen()/16
+		if b.raw[i] != nil {
+			cols = append(cols, b.raw[i].finish())
+		} else {
+			cols = append(cols, b.other[i].NewArray())
 		}
 	}
-	rec := b.rb.NewRecordBatch()
+	cols = append(cols, b.pos.finish())
+	if b.tombs != nil {
+		cols = append(cols, b.tombs.NewArray())
+	}
+	rec := array.NewRecordBatch(b.schema, cols, int64(b.rows))
+	for _, c := range cols {
+		c.Release() // the batch holds them
+	}
+	b.rows = 0
 	b.reserve()
 	return rec
 }
 
 // Release frees the builder's buffers.
-func (b *Builder) Release() { b.rb.Release() }
+func (b *Builder) Release() {
+	for i := range b.cols {
+		if b.raw[i] != nil {
+			b.raw[i].release()
+		} else {
+			b.other[i].Release()
+		}
+	}
+	b.pos.release()
+	if b.tombs != nil {
+		b.tombs.Release()
+	}
+}
 
 func appendValue(fb array.Builder, t Type, v any) {
 	switch t {

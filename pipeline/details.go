@@ -63,6 +63,10 @@ func (tr *targetRun) needsDetails(key string, pos position, rowHash uint64) bool
 	if tr.full.Load() {
 		return false
 	}
+	h := combine(rowHash, tr.t.version)
+	if !tr.t.usesNow && tr.index.matches(pos, h) {
+		return false
+	}
 	ie, managed, err := tr.index.lookup(key, pos)
-	return err == nil && managed && (!sameFingerprint(ie.hash, combine(rowHash, tr.t.version)) || tr.t.usesNow)
+	return err == nil && managed && (!sameFingerprint(ie.hash, h) || tr.t.usesNow)
 }

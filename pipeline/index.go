@@ -374,6 +374,18 @@ func (x *stateIndex) lookup(key string, p position) (indexEntry, bool, error) {
 	return x.entry(s, key), true, nil
 }
 
+// matches reports whether a full read's record at p is managed with
+// fingerprint h (see sameFingerprint): the check that passes over almost
+// every record of a steady run, made on the slot without building its
+// entry. It is only a shortcut: false sends the caller to lookup.
+func (x *stateIndex) matches(p position, h uint64) bool {
+	if !x.all || !p.known {
+		return false
+	}
+	s := x.at(p.n)
+	return s.present() && sameFingerprint(s.bits()&^slotFlags, h)
+}
+
 // each calls fn for every managed entry, in key order; only for a full
 // index.
 func (x *stateIndex) each(fn func(key string, p position, ie indexEntry)) {

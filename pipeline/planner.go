@@ -440,12 +440,15 @@ type rowResult struct {
 func (e *Engine) evalRow(sr *sourceRun, tr *targetRun, ev *rules.Evaluator, s *rowScratch, i int, key string, pos position, line int64, rowHash uint64, pre *storedDetails) (*rowResult, error) {
 	t := tr.t
 	h := combine(rowHash, t.version)
+	if !t.usesNow && tr.index.matches(pos, h) {
+		return nil, nil // same record, same policy: same result
+	}
 	ie, managed, err := tr.index.lookup(key, pos)
 	if err != nil {
 		return nil, err
 	}
 	if managed && sameFingerprint(ie.hash, h) && !t.usesNow {
-		return nil, nil // same record, same policy: same result
+		return nil, nil // as above, for a delta's index
 	}
 	if tr.full.Load() {
 		return notEvaluated, nil

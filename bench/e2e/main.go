@@ -257,16 +257,22 @@ func run() error {
 	// A day later: apply s1's changes, then plan s0, which changes the
 	// same share back. This plan finds state as a daily run does, just
 	// after an apply, with the index cache brought up to date by it.
+	// DuckDB is not run: it derives state from the CSV before, and so
+	// cannot know that the users the apply disabled kept their groups
+	// (idsync re-enables them without adding them back).
 	cycle, _, err := measure(fmt.Sprintf("apply of the %g%% changes (s1)", *pct), steady, []string{"HR=" + s1}, "",
 		idsync, "-c", "idsync.yaml", "apply", "-q", "--full")
 	if err != nil {
 		return err
 	}
 	add(cycle)
-	if _, err := againstDuckDB(fmt.Sprintf("next steady full plan, after that apply (%.0f%% changed back)", *pct), steady,
-		[]string{"HR=" + s0}, []string{"--full"}, "DuckDB: next steady diff", "-prev", s1, "-cur", s0); err != nil {
+	next, _, err := median(fmt.Sprintf("next steady full plan, after that apply (%.0f%% changed back)", *pct), steady,
+		[]string{"HR=" + s0}, filepath.Join(steady, "plan.jsonl"), idsync, "-c", "idsync.yaml", "plan", "--format", "jsonl", "--full")
+	if err != nil {
 		return err
 	}
+	next.VsFloor = next.Wall / floorS1.Wall
+	add(next)
 
 	return report(results, *n, *pct, filepath.Join(*out, fmt.Sprintf("e2e-%d.json", *n)))
 }

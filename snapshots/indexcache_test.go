@@ -135,31 +135,40 @@ func TestIndexCacheIsReadAfterReopen(t *testing.T) {
 	}
 }
 
-// TestDamagedIndexFileIsNotRead flips a byte of a cache file: the scan
-// must come from Badger, whole, and make new files.
+// TestDamagedIndexFileIsNotRead damages a cache file three ways (a byte
+// flipped in its last block, its trailer cut short, a byte after it): the
+// scan must come from Badger, whole, and make new files.
 func TestDamagedIndexFileIsNotRead(t *testing.T) {
-	dir := t.TempDir()
-	s := diskStore(t, dir)
-	for i := range 3000 {
-		must(t, s.Commit("dir", Change{Entry: Entry{Key: fmt.Sprintf("E%04d", i), ID: fmt.Sprint(i), Hash: uint64(i)}}))
+	damage := map[string]func([]byte) []byte{
+		"flipped": func(b []byte) []byte { b[len(b)-30] ^= 1; return b }, // the blocks before it read well
+		"cut":     func(b []byte) []byte { return b[:len(b)-5] },
+		"longer":  func(b []byte) []byte { return append(b, 0) },
 	}
-	want := indexLines(t, s, "dir")
-	must(t, s.Close())
-	m := readManifest(t, dir)
-	path := filepath.Join(dir, "index-cache", m.Targets["dir"].Base)
-	b, err := os.ReadFile(path)
-	must(t, err)
-	b[len(b)-30] ^= 1 // in the last block: the ones before it read well
-	must(t, os.WriteFile(path, b, 0o600))
-	s = diskStore(t, dir)
-	if got := indexLines(t, s, "dir"); s.cache.reads.Load() != 0 || !cmp.Equal(want, got) {
-		t.Fatalf("damaged file: %d reads of the files; scan differs: %s", s.cache.reads.Load(), cmp.Diff(want, got))
-	}
-	must(t, s.Close())
-	s = diskStore(t, dir)
-	defer s.Close()
-	if got := indexLines(t, s, "dir"); s.cache.reads.Load() != 1 || !cmp.Equal(want, got) {
-		t.Fatalf("remade files: %d reads of the files; scan differs: %s", s.cache.reads.Load(), cmp.Diff(want, got))
+	for name, hurt := range damage {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := diskStore(t, dir)
+			for i := range 3000 {
+				must(t, s.Commit("dir", Change{Entry: Entry{Key: fmt.Sprintf("E%04d", i), ID: fmt.Sprint(i), Hash: uint64(i)}}))
+			}
+			want := indexLines(t, s, "dir")
+			must(t, s.Close())
+			m := readManifest(t, dir)
+			path := filepath.Join(dir, "index-cache", m.Targets["dir"].Base)
+			b, err := os.ReadFile(path)
+			must(t, err)
+			must(t, os.WriteFile(path, hurt(b), 0o600))
+			s = diskStore(t, dir)
+			if got := indexLines(t, s, "dir"); s.cache.reads.Load() != 0 || !cmp.Equal(want, got) {
+				t.Fatalf("damaged file: %d reads of the files; scan differs: %s", s.cache.reads.Load(), cmp.Diff(want, got))
+			}
+			must(t, s.Close())
+			s = diskStore(t, dir)
+			defer s.Close()
+			if got := indexLines(t, s, "dir"); s.cache.reads.Load() != 1 || !cmp.Equal(want, got) {
+				t.Fatalf("remade files: %d reads of the files; scan differs: %s", s.cache.reads.Load(), cmp.Diff(want, got))
+			}
+		})
 	}
 }
 

@@ -201,36 +201,54 @@ func (r *indexReader) readBlock() (bool, error) {
 	if size > 1<<30 {
 		return false, r.bad("block too large")
 	}
+	return true, r.readBlockOf(size)
+}
+
+// readBlockOf reads a block of size bytes and its CRC, and checks it.
+func (r *indexReader) readBlockOf(size uint64) error {
 	if uint64(cap(r.block)) < size+4 {
 		r.block = make([]byte, size+4)
 	}
 	r.block = r.block[:size+4]
 	if _, err := io.ReadFull(r.r, r.block); err != nil {
-		return false, r.bad("cut short")
+		return r.bad("cut short")
 	}
 	if crc32.Checksum(r.block[:size], crcTable) != binary.BigEndian.Uint32(r.block[size:]) {
-		return false, r.bad("block checksum")
+		return r.bad("block checksum")
 	}
 	r.block, r.at = r.block[:size], 0
-	return true, nil
-}
-
-func (r *indexReader) checkTrailer() error {
-	var t [12]byte
-	if _, err := io.ReadFull(r.r, t[:]); err != nil {
-		return r.bad("trailer cut short")
-	}
-	if crc32.Checksum(t[:8], crcTable) != binary.BigEndian.Uint32(t[8:]) || binary.BigEndian.Uint64(t[:8]) != r.records {
-		return r.bad("record count")
-	}
-	if _, err := r.r.ReadByte(); err != io.EOF {
-		return r.bad("data after the trailer")
-	}
 	return nil
 }
 
-// checkIndexFile reads a whole file and reports whether it is intact, so
-// that a reader never hands out part of a damaged file.
+// checkTrailer reads the trailer and checks it against the records read.
+func (r *indexReader) checkTrailer() error {
+	n, err := r.readTrailer()
+	if err == nil && n != r.records {
+		err = r.bad("record count")
+	}
+	return err
+}
+
+// readTrailer reads and checks the trailer, and that nothing follows it.
+func (r *indexReader) readTrailer() (records uint64, err error) {
+	var t [12]byte
+	if _, err := io.ReadFull(r.r, t[:]); err != nil {
+		return 0, r.bad("trailer cut short")
+	}
+	if crc32.Checksum(t[:8], crcTable) != binary.BigEndian.Uint32(t[8:]) {
+		return 0, r.bad("trailer checksum")
+	}
+	if _, err := r.r.ReadByte(); err != io.EOF {
+		return 0, r.bad("data after the trailer")
+	}
+	return binary.BigEndian.Uint64(t[:8]), nil
+}
+
+// checkIndexFile reads a whole file and reports whether its blocks are
+// intact, so that a reader never hands out part of a damaged file. It
+// does not decode the records: a block whose CRC holds is as its writer
+// wrote it, and the count in the trailer is checked as the records are
+// read.
 func checkIndexFile(path string) error {
 	r, err := openIndexFile(path)
 	if err != nil {
@@ -238,8 +256,18 @@ func checkIndexFile(path string) error {
 	}
 	defer r.close()
 	for {
-		more, err := r.next()
-		if !more || err != nil {
+		size, err := binary.ReadUvarint(r.r)
+		if err != nil {
+			return r.bad("cut short")
+		}
+		if size == 0 {
+			_, err := r.readTrailer()
+			return err
+		}
+		if size > 1<<30 {
+			return r.bad("block too large")
+		}
+		if err := r.readBlockOf(size); err != nil {
 			return err
 		}
 	}

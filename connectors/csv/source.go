@@ -1,13 +1,13 @@
 package csv
 
 import (
-	"bufio"
 	"context"
 	stdcsv "encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -96,15 +96,18 @@ func (s *Source) Read(ctx context.Context, emit func(arrow.RecordBatch) error) e
 		return err
 	}
 	defer f.Close() //nolint:errcheck // read-only: nothing to lose on close
-	r := stdcsv.NewReader(bufio.NewReaderSize(f, 1<<20))
-	r.Comma = s.opts.Comma
-	r.ReuseRecord = true
+	r := newRecordReader(f, s.opts.Comma)
 	header, err := r.Read()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return fmt.Errorf("%s: file is empty (no header row)", s.opts.Path)
 		}
 		return fmt.Errorf("%s: header: %w", s.opts.Path, err)
+	}
+	// The reader's fields last until its next read.
+	header = slices.Clone(header)
+	for i := range header {
+		header[i] = strings.Clone(header[i])
 	}
 	idx, delIdx, err := s.mapHeader(header)
 	if err != nil {
@@ -149,7 +152,7 @@ func (s *Source) Read(ctx context.Context, emit func(arrow.RecordBatch) error) e
 			if perr != nil {
 				_, col := r.FieldPos(delIdx)
 				s.opts.Reject(&connectors.RecordError{File: s.opts.Path, Line: line, Column: col,
-					Field: connectors.DeletedColumn, Key: rec[idx[s.keyIdx]], Reason: perr.Error()})
+					Field: connectors.DeletedColumn, Key: strings.Clone(rec[idx[s.keyIdx]]), Reason: perr.Error()})
 				continue
 			}
 			deleted = v == true
@@ -191,13 +194,15 @@ func (s *Source) mapHeader(header []string) (idx []int, delIdx int, err error) {
 
 // fill sets every declared field of one record, rejecting the record at the
 // first bad field. The key is checked first so later errors can name it.
-func (s *Source) fill(b *batch.Builder, r *stdcsv.Reader, rec []string, idx []int, line int) bool {
+// The builder copies the fields when the record is committed, before the
+// reader's next read.
+func (s *Source) fill(b *batch.Builder, r *recordReader, rec []string, idx []int, line int) bool {
 	b.Begin()
 	key := rec[idx[s.keyIdx]]
 	reject := func(i int, reason string) bool {
 		_, col := r.FieldPos(idx[i])
 		s.opts.Reject(&connectors.RecordError{File: s.opts.Path, Line: line, Column: col,
-			Field: s.opts.Columns[i].Name, Key: key, Reason: reason})
+			Field: s.opts.Columns[i].Name, Key: strings.Clone(key), Reason: reason})
 		return false
 	}
 	if strings.TrimSpace(key) == "" {

@@ -11,6 +11,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/idsync/idsync/connectors"
 	"github.com/idsync/idsync/connectors/batch"
 	"github.com/idsync/idsync/connectors/sourcetest"
 )
@@ -176,5 +177,31 @@ func TestEstimateRecordsLeavesOutTheHeader(t *testing.T) {
 	src, err := New(Options{Path: src.Name() + ".missing", Key: "id", Columns: cols})
 	if err != nil || src.EstimateRecords() != -1 {
 		t.Errorf("EstimateRecords of a missing file = %d (%v), want -1", src.EstimateRecords(), err)
+	}
+}
+
+// TestRejectsKeepTheirKeys: the reader's fields point into its read
+// buffer, which the rest of the file overwrites; a reject keeps a copy of
+// its key. Two rejects (a bad field, a bad _deleted) come before more
+// than a buffer's worth of records.
+func TestRejectsKeepTheirKeys(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("id,name,hired,level,_deleted\nEBAD1,Ann,2024-01-02,x,false\nEBAD2,Bo,2024-01-02,1,maybe\n")
+	for i := range 60_000 {
+		b.WriteString("E" + strings.Repeat("7", 6) + string(rune('a'+i%26)) + ",a name that fills the buffer,2024-01-02,1,false\n")
+	}
+	src := writeSource(t, b.String(), Options{Tombstones: true})
+	var keys []string
+	src.opts.Reject = func(e *connectors.RecordError) { keys = append(keys, e.Key) }
+	n := 0
+	err := src.Read(context.Background(), func(rec arrow.RecordBatch) error {
+		n += int(rec.NumRows())
+		return nil
+	})
+	if err != nil || n != 60_000 {
+		t.Fatalf("read %d records, err %v", n, err)
+	}
+	if diff := cmp.Diff([]string{"EBAD1", "EBAD2"}, keys); diff != "" {
+		t.Errorf("rejects' keys (-want +got):\n%s", diff)
 	}
 }

@@ -106,11 +106,7 @@ func (c *indexCache) open(dir string, db *badger.DB) error {
 				return nil
 			}
 			for name, t := range m.Targets {
-				serial, err := serial(txn, name)
-				if err != nil {
-					return err
-				}
-				count, err := readUint64(txn, countKey(name))
+				serial, count, err := targetStamp(txn, name)
 				if err != nil {
 					return err
 				}
@@ -136,6 +132,17 @@ func (c *indexCache) open(dir string, db *badger.DB) error {
 		}
 	}
 	return c.removeUnused()
+}
+
+// targetStamp is what a manifest stamps a target's files with, besides
+// the last commit: its serial, which every commit bumps, and its count,
+// which a load sets.
+func targetStamp(txn *badger.Txn, target string) (n, count uint64, err error) {
+	if n, err = serial(txn, target); err != nil {
+		return 0, 0, err
+	}
+	count, err = readUint64(txn, countKey(target))
+	return n, count, err
 }
 
 // removeUnused deletes the files no target uses and numbers new ones past
@@ -296,11 +303,7 @@ func (c *indexCache) close(db *badger.DB) error {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		for name, t := range c.targets {
-			serial, err := serial(txn, name)
-			if err != nil {
-				return err
-			}
-			count, err := readUint64(txn, countKey(name))
+			serial, count, err := targetStamp(txn, name)
 			if err != nil {
 				return err
 			}

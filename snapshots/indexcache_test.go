@@ -271,3 +271,19 @@ func TestWritesDuringAScan(t *testing.T) {
 	}
 	must(t, s.Close())
 }
+
+// TestStateOpensWithoutItsCache: a cache directory that cannot be made
+// (here a file is in its place) leaves the store working, without one.
+func TestStateOpensWithoutItsCache(t *testing.T) {
+	dir := t.TempDir()
+	s := diskStore(t, dir)
+	must(t, s.Commit("dir", Change{Entry: Entry{Key: "E1", ID: "1"}}))
+	must(t, s.Close())
+	must(t, os.RemoveAll(filepath.Join(dir, "index-cache")))
+	must(t, os.WriteFile(filepath.Join(dir, "index-cache"), []byte("not a directory"), 0o600))
+	s = diskStore(t, dir)
+	if got := indexLines(t, s, "dir"); !cmp.Equal(badgerLines(t, s, "dir"), got) || len(got) != 1 {
+		t.Fatalf("scan without a cache: %q", got)
+	}
+	must(t, s.Close())
+}

@@ -147,8 +147,10 @@ func open(dir string, opts Options) (*Store, error) {
 		cacheDir = ""
 	}
 	if err := s.cache.open(cacheDir, db); err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("open state %s: index cache: %w", dir, err)
+		// A cache that cannot be read or made (a full disk) is only not
+		// used: full plans then scan Badger, as without one.
+		s.cache = indexCache{}
+		_ = s.cache.open("", db)
 	}
 	s.trim.start(dir, opts)
 	return s, nil

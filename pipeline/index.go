@@ -163,6 +163,15 @@ func (e *Engine) loadIndexes(sr *sourceRun, runs []*targetRun) error {
 		return err
 	}
 	sr.keys = keys
+	e.metric(func(m *Metrics) {
+		for i, tr := range runs {
+			from := "store"
+			if scans[i].fromCache {
+				from = "cache"
+			}
+			m.indexReads.WithLabelValues(tr.t.cfg.Name, from).Inc()
+		}
+	})
 	for i, tr := range runs {
 		tr.index = &stateIndex{store: e.store, target: tr.t.cfg.Name, all: true, keys: keys, rows: rows,
 			stride: len(runs), col: i, ids: scans[i].ids}
@@ -179,8 +188,9 @@ type indexScan struct {
 	free chan *indexChunk // chunks merge has finished with
 	// ids holds the slots' ids. Only the scan writes it, and merge copies
 	// slots without reading it, so it is read only after the scan ends.
-	ids []byte
-	err error // set before full is closed
+	ids       []byte
+	err       error // set before full is closed
+	fromCache bool  // the entries came from the state's index cache files
 
 	cur *indexChunk // merge's chunk, and its place in it
 	at  int
@@ -210,7 +220,7 @@ func newIndexScan(size int) *indexScan {
 
 func (sc *indexScan) run(store *snapshots.Store, target string) {
 	c := <-sc.free
-	err := store.ScanIndex(target, func(key []byte, e *snapshots.IndexEntry) error {
+	fromCache, err := store.ScanIndexFrom(target, func(key []byte, e *snapshots.IndexEntry) error {
 		s, err := newSlot(&sc.ids, key, e.ID, e.Hash, e.Disabled, e.Deprovisioned)
 		if err != nil {
 			return fmt.Errorf("target %s: %w", target, err)
@@ -226,7 +236,7 @@ func (sc *indexScan) run(store *snapshots.Store, target string) {
 	if len(c.keys) > 0 {
 		sc.full <- c
 	}
-	sc.err = err
+	sc.err, sc.fromCache = err, fromCache
 	close(sc.full)
 }
 

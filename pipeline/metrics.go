@@ -26,6 +26,7 @@ type Metrics struct {
 	runDuration    *prometheus.HistogramVec
 	lastSuccess    *prometheus.GaugeVec
 	watermarkAge   *prometheus.GaugeVec
+	indexReads     *prometheus.CounterVec
 }
 
 // NewMetrics registers idsync's metrics with reg. The registry is injected
@@ -60,9 +61,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "When a run of the source last finished with every op done."}, []string{"source"}),
 		watermarkAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "idsync_watermark_age_seconds",
 			Help: "Seconds since the source's watermark last advanced."}, []string{"source"}),
+		indexReads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "idsync_index_reads_total",
+			Help: "Full reads of a target's state index, from the index cache files (cache) or from the store (store)."}, []string{"target", "from"}),
 	}
 	reg.MustRegister(m.sourceRecords, m.sourceRejected, m.ruleErrors, m.planOps, m.applyOps, m.applyDuration,
-		m.targetRequests, m.retries, m.escrowOps, m.quarantined, m.guardTrips, m.runDuration, m.lastSuccess, m.watermarkAge)
+		m.targetRequests, m.retries, m.escrowOps, m.quarantined, m.guardTrips, m.runDuration, m.lastSuccess, m.watermarkAge,
+		m.indexReads)
 	return m
 }
 

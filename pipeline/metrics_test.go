@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -36,6 +38,9 @@ func TestMetricsAfterAKnownRun(t *testing.T) {
 # TYPE idsync_apply_ops_total counter
 idsync_apply_ops_total{action="create",result="applied",target="dir"} 12
 idsync_apply_ops_total{action="disable",result="applied",target="dir"} 3
+# HELP idsync_index_reads_total Full reads of a target's state index, from the index cache files (cache) or from the store (store).
+# TYPE idsync_index_reads_total counter
+idsync_index_reads_total{from="cache",target="dir"} 1
 # HELP idsync_plan_ops_total Ops planned.
 # TYPE idsync_plan_ops_total counter
 idsync_plan_ops_total{action="create",target="dir"} 12
@@ -47,7 +52,9 @@ idsync_source_records_rejected_total{reason="invalid-value",source="hr"} 1
 # TYPE idsync_target_requests_total counter
 idsync_target_requests_total{code="ok",target="dir"} 15
 `
-	if err := testutil.CollectAndCompare(reg, strings.NewReader(want), "idsync_apply_ops_total", "idsync_plan_ops_total",
+	// Day 1's plan made the index cache files, and its apply's commits
+	// were read back into them: day 2's plan reads them.
+	if err := testutil.CollectAndCompare(reg, strings.NewReader(want), "idsync_apply_ops_total", "idsync_index_reads_total", "idsync_plan_ops_total",
 		"idsync_source_records_rejected_total", "idsync_target_requests_total"); err != nil {
 		t.Error(err)
 	}
@@ -60,5 +67,36 @@ idsync_target_requests_total{code="ok",target="dir"} 15
 	}
 	if got := testutil.ToFloat64(e.opts.Metrics.sourceRecords.WithLabelValues("hr")); got != 13 {
 		t.Errorf("records read = %v, want 13 (12 good, 1 quarantined)", got)
+	}
+}
+
+// TestIndexReadsSayWhereFrom: a state's first full plan reads its index
+// from the store and makes the cache files; the next one reads those,
+// and one that finds them gone reads the store again.
+func TestIndexReadsSayWhereFrom(t *testing.T) {
+	f := newFixture(t, map[string]string{"idsync.yaml": smallConfig, "day1.csv": smallDay1})
+	f.apply(nil, ApplyOptions{}) // its plan makes the files
+	e := f.engine(map[string]string{"HR": "day1.csv"})
+	e.opts.Metrics = NewMetrics(prometheus.NewPedanticRegistry())
+	reads := func() (cache, store float64) {
+		return testutil.ToFloat64(e.opts.Metrics.indexReads.WithLabelValues("dir", "cache")),
+			testutil.ToFloat64(e.opts.Metrics.indexReads.WithLabelValues("dir", "store"))
+	}
+	plan := func() {
+		t.Helper()
+		if _, err := e.Plan(t.Context(), PlanOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plan()
+	if cache, store := reads(); cache != 1 || store != 0 {
+		t.Fatalf("after the apply: %v reads from the cache, %v from the store; want 1 and 0", cache, store)
+	}
+	if err := os.RemoveAll(filepath.Join(f.dir, "state", "index-cache")); err != nil {
+		t.Fatal(err)
+	}
+	plan()
+	if cache, store := reads(); cache != 1 || store != 1 {
+		t.Fatalf("with the files gone: %v reads from the cache, %v from the store; want 1 and 1", cache, store)
 	}
 }

@@ -211,11 +211,26 @@ func writesEntry(ch Change) bool {
 // drop forgets target's files, for a change the cache cannot follow.
 // The caller holds mu.
 func (c *indexCache) drop(target string) {
-	if _, ok := c.targets[target]; ok {
+	if old, ok := c.targets[target]; ok {
 		c.saved = false
+		c.removeFiles(old, cachedTarget{})
 	}
 	delete(c.targets, target)
 	delete(c.dirty, target)
+}
+
+// removeFiles deletes t's files but those keep uses. A target's files
+// are never read again once replaced or dropped, and a daemon, which
+// closes its store only when it stops, would otherwise pile up a base
+// file at every fold. A manifest on disk may still name them, but only
+// a stale one: files are replaced only after commits, which move the
+// stamp, and a missing file is read from Badger anyway.
+func (c *indexCache) removeFiles(t, keep cachedTarget) {
+	for _, f := range []string{t.Base, t.Overlay} {
+		if f != "" && f != keep.Base && f != keep.Overlay {
+			_ = os.Remove(c.path(f))
+		}
+	}
 }
 
 // forget drops target's files for a write that records no keys, and
@@ -258,12 +273,15 @@ func (c *indexCache) put(target string, t cachedTarget, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.busy, target)
+	old, had := c.targets[target]
 	if _, recording := c.dirty[target]; !ok || !recording {
+		c.removeFiles(t, old) // new files this scan made
 		c.drop(target)
 		return
 	}
-	if old, had := c.targets[target]; !had || old != t {
+	if !had || old != t {
 		c.saved = false
+		c.removeFiles(old, t)
 	}
 	c.targets[target] = t
 }

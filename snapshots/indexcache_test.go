@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -257,6 +258,8 @@ func TestWritesDuringAScan(t *testing.T) {
 		must(t, s.Commit("app", Change{Entry: Entry{Key: fmt.Sprintf("A%d", i), ID: fmt.Sprint(i)}}))
 	}
 	indexLines(t, s, "app") // new files with three entries
+	// One more, so that the scan below writes a new overlay first.
+	must(t, s.Commit("app", Change{Entry: Entry{Key: "A9", ID: "9"}}))
 	must(t, s.ScanIndex("app", func([]byte, *IndexEntry) error {
 		if n++; n == 1 {
 			for i := range 10 {
@@ -265,6 +268,8 @@ func TestWritesDuringAScan(t *testing.T) {
 		}
 		return nil
 	}))
+	// The files that scan made for "app" went with it.
+	checkFilesUsed(t, s, dir)
 	before := s.cache.reads.Load()
 	if got, want := indexLines(t, s, "app"), badgerLines(t, s, "app"); !cmp.Equal(want, got) || s.cache.reads.Load() != before {
 		t.Fatalf("after more commits than recorded: files read %d times; %s", s.cache.reads.Load()-before, cmp.Diff(want, got))
@@ -286,4 +291,59 @@ func TestStateOpensWithoutItsCache(t *testing.T) {
 		t.Fatalf("scan without a cache: %q", got)
 	}
 	must(t, s.Close())
+}
+
+// TestIndexCacheKeepsFewFiles runs a daemon's day many times over in one
+// session (commits, then a full scan): replaced and dropped files go at
+// once, not when the store closes.
+func TestIndexCacheKeepsFewFiles(t *testing.T) {
+	defer func(n uint64) { foldAt = n }(foldAt)
+	foldAt = 8
+	dir := t.TempDir()
+	s := diskStore(t, dir)
+	defer s.Close()
+	r := rand.New(rand.NewPCG(4, 4))
+	for i := range 200 {
+		for range 3 {
+			must(t, s.Commit([]string{"dir", "app"}[r.IntN(2)], randomChanges(r, 200)...))
+		}
+		if i%50 == 49 {
+			must(t, s.Load(fmt.Sprintf("bulk%d", i), func() (Entry, bool) { return Entry{}, false }))
+		}
+		for _, tg := range []string{"dir", "app"} {
+			if got, want := indexLines(t, s, tg), badgerLines(t, s, tg); !cmp.Equal(want, got) {
+				t.Fatalf("round %d target %s: %s", i, tg, cmp.Diff(want, got))
+			}
+		}
+		checkFilesUsed(t, s, dir)
+	}
+	if s.cache.reads.Load() < 100 {
+		t.Fatalf("only %d scans read the files", s.cache.reads.Load())
+	}
+}
+
+// checkFilesUsed requires the cache directory to hold exactly the files
+// the store's targets use.
+func checkFilesUsed(t *testing.T, s *Store, dir string) {
+	t.Helper()
+	var want []string
+	s.cache.mu.Lock()
+	for _, ct := range s.cache.targets {
+		for _, f := range []string{ct.Base, ct.Overlay} {
+			if f != "" {
+				want = append(want, f)
+			}
+		}
+	}
+	s.cache.mu.Unlock()
+	files, err := filepath.Glob(filepath.Join(dir, "index-cache", "*.idx"))
+	must(t, err)
+	var got []string
+	for _, f := range files {
+		got = append(got, filepath.Base(f))
+	}
+	slices.Sort(want)
+	if !slices.Equal(want, got) {
+		t.Fatalf("cache files on disk %v, in use %v", got, want)
+	}
 }

@@ -11,7 +11,8 @@
 // can drop the pages of its tables the process has mapped (TrimMapped,
 // mapped.go). A full scan of a target's entries (ScanIndex) reads them
 // from files beside Badger that the store keeps up to date, and trusts
-// only when their stamp matches Badger's last commit (indexcache.go,
-// indexfile.go). It depends on Badger (and x/sys, for madvise) and has
+// only when their stamp matches Badger's last commit (indexcache.go: what
+// is valid and who may write; indexmanifest.go: the stamp on disk;
+// indexrefresh.go: bringing files up to date; indexfile.go: the format). It depends on Badger (and x/sys, for madvise) and has
 // its own types.
 package snapshots

@@ -1,0 +1,169 @@
+package snapshots
+
+import (
+	"errors"
+	"slices"
+	"strings"
+
+	badger "github.com/dgraph-io/badger/v4"
+)
+
+// refresh makes target's files as of txn from files t and the keys
+// committed since (dirty): their entries, read back from Badger, become
+// the overlay. When the overlay outgrows an eighth of the base, the two
+// are merged into a new base, so a read never merges a large overlay.
+func (c *indexCache) refresh(txn *badger.Txn, target string, t cachedTarget, dirty map[string]struct{}) (cachedTarget, error) {
+	if len(dirty) == 0 {
+		return t, nil
+	}
+	keys := make([]string, 0, len(dirty))
+	for k := range dirty {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	fresh := make([]record, len(keys))
+	for i, k := range keys {
+		fresh[i].key = []byte(k)
+		item, err := txn.Get(objectKey(target, k))
+		switch {
+		case errors.Is(err, badger.ErrKeyNotFound):
+			fresh[i].entry = []byte{} // deleted
+		case err != nil:
+			return t, err
+		default:
+			if fresh[i].entry, err = item.ValueCopy(nil); err != nil {
+				return t, err
+			}
+		}
+	}
+	changes := fresh
+	if t.Overlay != "" {
+		old, err := readRecords(c.path(t.Overlay))
+		if err != nil {
+			return t, err
+		}
+		changes = mergeRecords(old, fresh)
+	}
+	nt := cachedTarget{Base: t.Base, BaseN: t.BaseN, Overlay: c.newFile(), OverlayN: uint64(len(changes))}
+	if uint64(len(changes)) > max(foldAt, t.BaseN/8) {
+		nt = cachedTarget{Base: c.newFile()}
+		w, err := createIndexFile(c.path(nt.Base))
+		if err != nil {
+			return t, err
+		}
+		err = readMerged(c.path(t.Base), changes, func(key, entry []byte) error { return w.add(key, entry) })
+		if err != nil {
+			w.abort()
+			return t, err
+		}
+		nt.BaseN = w.records
+		return nt, w.finish()
+	}
+	return nt, writeRecords(c.path(nt.Overlay), changes)
+}
+
+// scan reads target's files: the base with the overlay over it.
+func (c *indexCache) scan(t cachedTarget, fn func(key, entry []byte) error) error {
+	var changes []record
+	if t.Overlay != "" {
+		var err error
+		if changes, err = readRecords(c.path(t.Overlay)); err != nil {
+			return err
+		}
+	}
+	if err := checkIndexFile(c.path(t.Base)); err != nil {
+		return err
+	}
+	return readMerged(c.path(t.Base), changes, fn)
+}
+
+// record is one record of an index file, owned.
+type record struct{ key, entry []byte }
+
+// readRecords reads a whole (small) index file.
+func readRecords(path string) ([]record, error) {
+	r, err := openIndexFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer r.close()
+	var out []record
+	for {
+		more, err := r.next()
+		if err != nil {
+			return nil, err
+		}
+		if !more {
+			return out, nil
+		}
+		out = append(out, record{key: slices.Clone(r.key), entry: slices.Clone(r.entry)})
+	}
+}
+
+func writeRecords(path string, recs []record) error {
+	w, err := createIndexFile(path)
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if err := w.add(r.key, r.entry); err != nil {
+			w.abort()
+			return err
+		}
+	}
+	return w.finish()
+}
+
+// mergeRecords merges two key-ordered lists; newer's record wins a key
+// both have.
+func mergeRecords(older, newer []record) []record {
+	out := make([]record, 0, len(older)+len(newer))
+	i, j := 0, 0
+	for i < len(older) || j < len(newer) {
+		switch {
+		case j == len(newer) || (i < len(older) && string(older[i].key) < string(newer[j].key)):
+			out = append(out, older[i])
+			i++
+		default:
+			if i < len(older) && string(older[i].key) == string(newer[j].key) {
+				i++
+			}
+			out = append(out, newer[j])
+			j++
+		}
+	}
+	return out
+}
+
+// readMerged streams the base file at path with changes (key-ordered)
+// over it: a change replaces the base's record of its key, and an empty
+// entry removes it. The base is not checked first (see checkIndexFile).
+func readMerged(path string, changes []record, fn func(key, entry []byte) error) error {
+	r, err := openIndexFile(path)
+	if err != nil {
+		return err
+	}
+	defer r.close()
+	more, err := r.next()
+	for err == nil && (more || len(changes) > 0) {
+		switch {
+		case len(changes) > 0 && (!more || strings.Compare(string(changes[0].key), string(r.key)) <= 0):
+			ch := changes[0]
+			changes = changes[1:]
+			if more && string(ch.key) == string(r.key) {
+				more, err = r.next()
+			}
+			if len(ch.entry) > 0 {
+				if ferr := fn(ch.key, ch.entry); ferr != nil {
+					return ferr
+				}
+			}
+		default:
+			if ferr := fn(r.key, r.entry); ferr != nil {
+				return ferr
+			}
+			more, err = r.next()
+		}
+	}
+	return err
+}

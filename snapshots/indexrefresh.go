@@ -1,9 +1,9 @@
 package snapshots
 
 import (
+	"bytes"
 	"errors"
 	"slices"
-	"strings"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
@@ -147,10 +147,12 @@ func readMerged(path string, changes []record, fn func(key, entry []byte) error)
 	more, err := r.next()
 	for err == nil && (more || len(changes) > 0) {
 		switch {
-		case len(changes) > 0 && (!more || strings.Compare(string(changes[0].key), string(r.key)) <= 0):
+		// bytes, not strings.Compare: converting both keys copied them for
+		// every record of the base while any change was left.
+		case len(changes) > 0 && (!more || bytes.Compare(changes[0].key, r.key) <= 0):
 			ch := changes[0]
 			changes = changes[1:]
-			if more && string(ch.key) == string(r.key) {
+			if more && bytes.Equal(ch.key, r.key) {
 				more, err = r.next()
 			}
 			if len(ch.entry) > 0 {

@@ -32,6 +32,10 @@ type recordReader struct {
 	cut             string // what readLine took off the last line's end
 	rec             []string
 	cols            []int // rec's columns (1-based bytes)
+	// utf8 says the last record's line is valid UTF-8 as a whole, so its
+	// fields need no check of their own. Records from rest are not known
+	// to be.
+	utf8 bool
 	// rest reads the file from the first line with a quote on; its line
 	// 1 is this reader's line restLine+1.
 	rest     *stdcsv.Reader
@@ -54,6 +58,7 @@ func newRecordReader(r io.Reader, comma rune) *recordReader {
 // encoding/csv, a record whose field count is wrong comes back with a
 // *csv.ParseError, and a syntax error costs only its record.
 func (r *recordReader) Read() ([]string, error) {
+	r.utf8 = false
 	if r.rest != nil {
 		return r.readRest()
 	}
@@ -126,6 +131,7 @@ func lengthNL(b []byte) int {
 func (r *recordReader) split(line []byte) ([]string, error) {
 	body := line[:len(line)-lengthNL(line)]
 	r.rec, r.cols = r.rec[:0], r.cols[:0]
+	r.utf8 = utf8.Valid(body)
 	col := 1
 	for {
 		i := bytes.IndexByte(body, r.comma)

@@ -208,8 +208,12 @@ func (s *Source) fill(b *batch.Builder, r *recordReader, rec []string, idx []int
 	if strings.TrimSpace(key) == "" {
 		return reject(s.keyIdx, "key is empty")
 	}
+	set := b.SetText
+	if r.utf8 {
+		set = b.SetUTF8Text
+	}
 	for i := range s.opts.Columns {
-		if err := b.SetText(i, rec[idx[i]]); err != nil {
+		if err := set(i, rec[idx[i]]); err != nil {
 			return reject(i, err.Error())
 		}
 	}

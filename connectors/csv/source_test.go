@@ -88,6 +88,12 @@ func TestRead(t *testing.T) {
 			wantKeys:    []string{"E2@3"},
 			wantRejects: []string{":2:4: field name: value is not valid UTF-8"},
 		},
+		"a non-UTF-8 byte rejects only in a declared field, before and after quotes": {
+			content: "id,name,hired,level,note\nE1,Ann,2024-01-02,1,\xff\nE2,B\xffo,2024-01-02,1,x\nE3,Cy,2024-01-02,1,x\n" +
+				"E4,\"D\xffi\",2024-01-02,1,x\nE5,\"Ed\",2024-01-02,1,\xff\n",
+			wantKeys:    []string{"E1@2", "E3@4", "E5@6"},
+			wantRejects: []string{":3:4: field name: value is not valid UTF-8", ":5:4: field name: value is not valid UTF-8"},
+		},
 		"multi-line quoted field keeps its starting line": {
 			content:  "id,name,hired,level\nE1,\"Ann\nSmith\",2024-01-02,1\nE2,Bo,2024-01-02,1\n",
 			wantKeys: []string{"E1@2", "E2@4"},

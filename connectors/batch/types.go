@@ -143,23 +143,57 @@ func parseDate(s string) (time.Time, bool) {
 	if len(s) != 10 || s[4] != '-' || s[7] != '-' {
 		return time.Time{}, false
 	}
-	n := [3]int{}
-	for i, span := range [3][2]int{{0, 4}, {5, 7}, {8, 10}} {
-		for _, c := range []byte(s[span[0]:span[1]]) {
-			if c < '0' || c > '9' {
-				return time.Time{}, false
-			}
-			n[i] = n[i]*10 + int(c-'0')
-		}
-	}
-	year, month, day := n[0], time.Month(n[1]), n[2]
-	if month < time.January || month > time.December || day < 1 || day > daysIn(year, month) {
+	year, ok1 := decimal(s[0:4])
+	month, ok2 := decimal(s[5:7])
+	day, ok3 := decimal(s[8:10])
+	if !ok1 || !ok2 || !ok3 || month < 1 || month > 12 || day < 1 || day > daysIn(year, month) {
 		return time.Time{}, false
 	}
-	return time.Date(year, month, day, 0, 0, 0, 0, time.UTC), true
+	// Two calls of time.Date, which normalises its fields and looks up
+	// the zone, were most of this function.
+	return time.Unix(daysSinceEpoch(year, month, day)*86400, 0).UTC(), true
 }
 
-func daysIn(year int, m time.Month) int {
-	// Day 0 of the next month is this month's last day.
-	return time.Date(year, m+1, 0, 0, 0, 0, 0, time.UTC).Day()
+// decimal reads digits only: no sign, no space.
+func decimal(s string) (int, bool) {
+	n := 0
+	for i := range len(s) {
+		c := s[i] - '0'
+		if c > 9 {
+			return 0, false
+		}
+		n = n*10 + int(c)
+	}
+	return n, true
+}
+
+var monthDays = [13]int{0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}
+
+func daysIn(year, month int) int {
+	if month == 2 && year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+		return 29
+	}
+	return monthDays[month]
+}
+
+// daysSinceEpoch counts days from 1970-01-01 to a date of the proleptic
+// Gregorian calendar, as time does: years are counted from March, so a
+// leap day ends its year, and whole 400-year eras hold 146,097 days
+// (Howard Hinnant's days_from_civil).
+func daysSinceEpoch(year, month, day int) int64 {
+	if month <= 2 {
+		year--
+	}
+	era := year / 400
+	if year < 0 {
+		era = (year - 399) / 400
+	}
+	yearOfEra := year - era*400
+	shifted := month - 3 // March is 0
+	if shifted < 0 {
+		shifted += 12
+	}
+	dayOfYear := (153*shifted+2)/5 + day - 1
+	dayOfEra := yearOfEra*365 + yearOfEra/4 - yearOfEra/100 + dayOfYear
+	return int64(era)*146097 + int64(dayOfEra) - 719468
 }

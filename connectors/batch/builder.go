@@ -220,7 +220,7 @@ func (b *Builder) Set(i int, v any) {
 func (b *Builder) Commit(pos int64, deleted bool) arrow.RecordBatch {
 	mem := b.opts.Allocator
 	for i, c := range b.cols {
-		p := b.pending[i]
+		p := &b.pending[i] // not a copy of the cell, a tenth of Commit
 		if r := b.raw[i]; r != nil {
 			switch {
 			case p.kind == null:

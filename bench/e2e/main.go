@@ -37,6 +37,11 @@ type result struct {
 	AnonMB   float64 `json:"peakAnonMB"`
 	FileMB   float64 `json:"peakFileMB"`
 	VsFloor  float64 `json:"ratioToFloor,omitempty"`
+	// FloorBeside and VsFloorBeside are the floor timed just before each
+	// run of the scenario, and the median of each run's ratio to its own
+	// floor (see beside).
+	FloorBeside   float64 `json:"floorBesideSeconds,omitempty"`
+	VsFloorBeside float64 `json:"ratioToFloorBeside,omitempty"`
 	VsDuckDB float64 `json:"ratioToDuckDB,omitempty"`
 	Note     string  `json:"note,omitempty"`
 }
@@ -101,6 +106,40 @@ func run() error {
 		m := all[len(all)/2]
 		return m.r, m.out, nil
 	}
+	// beside runs a plan scenario as median does, with the floor timed on
+	// its input just before each run. Between runs of this bench the
+	// floor moved from 0.19 to 0.29 s as the machine's other load came
+	// and went, and a plan's ratio to a floor timed minutes before moved
+	// with it, from 4.4x to 3.0x for the same plan time. The median of
+	// each run's ratio to its own floor moves less.
+	beside := func(input, name, dir string, env []string, stdoutFile string, argv ...string) (result, error) {
+		type run struct {
+			r     result
+			floor float64
+		}
+		var all []run
+		for range max(1, *runs) {
+			f, _, err := measure("floor beside "+name, "", nil, "", floor, input)
+			if err != nil {
+				return result{}, err
+			}
+			r, _, err := measure(name, dir, env, stdoutFile, argv...)
+			if err != nil {
+				return result{}, err
+			}
+			all = append(all, run{r, f.Wall})
+		}
+		ratios, floors := make([]float64, len(all)), make([]float64, len(all))
+		for i, r := range all {
+			ratios[i], floors[i] = r.r.Wall/r.floor, r.floor
+		}
+		slices.SortFunc(all, func(a, b run) int { return cmp.Compare(a.r.Wall, b.r.Wall) })
+		m := all[len(all)/2].r
+		slices.Sort(ratios)
+		slices.Sort(floors)
+		m.VsFloorBeside, m.FloorBeside = ratios[len(ratios)/2], floors[len(floors)/2]
+		return m, nil
+	}
 	floorS1, _, err := median("floor: parse s1 (encoding/csv)", "", nil, "", floor, s1)
 	if err != nil {
 		return err
@@ -160,7 +199,7 @@ func run() error {
 		}
 		first.VsFloor = first.Wall / floorS1.Wall
 		add(first)
-		full, _, err := median(fmt.Sprintf("steady full plan (%g%% changed)", *pct), steady, []string{"HR=" + s1},
+		full, err := beside(s1, fmt.Sprintf("steady full plan (%g%% changed)", *pct), steady, []string{"HR=" + s1},
 			filepath.Join(steady, "plan.jsonl"), idsync, "-c", "idsync.yaml", "plan", "--format", "jsonl", "--full")
 		if err != nil {
 			return err
@@ -180,9 +219,9 @@ func run() error {
 	// againstDuckDB measures an idsync plan and DuckDB's diff of the same
 	// input, one after the other, and records both with their ratios and
 	// whether they agree on the changes. It returns DuckDB's changes.
-	againstDuckDB := func(name, dir string, env, planArgs []string, duckName string, duckArgs ...string) ([]byte, error) {
+	againstDuckDB := func(input, name, dir string, planArgs []string, duckName string, duckArgs ...string) ([]byte, error) {
 		planFile := filepath.Join(dir, "plan.jsonl")
-		r, _, err := median(name, dir, env, planFile, append([]string{idsync, "-c", "idsync.yaml", "plan", "--format", "jsonl"}, planArgs...)...)
+		r, err := beside(input, name, dir, []string{"HR=" + input}, planFile, append([]string{idsync, "-c", "idsync.yaml", "plan", "--format", "jsonl"}, planArgs...)...)
 		if err != nil {
 			return nil, err
 		}
@@ -197,7 +236,7 @@ func run() error {
 		add(duck)
 		return duckOut, nil
 	}
-	if _, err := againstDuckDB("initial plan (3 targets x 10 attrs)", initDir, []string{"HR=" + s0}, nil,
+	if _, err := againstDuckDB(s0, "initial plan (3 targets x 10 attrs)", initDir, nil,
 		"DuckDB: initial diff", "-cur", s0); err != nil {
 		return err
 	}
@@ -242,7 +281,7 @@ func run() error {
 	}
 	settling.VsFloor = settling.Wall / floorS1.Wall
 	add(settling)
-	duckSteadyOut, err := againstDuckDB(fmt.Sprintf("steady full plan (%.0f%% changed)", *pct), steady, []string{"HR=" + s1}, []string{"--full"},
+	duckSteadyOut, err := againstDuckDB(s1, fmt.Sprintf("steady full plan (%.0f%% changed)", *pct), steady, []string{"--full"},
 		"DuckDB: steady diff", "-prev", s0, "-cur", s1)
 	if err != nil {
 		return err
@@ -266,7 +305,7 @@ func run() error {
 		return err
 	}
 	add(cycle)
-	next, _, err := median(fmt.Sprintf("next steady full plan, after that apply (%.0f%% changed back)", *pct), steady,
+	next, err := beside(s0, fmt.Sprintf("next steady full plan, after that apply (%.0f%% changed back)", *pct), steady,
 		[]string{"HR=" + s0}, filepath.Join(steady, "plan.jsonl"), idsync, "-c", "idsync.yaml", "plan", "--format", "jsonl", "--full")
 	if err != nil {
 		return err
@@ -281,11 +320,15 @@ func run() error {
 // to file.
 func report(results []result, n int, pct float64, file string) error {
 	fmt.Printf("\n%d identities, %g%% changed; %s\n\n", n, pct, time.Now().UTC().Format(time.RFC3339))
-	fmt.Println("| scenario | wall s | CPU s | peak RSS MB | anonymous / file-backed MB | x floor | x DuckDB | same changes as DuckDB |")
-	fmt.Println("|---|---|---|---|---|---|---|---|")
+	fmt.Println("| scenario | wall s | CPU s | peak RSS MB | anonymous / file-backed MB | x floor | x floor beside it (floor s) | x DuckDB | same changes as DuckDB |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, r := range results {
-		fmt.Printf("| %s | %.2f | %.2f | %.0f | %.0f / %.0f | %s | %s | %s |\n", r.Scenario, r.Wall, r.CPU, r.RSSMB, r.AnonMB, r.FileMB,
-			ratio(r.VsFloor), ratio(r.VsDuckDB), r.Note)
+		floorBeside := ""
+		if ratio(r.VsFloorBeside) != "" {
+			floorBeside = fmt.Sprintf("%s (%.2f)", ratio(r.VsFloorBeside), r.FloorBeside)
+		}
+		fmt.Printf("| %s | %.2f | %.2f | %.0f | %.0f / %.0f | %s | %s | %s | %s |\n", r.Scenario, r.Wall, r.CPU, r.RSSMB, r.AnonMB, r.FileMB,
+			ratio(r.VsFloor), floorBeside, ratio(r.VsDuckDB), r.Note)
 	}
 	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 		return err

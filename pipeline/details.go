@@ -23,12 +23,12 @@ type storedDetails struct {
 // read each. A policy change that re-evaluated 1M users spent 43% of its
 // CPU on two point reads a user. A few changed records scattered over
 // state are cheaper read one by one.
-func (e *Engine) readDetails(active []*targetRun, d *batchDone, hashes []uint64) ([][]*storedDetails, error) {
+func (e *Engine) readDetails(active []*targetRun, d *batchDone, fps [][]uint64) ([][]*storedDetails, error) {
 	details := make([][]*storedDetails, len(active))
 	for j, tr := range active {
 		var rows []int
 		for i, key := range d.keys {
-			if !d.tombs[i] && tr.needsDetails(key, d.pos[i], hashes[i]) {
+			if tr.needsDetails(key, d.pos[i], fps[j][i]) {
 				rows = append(rows, i)
 			}
 		}
@@ -58,15 +58,11 @@ func (e *Engine) readDetails(active []*targetRun, d *batchDone, hashes []uint64)
 var detailsAheadShare = 4
 
 // needsDetails reports whether evalRow will read key's stored details: it
-// is managed and its fingerprint does not match (see evalRow).
-func (tr *targetRun) needsDetails(key string, pos position, rowHash uint64) bool {
-	if tr.full.Load() {
-		return false
-	}
-	h := combine(rowHash, tr.t.version)
-	if !tr.t.usesNow && tr.index.matches(pos, h) {
+// is managed and its fingerprint, fp (see fingerprints), does not match.
+func (tr *targetRun) needsDetails(key string, pos position, fp uint64) bool {
+	if fp == 0 || tr.full.Load() {
 		return false
 	}
 	ie, managed, err := tr.index.lookup(key, pos)
-	return err == nil && managed && (!sameFingerprint(ie.hash, h) || tr.t.usesNow)
+	return err == nil && managed && (!sameFingerprint(ie.hash, fp) || tr.t.usesNow)
 }

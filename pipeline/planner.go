@@ -435,12 +435,13 @@ type rowResult struct {
 }
 
 // evalRow evaluates one record for one target. It reads the target's
-// index and the state store, both safe to share, and writes nothing. pre
-// is the record's stored details when its batch read them ahead.
-func (e *Engine) evalRow(sr *sourceRun, tr *targetRun, ev *rules.Evaluator, s *rowScratch, i int, key string, pos position, line int64, rowHash uint64, pre *storedDetails) (*rowResult, error) {
+// index and the state store, both safe to share, and writes nothing. h is
+// the record's fingerprint there, 0 when its slot holds it already (see
+// fingerprints). pre is the record's stored details when its batch read
+// them ahead.
+func (e *Engine) evalRow(sr *sourceRun, tr *targetRun, ev *rules.Evaluator, s *rowScratch, i int, key string, pos position, line int64, h uint64, pre *storedDetails) (*rowResult, error) {
 	t := tr.t
-	h := combine(rowHash, t.version)
-	if !t.usesNow && tr.index.matches(pos, h) {
+	if h == 0 {
 		return nil, nil // same record, same policy: same result
 	}
 	ie, managed, err := tr.index.lookup(key, pos)

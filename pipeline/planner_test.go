@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -102,6 +103,24 @@ func TestUnchangedRecordsAreSkippedAndPolicyChangesReevaluate(t *testing.T) {
 	want := []string{"dir update E1 name", "dir update E2 name", "dir update E3 name"}
 	if diff := cmp.Diff(want, opList(f.plan(nil))); diff != "" {
 		t.Errorf("after a policy change (-want +got):\n%s", diff)
+	}
+}
+
+// TestClockRulesReevaluateUnchangedRecords: a record whose bytes never
+// change is skipped by its fingerprint, but not in a target whose rules
+// read the clock: its start date arrives with no change to it.
+func TestClockRulesReevaluateUnchangedRecords(t *testing.T) {
+	cfg := strings.NewReplacer("level: int}", "level: int, start: timestamp}",
+		"    match: login\n", "    match: login\n    enabled: 'user.start <= now'\n").Replace(smallConfig)
+	start := testNow.Add(7 * 24 * time.Hour)
+	f := newFixture(t, map[string]string{"idsync.yaml": cfg,
+		"day1.csv": "id,name,dept,level,start\nE1,Ann,a,1,2024-01-01\nE2,Bo,b,2," + start.Format("2006-01-02") + "\n"})
+	f.apply(nil, ApplyOptions{})
+	if ops := f.planOps(nil, testNow.Add(time.Hour)); len(ops) != 0 {
+		t.Fatalf("an hour later: %v, want no ops", ops)
+	}
+	if diff := cmp.Diff([]string{"dir enable E2"}, f.planOps(nil, start.Add(time.Hour))); diff != "" {
+		t.Errorf("once E2's start date has come (-want +got):\n%s", diff)
 	}
 }
 

@@ -172,8 +172,8 @@ func (b *Builder) SetText(i int, s string) error {
 }
 
 // SetUTF8Text is SetText for a value the caller knows is valid UTF-8: a
-// CSV source checks a whole line at once, which cost a fifth of what
-// checking its fields one by one did.
+// CSV source checks a whole line at once, which in profiles cost a third
+// or less of what checking its fields one by one did.
 func (b *Builder) SetUTF8Text(i int, s string) error {
 	if err := b.checkSize(s); err != nil {
 		return err
@@ -220,7 +220,9 @@ func (b *Builder) Set(i int, v any) {
 func (b *Builder) Commit(pos int64, deleted bool) arrow.RecordBatch {
 	mem := b.opts.Allocator
 	for i, c := range b.cols {
-		p := &b.pending[i] // not a copy of the cell, a tenth of Commit
+		// In place: copying each cell out was most of Commit's own time
+		// in a profile.
+		p := &b.pending[i]
 		if r := b.raw[i]; r != nil {
 			switch {
 			case p.kind == null:

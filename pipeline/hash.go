@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"encoding/binary"
+	"slices"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -11,10 +12,14 @@ import (
 )
 
 // rowHasher fingerprints a record's declared columns. It reuses one buffer,
-// so hashing costs no allocation per row.
+// so hashing costs no allocation per row, and each worker has its own.
 type rowHasher struct {
 	buf  []byte
 	cols []hashColumn
+	// fps and targets hold the last batch's fingerprints (see
+	// fingerprints), reused by the next.
+	fps     []uint64
+	targets [][]uint64
 }
 
 // hashColumn is one column as hash reads it: its buffers, taken out of
@@ -103,6 +108,35 @@ func (h *rowHasher) hash(i int) uint64 {
 	}
 	h.buf = b
 	return xxhash.Sum64(b)
+}
+
+// fingerprints gives each row of a batch its fingerprint in each target
+// (fps[j][i], in active[j]): the row's hash combined with the target's
+// policy. It is 0, which combine never returns, where the row needs no
+// evaluation there: a tombstone, or a record whose slot already holds
+// that fingerprint. Working it out once here spares readDetails and
+// evalRow doing it again each, for every row and target. The slices are
+// valid until the hasher's next batch.
+func (h *rowHasher) fingerprints(active []*targetRun, d *batchDone, hashes []uint64) (fps [][]uint64) {
+	n := len(d.keys)
+	h.fps = slices.Grow(h.fps[:0], len(active)*n)[:len(active)*n]
+	h.targets = h.targets[:0]
+	for j, tr := range active {
+		out := h.fps[j*n : (j+1)*n : (j+1)*n]
+		for i := range out {
+			out[i] = 0
+			if d.tombs[i] {
+				continue
+			}
+			fp := combine(hashes[i], tr.t.version)
+			if !tr.t.usesNow && tr.index.matches(d.pos[i], fp) {
+				continue // same record, same policy: same result
+			}
+			out[i] = fp
+		}
+		h.targets = append(h.targets, out)
+	}
+	return h.targets
 }
 
 // combine mixes a record hash with a policy version. The result is never

@@ -197,7 +197,7 @@ func (e *Engine) evalBatch(ctx context.Context, sr *sourceRun, active []*targetR
 			return out
 		}
 	}
-	fps := fingerprints(active, &out, sr.place(h, &out))
+	fps := h.fingerprints(active, &out, sr.place(h, &out))
 	details, err := e.readDetails(active, &out, fps)
 	if err != nil {
 		out.err = err
@@ -253,30 +253,6 @@ func (sr *sourceRun) place(h *rowHasher, out *batchDone) (hashes []uint64) {
 		out.pos[i] = at
 	}
 	return hashes
-}
-
-// fingerprints gives each row of a batch its fingerprint in each target
-// (fps[j][i], in active[j]): the row's hash combined with the target's
-// policy. It is 0, which combine never returns, where the row needs no
-// evaluation there: a tombstone, or a record whose slot already holds
-// that fingerprint. Working it out once here spares readDetails and
-// evalRow doing it again each, for every row and target.
-func fingerprints(active []*targetRun, d *batchDone, hashes []uint64) [][]uint64 {
-	fps := make([][]uint64, len(active))
-	for j, tr := range active {
-		fps[j] = make([]uint64, len(d.keys))
-		for i := range d.keys {
-			if d.tombs[i] {
-				continue
-			}
-			h := combine(hashes[i], tr.t.version)
-			if !tr.t.usesNow && tr.index.matches(d.pos[i], h) {
-				continue // same record, same policy: same result
-			}
-			fps[j][i] = h
-		}
-	}
-	return fps
 }
 
 // applyBatch records one batch's results, row by row in input order.

@@ -34,16 +34,16 @@ type result struct {
 	CPU      float64 `json:"cpuSeconds"`
 	RSSMB    float64 `json:"peakRssMB"`
 	// AnonMB and FileMB split the peak as memoryPeak does, sampled.
-	AnonMB   float64 `json:"peakAnonMB"`
-	FileMB   float64 `json:"peakFileMB"`
-	VsFloor  float64 `json:"ratioToFloor,omitempty"`
+	AnonMB  float64 `json:"peakAnonMB"`
+	FileMB  float64 `json:"peakFileMB"`
+	VsFloor float64 `json:"ratioToFloor,omitempty"`
 	// FloorBeside and VsFloorBeside are the floor timed just before each
 	// run of the scenario, and the median of each run's ratio to its own
 	// floor (see beside).
 	FloorBeside   float64 `json:"floorBesideSeconds,omitempty"`
 	VsFloorBeside float64 `json:"ratioToFloorBeside,omitempty"`
-	VsDuckDB float64 `json:"ratioToDuckDB,omitempty"`
-	Note     string  `json:"note,omitempty"`
+	VsDuckDB      float64 `json:"ratioToDuckDB,omitempty"`
+	Note          string  `json:"note,omitempty"`
 }
 
 func run() error {

@@ -6,8 +6,10 @@ import (
 	"cmp"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"os/exec"
@@ -334,7 +336,43 @@ func report(results []result, n int, pct float64, file string) error {
 		return err
 	}
 	data, _ := json.MarshalIndent(map[string]any{"identities": n, "changedPercent": pct, "results": results}, "", " ")
-	return os.WriteFile(file, data, 0o644)
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		return err
+	}
+	return keepRun(file, data)
+}
+
+// keepRun also writes a run's results under the commit it measured, as
+// e2e-1000000-<commit>-<k>.json with the first k not taken: file is the
+// latest run's, and the next run overwrites it. A commit with changes not
+// yet committed is named <commit>-dirty. Outside a git checkout nothing
+// more is written.
+func keepRun(file string, data []byte) error {
+	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return nil
+	}
+	rev := strings.TrimSpace(string(out))
+	if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(st) > 0 {
+		rev += "-dirty"
+	}
+	base := strings.TrimSuffix(file, ".json")
+	for k := 1; ; k++ {
+		name := fmt.Sprintf("%s-%s-%d.json", base, rev, k)
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		_, err = f.Write(data)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		fmt.Fprintf(os.Stderr, "results also kept as %s\n", name)
+		return err
+	}
 }
 
 // ratio prints r, or nothing when there is none or the baseline was too

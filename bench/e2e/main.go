@@ -60,6 +60,7 @@ func run() error {
 	reuse := flag.Bool("reuse-state", false, "with -slices: measure on the state an earlier run finished building in -work, instead of building it again (about 45 minutes at 10M)")
 	slice := flag.Int("slices", 0, "build the steady state by applying s0 in slices of this many rows, and measure only the steady and delta plans (for sizes whose initial plan does not fit in memory)")
 	flag.Parse()
+	commit = measured()
 	dir := filepath.Join(*work, fmt.Sprint(*n))
 	bin := filepath.Join(*work, "bin")
 	if err := os.MkdirAll(bin, 0o755); err != nil {
@@ -342,19 +343,33 @@ func report(results []result, n int, pct float64, file string) error {
 	return keepRun(file, data)
 }
 
-// keepRun also writes a run's results under the commit it measured, as
-// e2e-1000000-<commit>-<k>.json with the first k not taken: file is the
-// latest run's, and the next run overwrites it. A commit with changes not
-// yet committed is named <commit>-dirty. Outside a git checkout nothing
-// more is written.
-func keepRun(file string, data []byte) error {
+// measured names the commit a run builds, as of its start: its own
+// results files would make the tree look changed by its end. It is
+// <commit>-dirty when the tree has changes not yet committed, and empty
+// outside a git checkout.
+func measured() string {
 	out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
 	if err != nil {
-		return nil
+		return ""
 	}
 	rev := strings.TrimSpace(string(out))
 	if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(st) > 0 {
 		rev += "-dirty"
+	}
+	return rev
+}
+
+// commit is measured() at the start of the run.
+var commit string
+
+// keepRun also writes a run's results under the commit it measured, as
+// e2e-1000000-<commit>-<k>.json with the first k not taken: file is the
+// latest run's, and the next run overwrites it. Outside a git checkout
+// nothing more is written.
+func keepRun(file string, data []byte) error {
+	rev := commit
+	if rev == "" {
+		return nil
 	}
 	base := strings.TrimSuffix(file, ".json")
 	for k := 1; ; k++ {

@@ -148,6 +148,8 @@ func run() error {
 		return err
 	}
 	add(floorS1)
+	host = probeHost(s1)
+	fmt.Fprintln(os.Stderr, host)
 	// deltaPlan measures a delta plan of the changes in the steady project
 	// and returns its result and plan file.
 	deltaPlan := func(name, steady string) (result, string, error) {
@@ -322,7 +324,7 @@ func run() error {
 // report prints the results as a markdown table and writes them as JSON
 // to file.
 func report(results []result, n int, pct float64, file string) error {
-	fmt.Printf("\n%d identities, %g%% changed; %s\n\n", n, pct, time.Now().UTC().Format(time.RFC3339))
+	fmt.Printf("\n%d identities, %g%% changed; %s\n%s\n\n", n, pct, time.Now().UTC().Format(time.RFC3339), host)
 	fmt.Println("| scenario | wall s | CPU s | peak RSS MB | anonymous / file-backed MB | x floor | x floor beside it (floor s) | x DuckDB | same changes as DuckDB |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, r := range results {
@@ -336,7 +338,7 @@ func report(results []result, n int, pct float64, file string) error {
 	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 		return err
 	}
-	data, _ := json.MarshalIndent(map[string]any{"identities": n, "changedPercent": pct, "results": results}, "", " ")
+	data, _ := json.MarshalIndent(map[string]any{"identities": n, "changedPercent": pct, "host": host, "results": results}, "", " ")
 	if err := os.WriteFile(file, data, 0o644); err != nil {
 		return err
 	}

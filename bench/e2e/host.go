@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// hostFacts are what moves the bench's ratios from one host to another
+// with the code unchanged. The floor streams its file through read(2) and
+// touches little memory; a plan touches a couple of hundred MB of fresh
+// heap and reads changed records' state from Badger's mapped tables, so it
+// pays for page faults that the floor does not. The same code measured
+// 4.25x the floor on one host and 5.8-6.9x on another, where a first
+// touch of a page cost several times as much.
+type hostFacts struct {
+	CPU string `json:"cpu"`
+	// THP is the transparent huge page mode ("madvise" when Go's heap,
+	// which does not ask for them, gets none).
+	THP string `json:"transparentHugePages"`
+	// AnonTouch is the first touch of each 4 KB of fresh anonymous memory,
+	// as a growing heap pays it.
+	AnonTouch float64 `json:"anonTouchMicros"`
+	// FileTouch is the first touch, at random, of a cached file's page
+	// through a shared map, as a point read of Badger's tables pays it.
+	FileTouch float64 `json:"fileTouchMicros"`
+	// Pread is a 4 KB pread(2) of the same file at random, for scale.
+	Pread float64 `json:"preadMicros"`
+}
+
+var sink byte
+
+// host is this run's facts, probed once the floor has read its file.
+var host hostFacts
+
+const (
+	pageBytes   = 4 << 10
+	windowBytes = 64 << 10 // the kernel's default fault-around: a touch maps its 64 KB window
+	anonBytes   = 64 << 20
+	fileTouches = 2000
+)
+
+// probeHost measures the costs above, file's on file, which must be in
+// the page cache (the floor has just read it) and at least 16 MB long.
+// A fact it cannot measure stays zero.
+func probeHost(file string) hostFacts {
+	h := hostFacts{CPU: cpuModel("/proc/cpuinfo"), THP: thpMode("/sys/kernel/mm/transparent_hugepage/enabled")}
+	h.AnonTouch = anonTouch()
+	h.FileTouch, h.Pread = fileTouch(file)
+	return h
+}
+
+func anonTouch() float64 {
+	m, err := syscall.Mmap(-1, 0, anonBytes, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+	if err != nil {
+		return 0
+	}
+	defer func() { _ = syscall.Munmap(m) }()
+	start := time.Now()
+	for i := 0; i < len(m); i += pageBytes {
+		m[i] = 1
+	}
+	return micros(time.Since(start), anonBytes/pageBytes)
+}
+
+// fileTouch touches one page in each of fileTouches distinct 64 KB
+// windows, so that no touch lands on a page an earlier one's fault-around
+// mapped, and then preads as many pages.
+func fileTouch(file string) (touch, pread float64) {
+	f, err := os.Open(file)
+	if err != nil {
+		return 0, 0
+	}
+	defer func() { _ = f.Close() }()
+	st, err := f.Stat()
+	windows := int(st.Size() / windowBytes)
+	if err != nil || windows < 256 {
+		return 0, 0
+	}
+	m, err := syscall.Mmap(int(f.Fd()), 0, windows*windowBytes, syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return 0, 0
+	}
+	defer func() { _ = syscall.Munmap(m) }()
+	picks := rand.Perm(windows)[:min(windows, fileTouches)]
+	var sum byte
+	start := time.Now()
+	for _, w := range picks {
+		sum += m[w*windowBytes+pageBytes*(w%(windowBytes/pageBytes))]
+	}
+	touch = micros(time.Since(start), len(picks))
+	buf := make([]byte, pageBytes)
+	start = time.Now()
+	for _, w := range picks {
+		if _, err := f.ReadAt(buf, int64(w)*windowBytes); err != nil {
+			return touch, 0
+		}
+		sum += buf[0]
+	}
+	pread = micros(time.Since(start), len(picks))
+	sink = sum // so that the compiler keeps the reads
+	return touch, pread
+}
+
+func micros(d time.Duration, n int) float64 { return float64(d) / float64(time.Microsecond) / float64(n) }
+
+func cpuModel(cpuinfo string) string {
+	f, err := os.Open(cpuinfo)
+	if err != nil {
+		return ""
+	}
+	defer func() { _ = f.Close() }()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if name, value, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(name) == "model name" {
+			return strings.TrimSpace(value)
+		}
+	}
+	return ""
+}
+
+// thpMode is the bracketed choice of the kernel's THP setting, as in
+// "always [madvise] never".
+func thpMode(setting string) string {
+	b, err := os.ReadFile(setting)
+	if err != nil {
+		return ""
+	}
+	_, rest, ok := bytes.Cut(b, []byte("["))
+	mode, _, ok2 := bytes.Cut(rest, []byte("]"))
+	if !ok || !ok2 {
+		return ""
+	}
+	return string(mode)
+}
+
+func (h hostFacts) String() string {
+	return fmt.Sprintf("host: %s; transparent huge pages %s; first touch of fresh memory %.2f µs per 4 KB, of a cached file's page through a map %.1f µs; a 4 KB pread %.1f µs",
+		h.CPU, h.THP, h.AnonTouch, h.FileTouch, h.Pread)
+}

@@ -107,7 +107,9 @@ func fileTouch(file string) (touch, pread float64) {
 	return touch, pread
 }
 
-func micros(d time.Duration, n int) float64 { return float64(d) / float64(time.Microsecond) / float64(n) }
+func micros(d time.Duration, n int) float64 {
+	return float64(d) / float64(time.Microsecond) / float64(n)
+}
 
 func cpuModel(cpuinfo string) string {
 	f, err := os.Open(cpuinfo)

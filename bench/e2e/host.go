@@ -17,8 +17,8 @@ import (
 // touches little memory; a plan touches a couple of hundred MB of fresh
 // heap and reads changed records' state from Badger's mapped tables, so it
 // pays for page faults that the floor does not. The same code measured
-// 4.25x the floor on one host and 5.8-6.9x on another, where a first
-// touch of a page cost several times as much.
+// 4.25x the floor on one host and 6.1-6.9x on another, where the first
+// touch of a mapped page cost five times a pread of it (see README).
 type hostFacts struct {
 	CPU string `json:"cpu"`
 	// THP is the transparent huge page mode ("madvise" when Go's heap,

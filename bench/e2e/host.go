@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/idsync/idsync/pipeline"
 )
 
 // hostFacts are what moves the bench's ratios from one host to another
@@ -48,7 +49,7 @@ const (
 // the page cache (the floor has just read it) and at least 16 MB long.
 // A fact it cannot measure stays zero.
 func probeHost(file string) hostFacts {
-	h := hostFacts{CPU: cpuModel("/proc/cpuinfo"), THP: thpMode("/sys/kernel/mm/transparent_hugepage/enabled")}
+	h := hostFacts{CPU: cpuModel("/proc/cpuinfo"), THP: pipeline.HugePageMode()}
 	h.AnonTouch = anonTouch()
 	h.FileTouch, h.Pread = fileTouch(file)
 	return h
@@ -123,21 +124,6 @@ func cpuModel(cpuinfo string) string {
 		}
 	}
 	return ""
-}
-
-// thpMode is the bracketed choice of the kernel's THP setting, as in
-// "always [madvise] never".
-func thpMode(setting string) string {
-	b, err := os.ReadFile(setting)
-	if err != nil {
-		return ""
-	}
-	_, rest, ok := bytes.Cut(b, []byte("["))
-	mode, _, ok2 := bytes.Cut(rest, []byte("]"))
-	if !ok || !ok2 {
-		return ""
-	}
-	return string(mode)
 }
 
 func (h hostFacts) String() string {

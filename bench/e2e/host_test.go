@@ -24,27 +24,6 @@ func TestProbeHost(t *testing.T) {
 	}
 }
 
-func TestTHPMode(t *testing.T) {
-	dir := t.TempDir()
-	for setting, want := range map[string]string{
-		"always [madvise] never\n": "madvise",
-		"[always] madvise never\n": "always",
-		"always madvise never\n":   "",
-		"always [madvise never\n":  "",
-	} {
-		file := filepath.Join(dir, "enabled")
-		if err := os.WriteFile(file, []byte(setting), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if got := thpMode(file); got != want {
-			t.Errorf("thpMode(%q) = %q, want %q", setting, got, want)
-		}
-	}
-	if got := thpMode(filepath.Join(dir, "missing")); got != "" {
-		t.Errorf("a missing setting gave %q", got)
-	}
-}
-
 func TestCPUModel(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "cpuinfo")
 	info := "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\ncache size\t: 512 KB\n"

@@ -1,0 +1,81 @@
+package pipeline
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// hostSettings points the huge-page checks at files holding thp and
+// overcommit, for the rest of the test.
+func hostSettings(t *testing.T, thp, overcommit string) {
+	t.Helper()
+	dir := t.TempDir()
+	oldTHP, oldPolicy := thpSetting, overcommitPolicy
+	t.Cleanup(func() { thpSetting, overcommitPolicy = oldTHP, oldPolicy })
+	thpSetting, overcommitPolicy = filepath.Join(dir, "enabled"), filepath.Join(dir, "overcommit_memory")
+	for path, body := range map[string]string{thpSetting: thp, overcommitPolicy: overcommit} {
+		if body == "" {
+			continue // the file is missing
+		}
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestHugePageMode(t *testing.T) {
+	for setting, want := range map[string]string{
+		"always [madvise] never\n": "madvise",
+		"[always] madvise never\n": "always",
+		"always madvise [never]\n": "never",
+		"always madvise never\n":   "",
+		"[madvise\n":               "",
+		"":                         "", // missing
+	} {
+		hostSettings(t, setting, "0\n")
+		if got := HugePageMode(); got != want {
+			t.Errorf("setting %q: HugePageMode() = %q, want %q", setting, got, want)
+		}
+	}
+}
+
+// TestWantsHugeHeap: advice only where the kernel leaves huge pages to
+// the program, the user has not turned them off, and a reservation
+// charges no memory.
+func TestWantsHugeHeap(t *testing.T) {
+	cases := []struct {
+		thp, overcommit, godebug string
+		want                     bool
+	}{
+		{"always [madvise] never\n", "0\n", "", true},
+		{"always [madvise] never\n", "1\n", "madvdontneed=1", true},
+		{"[always] madvise never\n", "0\n", "", false},
+		{"always madvise [never]\n", "0\n", "", false},
+		{"", "0\n", "", false},
+		{"always [madvise] never\n", "2\n", "", false},
+		{"always [madvise] never\n", "", "", false},
+		{"always [madvise] never\n", "0\n", "gctrace=1, disablethp=1", false},
+	}
+	for _, c := range cases {
+		hostSettings(t, c.thp, c.overcommit)
+		t.Setenv("GODEBUG", c.godebug)
+		if got := wantsHugeHeap(); got != c.want {
+			t.Errorf("THP %q, overcommit %q, GODEBUG %q: wantsHugeHeap() = %v, want %v", c.thp, c.overcommit, c.godebug, got, c.want)
+		}
+	}
+}
+
+func TestHugeHeapFor(t *testing.T) {
+	for ops, want := range map[int64]int64{
+		0:                 0,
+		hugeHeapLeast - 1: 0,
+		hugeHeapLeast:     4 * hugeHeapLeast,
+		600 << 20:         2400 << 20,
+		2 << 30:           hugeHeapMost,
+	} {
+		if got := hugeHeapFor(ops); got != want {
+			t.Errorf("hugeHeapFor(%d) = %d, want %d", ops, got, want)
+		}
+	}
+}

@@ -4,8 +4,8 @@
 // own; reverse links, group entries, the op journal, escrow, quarantine,
 // watermarks, the provisioning log and per-target serials and counts,
 // under a versioned key layout (keys.go) that Open upgrades in place. The
-// provisioning log's records are stored a call's worth together, so they
-// go to Badger's value log, written once (history.go). Details reads one
+// provisioning log's records are stored a call's worth together and
+// compressed, so they go to Badger's value log, written once (history.go). Details reads one
 // entry's attributes and groups; DetailsOf walks many in key order
 // (details.go). A store opened without compactions, as a plan opens it,
 // can drop the pages of its tables the process has mapped (TrimMapped,
@@ -13,6 +13,6 @@
 // from files beside Badger that the store keeps up to date, and trusts
 // only when their stamp matches Badger's last commit (indexcache.go: what
 // is valid and who may write; indexmanifest.go: the stamp on disk;
-// indexrefresh.go: bringing files up to date; indexfile.go: the format). It depends on Badger (and x/sys, for madvise) and has
-// its own types.
+// indexrefresh.go: bringing files up to date; indexfile.go: the format). It depends on Badger (and x/sys, for madvise;
+// S2 from klauspost/compress, for the log) and has its own types.
 package snapshots

@@ -2,7 +2,9 @@ package snapshots
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -64,6 +66,26 @@ func TestHistoryReadsEveryLayout(t *testing.T) {
 	}
 	legacy(t0, `{"v":"old 1"}`)
 	legacy(t0.Add(3*time.Minute), `{"v":"old 2"}`)
+	// A log value as v6 and v7 stored it, uncompressed: record count,
+	// lengths, records.
+	unpacked := func(num uint64, at time.Time, recs ...string) {
+		t.Helper()
+		v := binary.AppendUvarint(nil, uint64(len(recs)))
+		for _, r := range recs {
+			v = binary.AppendUvarint(v, uint64(len(r)))
+		}
+		for _, r := range recs {
+			v = append(v, r...)
+		}
+		must(t, s.db.Update(func(txn *badger.Txn) error {
+			if err := txn.Set(logKey(num), v); err != nil {
+				return err
+			}
+			k := append(binary.BigEndian.AppendUint64(historyPrefix("E1"), uint64(at.UnixNano())), "hr"...)
+			return txn.Set(k, binary.AppendUvarint(binary.BigEndian.AppendUint64([]byte{refMark}, num), 1))
+		}))
+	}
+	unpacked(1<<40, t0.Add(3*time.Minute+time.Second), `{"v":"other"}`, `{"v":"v7"}`)
 	big := strings.Repeat("x", maxLogValue/2)
 	must(t, s.PutHistory(time.Hour,
 		HistoryEntry{Key: "E1", Target: "crm", At: t0.Add(time.Minute), Record: []byte(`{"v":"new 1"}`)},
@@ -75,7 +97,7 @@ func TestHistoryReadsEveryLayout(t *testing.T) {
 
 	var got []string
 	must(t, s.ScanHistory("E1", time.Time{}, func(b []byte) error { got = append(got, string(b)); return nil }))
-	want := []string{`{"v":"old 1"}`, `{"v":"new 1"}`, `"` + big + `1"`, `{"v":"old 2"}`, `"` + big + `2"`, `{"v":"new 4"}`, `{"v":"new 5"}`}
+	want := []string{`{"v":"old 1"}`, `{"v":"new 1"}`, `"` + big + `1"`, `{"v":"old 2"}`, `{"v":"v7"}`, `"` + big + `2"`, `{"v":"new 4"}`, `{"v":"new 5"}`}
 	if !slices.Equal(got, want) {
 		short := func(rs []string) (out []string) {
 			for _, r := range rs {
@@ -95,8 +117,8 @@ func TestHistoryReadsEveryLayout(t *testing.T) {
 		}
 		return nil
 	}))
-	if values != 3 {
-		t.Errorf("%d log values, want 3 (the first call split at %d bytes, and the second)", values, maxLogValue)
+	if values != 4 {
+		t.Errorf("%d log values, want 4 (the first call split at %d bytes, the second, and the v7 one)", values, maxLogValue)
 	}
 }
 
@@ -117,12 +139,19 @@ func TestLogGCFreesExpiredRecords(t *testing.T) {
 		return s
 	}
 	s := open()
-	rec := []byte(`"` + strings.Repeat("r", 2000) + `"`)
+	// Records that do not compress (see logPacked), so the log's values
+	// are as large as they look.
+	r := rand.New(rand.NewPCG(1, 2))
 	at := time.Now()
 	for call := range 40 { // 40 calls of 100 kB: four 1 MB value-log files
 		var entries []HistoryEntry
 		for i := range 50 {
 			at = at.Add(time.Millisecond)
+			noise := make([]byte, 1000)
+			for j := range noise {
+				noise[j] = byte(r.Uint32())
+			}
+			rec := []byte(`"` + hex.EncodeToString(noise) + `"`)
 			entries = append(entries, HistoryEntry{Key: fmt.Sprintf("E%d", call*50+i), Target: "crm", At: at, Record: rec})
 		}
 		must(t, s.PutHistory(time.Second, entries...))
@@ -159,4 +188,45 @@ func vlogBytes(t *testing.T, dir string) int64 {
 		n += st.Blocks * 512
 	}
 	return n
+}
+
+// TestLogValuesAreCompressed: a call's records are stored as one
+// compressed value (v8), and read back as they were put.
+func TestLogValuesAreCompressed(t *testing.T) {
+	s := memStore(t)
+	at := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	var entries []HistoryEntry
+	raw := 0
+	for i := range 200 {
+		rec := fmt.Sprintf(`{"run":"b4eaa0c5fb8f","time":"2025-03-01T09:00:00Z","target":"crm","key":"E%d","action":"create","reason":"new","changes":[{"attr":"userName","new":"e%d"},{"attr":"department","new":"Finance"}],"result":"applied"}`, i, i)
+		raw += len(rec)
+		entries = append(entries, HistoryEntry{Key: fmt.Sprintf("E%d", i), Target: "crm", At: at, Record: []byte(rec)})
+	}
+	must(t, s.PutHistory(time.Hour, entries...))
+	var stored [][]byte
+	must(t, s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{famLog}})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			stored = append(stored, v)
+		}
+		return nil
+	}))
+	if len(stored) != 1 {
+		t.Fatalf("%d log values, want 1", len(stored))
+	}
+	if v := stored[0]; v[0] != logPacked || len(v) > raw/4 {
+		t.Errorf("the log value starts %#x and takes %d bytes for %d bytes of records: not compressed", v[0], len(v), raw)
+	}
+	for _, i := range []int{0, 117, 199} {
+		var got []string
+		must(t, s.ScanHistory(fmt.Sprintf("E%d", i), time.Time{}, func(b []byte) error { got = append(got, string(b)); return nil }))
+		if want := string(entries[i].Record); len(got) != 1 || got[0] != want {
+			t.Errorf("E%d's records = %q, want %q", i, got, want)
+		}
+	}
 }

@@ -18,7 +18,10 @@ import (
 //   - v6 stores new provisioning-log records apart from their history
 //     keys (see history.go); the records already there still read;
 //   - v7 journals a bulk's ops in one record (see journal.go); older
-//     builds would not see those records, hence the new version.
+//     builds would not see those records, hence the new version;
+//   - v8 compresses new provisioning-log values (see history.go); the
+//     values already there still read, and older builds could not read
+//     the new ones.
 //
 // It writes in batches, since a large store exceeds one transaction, and
 // sets the new version last: a run killed halfway leaves the old version,

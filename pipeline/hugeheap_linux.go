@@ -30,7 +30,7 @@ func adviseHugeHeap(size int64) bool {
 
 // adviseHugeRange is adviseHugeHeap, and says which addresses it advised.
 func adviseHugeRange(size int64) (lo, hi uintptr, ok bool) {
-	if size < 2*hugePage || !wantsHugeHeap() {
+	if size < 2*hugePage || !wantsHugeHeap() || !unlimitedAddressSpace() {
 		return 0, 0, false
 	}
 	b := make([]byte, size)
@@ -51,4 +51,12 @@ func hugeAligned(base uintptr, n int) (lo, hi int) {
 		return 0, 0
 	}
 	return lo, lo + (n-lo)/hugePage*hugePage
+}
+
+// unlimitedAddressSpace says whether the process may map as much address
+// space as it likes. Under a limit (ulimit -v), the reservation could be
+// what passes it, and Go cannot recover from a heap it fails to map.
+func unlimitedAddressSpace() bool {
+	var l unix.Rlimit
+	return unix.Getrlimit(unix.RLIMIT_AS, &l) == nil && l.Cur == unix.RLIM_INFINITY
 }

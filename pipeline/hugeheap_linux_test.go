@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestHugeAligned(t *testing.T) {
@@ -83,4 +85,30 @@ func vmFlags(addr uintptr) (string, error) {
 		return "", err
 	}
 	return "", fmt.Errorf("no mapping holds %#x", addr)
+}
+
+// TestNoHugeHeapUnderAnAddressSpaceLimit: under ulimit -v the reservation
+// could be what passes the limit, and Go dies on a heap it cannot map.
+func TestNoHugeHeapUnderAnAddressSpaceLimit(t *testing.T) {
+	hostSettings(t, "always [madvise] never\n", "0\n")
+	t.Setenv("GODEBUG", "")
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_AS, &old); err != nil {
+		t.Fatal(err)
+	}
+	if old.Cur != unix.RLIM_INFINITY {
+		t.Skipf("this process already runs under an address space limit (%d bytes)", old.Cur)
+	}
+	limit := unix.Rlimit{Cur: 1 << 50, Max: old.Max} // far above anything the test maps
+	if err := unix.Setrlimit(unix.RLIMIT_AS, &limit); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := unix.Setrlimit(unix.RLIMIT_AS, &old); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	if _, _, ok := adviseHugeRange(64 << 20); ok {
+		t.Error("advised under an address space limit")
+	}
 }

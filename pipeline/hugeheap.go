@@ -4,31 +4,37 @@ import (
 	"bytes"
 	"os"
 	"strings"
+	"unsafe"
+
+	"github.com/idsync/idsync/pipeline/plan"
 )
 
-// A first sync's plan keeps nearly all it allocates, about 1.9 GB for
+// A first sync's plan keeps nearly all it allocates, about 1.8 GB for
 // 1M identities and 3 targets, and each page of that is new to the
 // process. Where the kernel leaves transparent huge pages to programs
 // (THP "madvise", the default of many distributions), Go's heap gets 4 KB
 // pages and the plan takes one page fault per 4 KB: 440k faults for that
-// plan. On a host where a first touch cost 12 µs (measured in the
-// bench's host probe), they were more than half its time. With the heap
-// it was about to fill advised for huge pages (adviseHugeHeap), the same
-// plan took 9.6k faults and ran 1.4x faster, and the 1M-create SQLite
-// apply 1.2x faster; see README, Performance.
+// plan. On a host where a first touch cost 12 µs (the bench's host
+// probe), that plan took 6.97-7.10 s; with the heap it was about to fill
+// advised for huge pages (adviseHugeHeap), 4.83-5.30 s, with 50k faults
+// when the advice came as the op lists were sized, and 10k when it came
+// before the read. See README, Performance.
 //
-// Only a first sync gets the advice: its heap is dense, so huge pages
-// cost it little memory (2.17 GB against 2.11 in the same plan's peak).
-// A later plan's heap is mostly garbage between collections, and huge
-// pages there raised a 1M steady plan's peak RSS from 212 MB to up to
-// 320 MB.
+// Only a first sync gets the advice, once it knows how many records it
+// expects (Engine.planSource): its heap is dense, so huge pages cost it
+// little memory (a peak of 1.77-1.78 GB against 1.74-1.75 GB). A later
+// plan's heap is mostly garbage between collections, and huge pages
+// there raised a 1M steady plan's peak RSS from 212 MB to up to 320 MB.
 
-// hugeHeapFor is how much heap to advise for a first sync whose op lists
-// take ops bytes: none under hugeHeapLeast, and otherwise four times
-// that, up to hugeHeapMost. A 1M first plan's peak was about three times
-// its op lists (the ops' values, the compiled rules' strings and the
-// read's batches make the rest).
-func hugeHeapFor(ops int64) int64 {
+// hugeHeapFor is how much heap to advise for a first sync expected to
+// read rows records for targets targets: four times the op lists a create
+// per record and target would take, up to hugeHeapMost, and none when
+// those lists would be under hugeHeapLeast, or rows is unknown (-1). A
+// 1M first plan's peak was about three times its op lists (the ops'
+// values, the compiled rules' strings and the read's batches make the
+// rest).
+func hugeHeapFor(rows, targets int) int64 {
+	ops := int64(max(rows, 0)) * int64(targets) * int64(unsafe.Sizeof(plan.Op{}))
 	if ops < hugeHeapLeast {
 		return 0
 	}

@@ -4,6 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unsafe"
+
+	"github.com/idsync/idsync/pipeline/plan"
 )
 
 // hostSettings points the huge-page checks at files holding thp and
@@ -67,15 +70,24 @@ func TestWantsHugeHeap(t *testing.T) {
 }
 
 func TestHugeHeapFor(t *testing.T) {
-	for ops, want := range map[int64]int64{
-		0:                 0,
-		hugeHeapLeast - 1: 0,
-		hugeHeapLeast:     4 * hugeHeapLeast,
-		600 << 20:         2400 << 20,
-		2 << 30:           hugeHeapMost,
+	op := int(unsafe.Sizeof(plan.Op{}))
+	least := (hugeHeapLeast + op - 1) / op // the fewest rows whose creates in one target fill hugeHeapLeast
+	half := (least + 1) / 2
+	for _, c := range []struct {
+		rows, targets int
+		want          int64
+	}{
+		{-1, 3, 0},
+		{0, 3, 0},
+		{least - 1, 1, 0},
+		{least, 1, 4 * int64(least*op)},
+		{half, 2, 4 * int64(half*2*op)},
+		{half - 1, 2, 0},
+		{1_000_000, 3, 4 * int64(3_000_000*op)},
+		{10_000_000, 3, hugeHeapMost},
 	} {
-		if got := hugeHeapFor(ops); got != want {
-			t.Errorf("hugeHeapFor(%d) = %d, want %d", ops, got, want)
+		if got := hugeHeapFor(c.rows, c.targets); got != c.want {
+			t.Errorf("hugeHeapFor(%d, %d) = %d, want %d", c.rows, c.targets, got, c.want)
 		}
 	}
 }

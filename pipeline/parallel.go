@@ -283,8 +283,7 @@ func (sr *sourceRun) applyBatch(active []*targetRun, d batchDone) {
 // collectorOff): a collection scans the spare capacity, and presized lists
 // then cost more page faults than doubling (1M first plan: 630k against
 // 575k). Lists that would pass the budget, on a wild estimate, double as
-// before. A read large enough gets its heap advised for huge pages first
-// (hugeheap.go), so that the lists and what follows them land there.
+// before.
 func (sr *sourceRun) presizeOps(active []*targetRun) {
 	if sr.presizeBudget <= 0 || sr.presized || sr.rows == 0 || sr.expected <= sr.rows {
 		return
@@ -300,7 +299,6 @@ func (sr *sourceRun) presizeOps(active []*targetRun) {
 	if bytes > sr.presizeBudget {
 		return
 	}
-	adviseHugeHeap(hugeHeapFor(bytes))
 	for i, tr := range active {
 		if want[i] > cap(tr.out.Ops) {
 			tr.out.Ops = slices.Grow(tr.out.Ops, want[i]-len(tr.out.Ops))

@@ -8,7 +8,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// hugePage is the size of a transparent huge page on amd64 and arm64.
+// hugePage is the size of a transparent huge page with 4 KB base pages
+// (amd64, and arm64 as most distributions build it). Where it is larger,
+// the advice still holds; only the trimming to whole pages is too short.
 const hugePage = 2 << 20
 
 // adviseHugeHeap makes the next size bytes of Go's heap huge-page

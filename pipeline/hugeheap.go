@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"strings"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/idsync/idsync/pipeline/plan"
@@ -43,8 +44,11 @@ func hugeHeapFor(rows, targets int) int64 {
 
 // hugeHeapLeast is the op lists' size below which a plan is too small for
 // its page faults to matter (64 MB of ops is about 330k of them); small
-// syncs, and tests, skip the collection the advice costs.
-const hugeHeapLeast = 64 << 20
+// syncs, and tests, skip the collection the advice costs. Tests lower it.
+var hugeHeapLeast int64 = 64 << 20
+
+// hugeHeapsAdvised counts the heaps adviseHugeHeap advised, for tests.
+var hugeHeapsAdvised atomic.Int64
 
 // hugeHeapMost is the most address space adviseHugeHeap reserves and
 // advises. It is address space, not memory: pages are backed only when

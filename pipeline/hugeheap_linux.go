@@ -27,6 +27,9 @@ const hugePage = 2 << 20
 // pages first, fills them next.
 func adviseHugeHeap(size int64) bool {
 	_, _, ok := adviseHugeRange(size)
+	if ok {
+		hugeHeapsAdvised.Add(1)
+	}
 	return ok
 }
 

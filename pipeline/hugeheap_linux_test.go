@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -110,5 +111,46 @@ func TestNoHugeHeapUnderAnAddressSpaceLimit(t *testing.T) {
 	}()
 	if _, _, ok := adviseHugeRange(64 << 20); ok {
 		t.Error("advised under an address space limit")
+	}
+}
+
+// TestLargeFirstSyncAdvisesItsHeap: an unbounded first sync run with the
+// collector off advises its heap before it reads; a later plan, and a
+// first sync bounded by opsPerRun, do not.
+func TestLargeFirstSyncAdvisesItsHeap(t *testing.T) {
+	hostSettings(t, "always [madvise] never\n", "0\n")
+	t.Setenv("GODEBUG", "")
+	restore := hugeHeapLeast
+	t.Cleanup(func() { hugeHeapLeast = restore })
+	hugeHeapLeast = 1
+	var csv strings.Builder
+	csv.WriteString("id,name,dept,level\n")
+	for i := range 8000 { // op lists of about 1.5 MB: advice for 6 MB, past two huge pages
+		fmt.Fprintf(&csv, "E%d,N%d,d,%d\n", i, i, 1+i%5)
+	}
+	plans := func(config string) (advised []int64) {
+		t.Helper()
+		f := newFixture(t, map[string]string{"idsync.yaml": config, "day1.csv": csv.String()})
+		e := f.engine(map[string]string{"HR": "day1.csv"})
+		e.opts.PlanMemoryLimit = 4 << 30
+		for range 2 {
+			before := hugeHeapsAdvised.Load()
+			p, err := e.Plan(t.Context(), PlanOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			advised = append(advised, hugeHeapsAdvised.Load()-before)
+			if _, err := e.Apply(t.Context(), p, ApplyOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return advised
+	}
+	unbounded := strings.Replace(smallConfig, "    source: hr\n", "    source: hr\n    opsPerRun: 0\n", 1)
+	if got := plans(unbounded); !slices.Equal(got, []int64{1, 0}) {
+		t.Errorf("unbounded: heaps advised by the first plan and the next = %v, want [1 0]", got)
+	}
+	if got := plans(smallConfig); !slices.Equal(got, []int64{0, 0}) {
+		t.Errorf("bounded by opsPerRun: heaps advised = %v, want [0 0]", got)
 	}
 }

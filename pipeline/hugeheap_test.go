@@ -71,7 +71,7 @@ func TestWantsHugeHeap(t *testing.T) {
 
 func TestHugeHeapFor(t *testing.T) {
 	op := int(unsafe.Sizeof(plan.Op{}))
-	least := (hugeHeapLeast + op - 1) / op // the fewest rows whose creates in one target fill hugeHeapLeast
+	least := int((hugeHeapLeast + int64(op) - 1) / int64(op)) // the fewest rows whose creates in one target fill hugeHeapLeast
 	half := (least + 1) / 2
 	for _, c := range []struct {
 		rows, targets int

@@ -19,27 +19,54 @@ import (
 // probe), that plan took 6.97-7.10 s; with the heap it was about to fill
 // advised for huge pages (adviseHugeHeap), 4.83-5.30 s, with 50k faults
 // when the advice came as the op lists were sized, and 10k when it came
-// before the read. See README, Performance.
+// before the read. A first wave of the same load (opsPerRun's default,
+// 500k ops a target) took 2.87-4.32 s against 4.71-6.85 s in four pairs,
+// at the same peak (about 1 GB). See README, Performance.
 //
-// Only a first sync gets the advice, once it knows how many records it
-// expects (Engine.planSource): its heap is dense, so huge pages cost it
-// little memory (a peak of 1.77-1.78 GB against 1.74-1.75 GB). A later
-// plan's heap is mostly garbage between collections, and huge pages
-// there raised a 1M steady plan's peak RSS from 212 MB to up to 320 MB.
+// Only a first sync large enough gets the advice (expectedCreates,
+// before the read): its heap is dense, so huge pages cost it little
+// memory (a peak of 1.77-1.78 GB against 1.74-1.75 GB). Any other plan's
+// heap is mostly garbage between collections, and huge pages there raised
+// a 1M steady plan's peak RSS from 212 MB to up to 320 MB.
 
-// hugeHeapFor is how much heap to advise for a first sync expected to
-// read rows records for targets targets: four times the op lists a create
-// per record and target would take, up to hugeHeapMost, and none when
-// those lists would be under hugeHeapLeast, or rows is unknown (-1). A
+// hugeHeapFor is how much heap to advise for a plan expected to make
+// creates creates: four times the op lists they take, up to
+// hugeHeapMost, and none when those lists would be under hugeHeapLeast. A
 // 1M first plan's peak was about three times its op lists (the ops'
 // values, the compiled rules' strings and the read's batches make the
 // rest).
-func hugeHeapFor(rows, targets int) int64 {
-	ops := int64(max(rows, 0)) * int64(targets) * int64(unsafe.Sizeof(plan.Op{}))
+func hugeHeapFor(creates int64) int64 {
+	ops := max(creates, 0) * int64(unsafe.Sizeof(plan.Op{}))
 	if ops < hugeHeapLeast {
 		return 0
 	}
 	return min(4*ops, hugeHeapMost)
+}
+
+// expectedCreates guesses how many creates a read of rows records will
+// plan: in each target with no entries yet, every record, up to its
+// opsPerRun. A first sync creates nearly all of them, bounded or not.
+// Targets with entries count none: their creates cannot be told from
+// their counts (a scoped target holds a fraction of the records), and
+// counting them as records minus entries advised a steady plan's heap.
+// Zero when rows is unknown (-1) or a count cannot be read.
+func (e *Engine) expectedCreates(rows int, active []*targetRun) int64 {
+	var n int64
+	for _, tr := range active {
+		have, err := e.store.Count(tr.t.cfg.Name)
+		if err != nil {
+			return 0
+		}
+		if have > 0 || rows <= 0 {
+			continue
+		}
+		c := rows
+		if bound := tr.t.cfg.OpsPerRun; bound > 0 {
+			c = min(c, bound)
+		}
+		n += int64(c)
+	}
+	return n
 }
 
 // hugeHeapLeast is the op lists' size below which a plan is too small for

@@ -114,10 +114,11 @@ func TestNoHugeHeapUnderAnAddressSpaceLimit(t *testing.T) {
 	}
 }
 
-// TestLargeFirstSyncAdvisesItsHeap: an unbounded first sync run with the
-// collector off advises its heap before it reads; a later plan, and a
-// first sync bounded by opsPerRun, do not.
-func TestLargeFirstSyncAdvisesItsHeap(t *testing.T) {
+// TestPlansOfManyCreatesAdviseTheirHeap: a first sync, bounded by
+// opsPerRun or not, advises its heap before it reads; the plan after it,
+// which creates nothing, does not; nor does a first sync whose memory the
+// user manages (no PlanMemoryLimit: GOGC or GOMEMLIMIT is set).
+func TestPlansOfManyCreatesAdviseTheirHeap(t *testing.T) {
 	hostSettings(t, "always [madvise] never\n", "0\n")
 	t.Setenv("GODEBUG", "")
 	restore := hugeHeapLeast
@@ -128,11 +129,11 @@ func TestLargeFirstSyncAdvisesItsHeap(t *testing.T) {
 	for i := range 8000 { // op lists of about 1.5 MB: advice for 6 MB, past two huge pages
 		fmt.Fprintf(&csv, "E%d,N%d,d,%d\n", i, i, 1+i%5)
 	}
-	plans := func(config string) (advised []int64) {
+	plans := func(config string, limit int64) (advised []int64) {
 		t.Helper()
 		f := newFixture(t, map[string]string{"idsync.yaml": config, "day1.csv": csv.String()})
 		e := f.engine(map[string]string{"HR": "day1.csv"})
-		e.opts.PlanMemoryLimit = 4 << 30
+		e.opts.PlanMemoryLimit = limit
 		for range 2 {
 			before := hugeHeapsAdvised.Load()
 			p, err := e.Plan(t.Context(), PlanOptions{})
@@ -147,10 +148,17 @@ func TestLargeFirstSyncAdvisesItsHeap(t *testing.T) {
 		return advised
 	}
 	unbounded := strings.Replace(smallConfig, "    source: hr\n", "    source: hr\n    opsPerRun: 0\n", 1)
-	if got := plans(unbounded); !slices.Equal(got, []int64{1, 0}) {
-		t.Errorf("unbounded: heaps advised by the first plan and the next = %v, want [1 0]", got)
-	}
-	if got := plans(smallConfig); !slices.Equal(got, []int64{0, 0}) {
-		t.Errorf("bounded by opsPerRun: heaps advised = %v, want [0 0]", got)
+	for name, c := range map[string]struct {
+		config string
+		limit  int64
+		want   []int64
+	}{
+		"unbounded":            {unbounded, 4 << 30, []int64{1, 0}},
+		"bounded by opsPerRun": {smallConfig, 4 << 30, []int64{1, 0}},
+		"memory the user's":    {unbounded, 0, []int64{0, 0}},
+	} {
+		if got := plans(c.config, c.limit); !slices.Equal(got, c.want) {
+			t.Errorf("%s: heaps advised by the first plan and the next = %v, want %v", name, got, c.want)
+		}
 	}
 }

@@ -70,24 +70,18 @@ func TestWantsHugeHeap(t *testing.T) {
 }
 
 func TestHugeHeapFor(t *testing.T) {
-	op := int(unsafe.Sizeof(plan.Op{}))
-	least := int((hugeHeapLeast + int64(op) - 1) / int64(op)) // the fewest rows whose creates in one target fill hugeHeapLeast
-	half := (least + 1) / 2
-	for _, c := range []struct {
-		rows, targets int
-		want          int64
-	}{
-		{-1, 3, 0},
-		{0, 3, 0},
-		{least - 1, 1, 0},
-		{least, 1, 4 * int64(least*op)},
-		{half, 2, 4 * int64(half*2*op)},
-		{half - 1, 2, 0},
-		{1_000_000, 3, 4 * int64(3_000_000*op)},
-		{10_000_000, 3, hugeHeapMost},
+	op := int64(unsafe.Sizeof(plan.Op{}))
+	least := (hugeHeapLeast + op - 1) / op // the fewest creates whose ops fill hugeHeapLeast
+	for creates, want := range map[int64]int64{
+		-1:         0,
+		0:          0,
+		least - 1:  0,
+		least:      4 * least * op,
+		3_000_000:  4 * 3_000_000 * op,
+		30_000_000: hugeHeapMost,
 	} {
-		if got := hugeHeapFor(c.rows, c.targets); got != c.want {
-			t.Errorf("hugeHeapFor(%d, %d) = %d, want %d", c.rows, c.targets, got, c.want)
+		if got := hugeHeapFor(creates); got != want {
+			t.Errorf("hugeHeapFor(%d) = %d, want %d", creates, got, want)
 		}
 	}
 }

@@ -231,10 +231,10 @@ func (e *Engine) planSource(ctx context.Context, s *source, full bool, gc *spars
 		return nil, err
 	}
 	sr.expected = e.expectedRows(sr, src)
-	if sr.presizeBudget > 0 {
-		// A first sync run with the collector off keeps what it reads:
-		// before it reads, the heap it will fill gets huge pages.
-		adviseHugeHeap(hugeHeapFor(sr.expected, len(active)))
+	if e.opts.PlanMemoryLimit > 0 {
+		// A plan of mostly creates keeps what it reads: before it reads,
+		// the heap it will fill gets huge pages (hugeheap.go).
+		adviseHugeHeap(hugeHeapFor(e.expectedCreates(sr.expected, active)))
 	}
 	err = e.readParallel(ctx, sr, src, active, func() error {
 		if err := e.loadIndexes(sr, active); err != nil {

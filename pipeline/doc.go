@@ -6,7 +6,9 @@
 // records; index.go and keytable.go hold the state they compare with,
 // details.go reads ahead what changed records are diffed against, and
 // detach.go keeps a plan from holding the batches it read; waves.go bounds
-// a plan to each target's opsPerRun; finish.go sorts and completes it.
+// a plan to each target's opsPerRun; finish.go sorts and completes it;
+// gc.go sets Go's collector for a plan, and hugeheap.go asks the kernel
+// for huge pages for a first sync's heap.
 // apply.go runs a plan target by target; the applier (applier.go,
 // members.go, send.go) sends one rank of ops at a time, and workers.go
 // commits their outcomes beside the requests; created.go keeps what an

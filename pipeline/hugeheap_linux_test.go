@@ -37,6 +37,7 @@ func TestHugeAligned(t *testing.T) {
 // allocator then fills this stretch is the runtime's doing, and shows in
 // the bench: a 1M first plan's page faults fell from 440k to 50k.
 func TestAdviseHugeHeap(t *testing.T) {
+	needTHP(t)
 	hostSettings(t, "always [madvise] never\n", "0\n")
 	t.Setenv("GODEBUG", "")
 	const size = 256 << 20 // address space: none of it is touched
@@ -119,6 +120,7 @@ func TestNoHugeHeapUnderAnAddressSpaceLimit(t *testing.T) {
 // which creates nothing, does not; nor does a first sync whose memory the
 // user manages (no PlanMemoryLimit: GOGC or GOMEMLIMIT is set).
 func TestPlansOfManyCreatesAdviseTheirHeap(t *testing.T) {
+	needTHP(t)
 	hostSettings(t, "always [madvise] never\n", "0\n")
 	t.Setenv("GODEBUG", "")
 	restore := hugeHeapLeast
@@ -160,5 +162,14 @@ func TestPlansOfManyCreatesAdviseTheirHeap(t *testing.T) {
 		if got := plans(c.config, c.limit); !slices.Equal(got, c.want) {
 			t.Errorf("%s: heaps advised by the first plan and the next = %v, want %v", name, got, c.want)
 		}
+	}
+}
+
+// needTHP skips a test that needs the kernel to take huge-page advice: a
+// kernel built without transparent huge pages refuses it (EINVAL).
+func needTHP(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(thpSetting); err != nil {
+		t.Skipf("no transparent huge pages in this kernel: %v", err)
 	}
 }

@@ -159,18 +159,16 @@ func (e *Engine) commitGroup(target string, op plan.Op, res connectors.Result) e
 // are the members' entries as members looked them up before sending, and
 // still current: within a rank only a key's last op (the one with the
 // fingerprint) writes its entry, and ranks commit one after another.
-func (e *Engine) commitMembers(target, name string, ops []plan.Op, entries []snapshots.Entry) error {
+// created, when not nil, is the apply's created index: the groups of the
+// users it knows have none are not read.
+func (e *Engine) commitMembers(target, name string, ops []plan.Op, entries []snapshots.Entry, created *createdIndex) error {
 	e.commitMu.Lock()
 	defer e.commitMu.Unlock()
 	g, _, err := e.store.Group(target, name)
 	if err != nil {
 		return err
 	}
-	keys := make([]string, len(ops))
-	for i, op := range ops {
-		keys[i] = op.Key
-	}
-	stored, err := e.store.GroupsOf(target, keys)
+	stored, fresh, err := e.storedGroups(target, ops, created)
 	if err != nil {
 		return err
 	}
@@ -199,7 +197,45 @@ func (e *Engine) commitMembers(target, name string, ops []plan.Op, entries []sna
 		}
 		changes = append(changes, c)
 	}
-	return e.store.Commit(target, append(changes, snapshots.Change{Group: &g})...)
+	if err := e.store.Commit(target, append(changes, snapshots.Change{Group: &g})...); err != nil {
+		return err
+	}
+	for _, i := range fresh {
+		created.grouped[i] = true // the next commit of the user reads them
+	}
+	return nil
+}
+
+// storedGroups returns the groups the store holds for each op's user,
+// read in one transaction, but for the users created knows have none
+// (see createdIndex.ungrouped); fresh is where those are in created. The
+// caller holds commitMu.
+func (e *Engine) storedGroups(target string, ops []plan.Op, created *createdIndex) (groups [][]string, fresh []int, err error) {
+	groups = make([][]string, len(ops))
+	keys := make([]string, 0, len(ops))
+	at := make([]int, 0, len(ops))
+	from := 0
+	for i, op := range ops {
+		if created != nil {
+			var none bool
+			if none, from = created.ungrouped(op.Key, from); none {
+				fresh = append(fresh, from)
+				continue
+			}
+		}
+		keys, at = append(keys, op.Key), append(at, i)
+	}
+	if len(keys) == 0 {
+		return groups, fresh, nil
+	}
+	read, err := e.store.GroupsOf(target, keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	for j, i := range at {
+		groups[i] = read[j]
+	}
+	return groups, fresh, nil
 }
 
 // groupCounts adjusts the member counts of the named groups by delta.

@@ -26,11 +26,16 @@ import (
 // commits: an id does not change after its create, and the update rank
 // resolves references through them (see id) while its own commits
 // rewrite the entries.
+//
+// grouped is apart too, for the membership commits alone (see
+// ungrouped): they run under the engine's commit lock while workers read
+// entries with find.
 type createdIndex struct {
 	ops     []plan.Op // the create rank: a window on the plan, sorted by key
 	ids     []string  // "" for a create not committed
 	entries []createdEntry
-	empty   bool // nothing set: creates that did not go in bulks
+	grouped []bool // a membership commit has written the user's groups
+	empty   bool   // nothing set: creates that did not go in bulks
 }
 
 // createdEntry is an entry without its key (the op's), id or attributes;
@@ -46,7 +51,8 @@ func compactEntry(en snapshots.Entry) createdEntry {
 }
 
 func newCreatedIndex(ops []plan.Op) *createdIndex {
-	return &createdIndex{ops: ops, ids: make([]string, len(ops)), entries: make([]createdEntry, len(ops)), empty: true}
+	return &createdIndex{ops: ops, ids: make([]string, len(ops)), entries: make([]createdEntry, len(ops)),
+		grouped: make([]bool, len(ops)), empty: true}
 }
 
 // set records the entry the create at place i committed. The commit
@@ -113,4 +119,19 @@ func (c *createdIndex) forget(key string) {
 	if i, found := c.place(key, 0); found {
 		c.entries[i] = createdEntry{}
 	}
+}
+
+// ungrouped reports whether the store holds no groups for key's user,
+// searching from place from on (see place), and returns the place the
+// next search may start at. That is so for a user this apply created
+// whose entry is known and whose groups no membership commit has written
+// since: a create's key had no entry, and a user's groups never outlive
+// its entry (a delete removes both). A first apply's membership commits
+// then need not read a million users' groups, each a point read through
+// every level of the store: 2.6 s of the commit goroutine's 12 s in a 1M
+// SQLite apply. commitMembers marks grouped what it commits. The caller
+// holds the engine's commit lock.
+func (c *createdIndex) ungrouped(key string, from int) (bool, int) {
+	i, found := c.place(key, from)
+	return found && c.entries[i].known && !c.grouped[i], i
 }

@@ -172,3 +172,36 @@ func TestLogRetention(t *testing.T) {
 		t.Errorf("bad retention: err = %v", err)
 	}
 }
+
+// TestMembersPerRequestDefaultsByType: unset, membersPerRequest follows
+// the target's type (a SCIM PATCH stays small, a SQLite transaction need
+// not); set, it is what was given, and 0 is refused.
+func TestMembersPerRequestDefaultsByType(t *testing.T) {
+	const scim = "    url: https://scim.example.com/v2\n    auth: {bearer: token}\n"
+	for _, c := range []struct {
+		typ, extra string
+		want       int // 0: refused
+	}{
+		{"sqlite", "", 1000},
+		{"jsonl", "", 1000},
+		{"scim", scim, 100},
+		{"sqlite", "    membersPerRequest: 7\n", 7},
+		{"scim", scim + "    membersPerRequest: 250\n", 250},
+		{"sqlite", "    membersPerRequest: 0\n", 0},
+	} {
+		text := strings.Replace(minimal, "    type: sqlite\n", "    type: "+c.typ+"\n"+c.extra, 1)
+		cfg, err := Parse("cfg.yaml", []byte(text), Options{Env: noEnv})
+		if c.want == 0 {
+			if err == nil || !strings.Contains(err.Error(), "membersPerRequest must be at least 1") {
+				t.Errorf("%s %q: err = %v, want membersPerRequest refused", c.typ, c.extra, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s %q: %v", c.typ, c.extra, err)
+		}
+		if got := cfg.Targets[0].MembersPerRequest; got != c.want {
+			t.Errorf("%s %q: membersPerRequest %d, want %d", c.typ, c.extra, got, c.want)
+		}
+	}
+}

@@ -139,8 +139,9 @@ func (d *decoder) source(k, n *yaml.Node) *Source {
 }
 
 func (d *decoder) target(k, n *yaml.Node) *Target {
-	t := &Target{Name: k.Value, Line: k.Line, Deprovision: "disable", MembersPerRequest: 100,
+	t := &Target{Name: k.Value, Line: k.Line, Deprovision: "disable",
 		OpsPerRun: DefaultOpsPerRun, Safety: Safety{MaxDeletes: DefaultMaxDeletes}}
+	members := false // membersPerRequest given: its default depends on the type
 	d.fields(n, "target "+t.Name, map[string]func(*yaml.Node){
 		"type":        func(n *yaml.Node) { d.str(n, &t.Type) },
 		"path":        func(n *yaml.Node) { d.str(n, &t.Path); t.Path = d.path(t.Path) },
@@ -160,7 +161,7 @@ func (d *decoder) target(k, n *yaml.Node) *Target {
 		},
 		"enabled":           func(n *yaml.Node) { d.rule(n, &t.Enabled) },
 		"groups":            func(n *yaml.Node) { d.rule(n, &t.Groups) },
-		"membersPerRequest": func(n *yaml.Node) { d.integer(n, &t.MembersPerRequest) },
+		"membersPerRequest": func(n *yaml.Node) { d.integer(n, &t.MembersPerRequest); members = true },
 		"concurrency":       func(n *yaml.Node) { d.integer(n, &t.Concurrency) },
 		"opsPerRun":         func(n *yaml.Node) { d.integer(n, &t.OpsPerRun) },
 		"url":               func(n *yaml.Node) { d.str(n, &t.URL) },
@@ -222,6 +223,9 @@ func (d *decoder) target(k, n *yaml.Node) *Target {
 			})
 		},
 	})
+	if !members {
+		t.MembersPerRequest = DefaultMembersPerRequest(t.Type)
+	}
 	return t
 }
 

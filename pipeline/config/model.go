@@ -105,7 +105,7 @@ type Target struct {
 	// Groups yields the list of group names the identity belongs to.
 	Groups Rule
 	// MembersPerRequest bounds membership changes sent in one request.
-	// Defaults to 100.
+	// Defaults to DefaultMembersPerRequest for the target's type.
 	MembersPerRequest int
 	// OpsPerRun bounds the ops one run plans for the target, and with them
 	// the plan's memory (about a kilobyte an op): records past it wait for
@@ -193,6 +193,20 @@ type Safety struct {
 
 // DefaultMaxDeletes is the default for Safety.MaxDeletes.
 const DefaultMaxDeletes = 500
+
+// DefaultMembersPerRequest is the default for Target.MembersPerRequest.
+// A SCIM PATCH stays at 100 changes, which servers accept (many cap a
+// request's operations or size). A request to SQLite is a transaction,
+// and to a JSONL file a line; each is also one state commit and one log
+// record, so larger ones cost less: a first apply of 1M users to SQLite,
+// a membership each, took 38.96 and 40.82 s at 1000 against 43.87 and
+// 42.96 s at 100, with 5 s less CPU (README, Performance).
+func DefaultMembersPerRequest(targetType string) int {
+	if targetType == "sqlite" || targetType == "jsonl" {
+		return 1000
+	}
+	return 100
+}
 
 // DefaultOpsPerRun is the default for Target.OpsPerRun: a wave of half a
 // million ops keeps a target's plan near half a gigabyte, and each wave

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"path/filepath"
@@ -70,8 +71,9 @@ func TestV4GroupsMoveOutOfTheAttributes(t *testing.T) {
 	}
 }
 
-// toV4 puts each user's groups back into its attributes and marks the
-// store v4, as that version left it.
+// toV4 puts each user's groups back into its attributes, and both back
+// where v4 kept them ("a" target NUL key, from v9's "r" key NUL target NUL
+// kind), and marks the store v4, as that version left it.
 func toV4(t *testing.T, dir string) {
 	t.Helper()
 	db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil))
@@ -79,9 +81,10 @@ func toV4(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	attrs := map[string]map[string]any{} // by v4 key
 	moved := 0
 	err = db.Update(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte("n")})
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte("r")})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
 			k := it.Item().KeyCopy(nil)
@@ -89,36 +92,39 @@ func toV4(t *testing.T, dir string) {
 			if err != nil {
 				return err
 			}
-			var groups []string
-			for len(v) > 0 {
-				n, w := binary.Uvarint(v)
-				groups, v = append(groups, string(v[w:w+int(n)])), v[w+int(n):]
+			rest := k[1 : len(k)-2]
+			at := bytes.LastIndexByte(rest, 0)
+			old := string(append(append(append([]byte("a"), rest[at+1:]...), 0), rest[:at]...))
+			if attrs[old] == nil {
+				attrs[old] = map[string]any{}
 			}
-			ak := append([]byte("a"), k[1:]...)
-			item, err := txn.Get(ak)
-			if err != nil {
-				return err
-			}
-			raw, err := item.ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			var attrs map[string]any
-			if err := json.Unmarshal(raw, &attrs); err != nil {
-				return err
-			}
-			attrs[groupsAttr] = groups
-			raw, err = json.Marshal(attrs)
-			if err != nil {
-				return err
-			}
-			if err := txn.Set(ak, raw); err != nil {
-				return err
+			switch k[len(k)-1] {
+			case 'a':
+				a := attrs[old]
+				if err := json.Unmarshal(v, &a); err != nil {
+					return err
+				}
+			case 'n':
+				var groups []string
+				for len(v) > 0 {
+					n, w := binary.Uvarint(v)
+					groups, v = append(groups, string(v[w:w+int(n)])), v[w+int(n):]
+				}
+				attrs[old][groupsAttr] = groups
+				moved++
 			}
 			if err := txn.Delete(k); err != nil {
 				return err
 			}
-			moved++
+		}
+		for k, a := range attrs {
+			raw, err := json.Marshal(a)
+			if err != nil {
+				return err
+			}
+			if err := txn.Set([]byte(k), raw); err != nil {
+				return err
+			}
 		}
 		return txn.Set([]byte("m/version"), binary.BigEndian.AppendUint64(nil, 4))
 	})

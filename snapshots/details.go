@@ -3,58 +3,76 @@ package snapshots
 import (
 	"bytes"
 	"fmt"
+	"slices"
+	"strings"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
 
-// DetailsOf reads target's stored attributes, and with groups its users'
-// groups, for each of keys, which must ascend; fn hears each key's in
-// order (nil when it has none), and may keep them.
+// DetailsRead names a target whose stored details DetailsOf reads: its
+// attributes, and with Groups its users' groups.
+type DetailsRead struct {
+	Target string
+	Groups bool
+}
+
+// DetailsOf reads stored details for keys, which must ascend: for each
+// key, in each of targets where want(i, t) says so. fn hears each in key
+// order (nil attributes or groups where there are none), and may keep
+// what it is given.
 //
-// It walks each family with one iterator instead of reading each key on
-// its own. When the keys are most of a stretch of state (a policy change
-// re-evaluates every record), the next key is usually the iterator's next
-// entry, and stepping to it costs a fraction of a point read. For keys
-// scattered thinly over state, Details is the cheaper way.
-func (s *Store) DetailsOf(target string, keys []string, groups bool, fn func(i int, attrs []byte, groups []string) error) error {
+// A key's details in every target sit side by side (famRecord), and it
+// reads them all with one iterator instead of point reads. When the keys
+// are most of a stretch of state (a policy change re-evaluates every
+// record), the next key is usually the iterator's next entry too, and
+// stepping to it costs a fraction of a point read. For keys scattered
+// thinly over state, Details is the cheaper way.
+func (s *Store) DetailsOf(targets []DetailsRead, keys []string, want func(i, t int) bool, fn func(i, t int, attrs []byte, groups []string) error) error {
+	// In target order, each key's values are read in ascending key order.
+	order := make([]int, len(targets))
+	for t := range order {
+		order[t] = t
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(targets[a].Target, targets[b].Target) })
 	return s.db.View(func(txn *badger.Txn) error {
-		attrs := newCursor(txn, attrsKey(target, ""))
-		defer attrs.close()
-		var members *cursor
-		if groups {
-			members = newCursor(txn, membersKey(target, ""))
-			defer members.close()
-		}
+		c := newCursor(txn, []byte{famRecord})
+		defer c.close()
 		for i, key := range keys {
 			s.trimAt(i)
-			a, _, err := attrs.find(key)
-			if err != nil {
-				return fmt.Errorf("target %s key %q: %w", target, key, err)
-			}
-			var g []string
-			if members != nil {
-				v, ok, err := members.find(key)
-				if err == nil && ok {
-					g, err = decodeGroups(v)
+			for _, t := range order {
+				if !want(i, t) {
+					continue
+				}
+				target := targets[t].Target
+				attrs, _, err := c.find(attrsKey(target, key))
+				var groups []string
+				if err == nil && targets[t].Groups {
+					var v []byte
+					var ok bool
+					if v, ok, err = c.find(membersKey(target, key)); err == nil && ok {
+						groups, err = decodeGroups(v)
+					}
 				}
 				if err != nil {
 					return fmt.Errorf("target %s key %q: %w", target, key, err)
 				}
-			}
-			if err := fn(i, a, g); err != nil {
-				return err
+				if err := fn(i, t, attrs, groups); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	})
 }
 
-// cursor finds ascending keys of one family with one iterator.
+// cursor finds keys of one family with one iterator, cheapest when they
+// come in ascending order.
 type cursor struct {
-	it     *badger.Iterator
-	prefix []byte
-	want   []byte
-	placed bool // the iterator sits at the least key at or after the last one found
+	it   *badger.Iterator
+	last []byte // the key found last
+	// placed is true once the iterator sits at the least key at or after
+	// last.
+	placed bool
 }
 
 // cursorSteps is how many entries find steps over before it seeks
@@ -62,28 +80,32 @@ type cursor struct {
 const cursorSteps = 4
 
 func newCursor(txn *badger.Txn, prefix []byte) *cursor {
-	return &cursor{it: txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: prefix}), prefix: prefix}
+	return &cursor{it: txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: prefix})}
 }
 
 func (c *cursor) close() { c.it.Close() }
 
-// find returns key's value, a copy, and whether it has one. Keys must
-// come in ascending order.
-func (c *cursor) find(key string) ([]byte, bool, error) {
-	c.want = append(append(c.want[:0], c.prefix...), key...)
+// find returns key's value, a copy, and whether it has one. A key below
+// the last one costs a seek back: a source key may hold bytes that sort
+// its famRecord keys out of the order of the keys themselves.
+func (c *cursor) find(key []byte) ([]byte, bool, error) {
+	if c.placed && bytes.Compare(key, c.last) < 0 {
+		c.placed = false
+	}
+	c.last = key
 	if c.placed {
 		for range cursorSteps {
-			if !c.it.Valid() || bytes.Compare(c.it.Item().Key(), c.want) >= 0 {
+			if !c.it.Valid() || bytes.Compare(c.it.Item().Key(), key) >= 0 {
 				break
 			}
 			c.it.Next()
 		}
 	}
-	if !c.placed || c.it.Valid() && bytes.Compare(c.it.Item().Key(), c.want) < 0 {
-		c.it.Seek(c.want)
+	if !c.placed || c.it.Valid() && bytes.Compare(c.it.Item().Key(), key) < 0 {
+		c.it.Seek(key)
 		c.placed = true
 	}
-	if !c.it.Valid() || !bytes.Equal(c.it.Item().Key(), c.want) {
+	if !c.it.Valid() || !bytes.Equal(c.it.Item().Key(), key) {
 		return nil, false, nil
 	}
 	v, err := c.it.Item().ValueCopy(nil)

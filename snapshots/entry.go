@@ -27,10 +27,10 @@ type Entry struct {
 	Since int64
 	// Attrs are the attribute values last written, encoded by the engine.
 	// Scans that do not ask for attributes leave it nil. They are stored
-	// under their own key (see famAttrs).
+	// under their own key (see famRecord).
 	Attrs []byte
 	// Groups are the groups idsync last put the user in, under their own
-	// key too (see famMembers): Store.Groups and Details read them, Get and
+	// key too (see kindGroups): Store.Groups and Details read them, Get and
 	// scans do not. Commit writes them only with PartGroups.
 	Groups []string
 }

@@ -126,7 +126,7 @@ func TestOldStoresAreUpgraded(t *testing.T) {
 						if err := txn.Set(objectKey(targets[i], e.Key), e.encode()); err != nil {
 							return err
 						}
-						if err := txn.Set(attrsKey(targets[i], e.Key), e.Attrs); err != nil {
+						if err := txn.Set(legacyKey(famAttrs, targets[i], e.Key), e.Attrs); err != nil {
 							return err
 						}
 					}

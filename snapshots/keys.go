@@ -9,17 +9,23 @@ import (
 // change to the keys or the entry encoding below must bump it and teach Open
 // to migrate (or refuse) older layouts; a store with a higher version than
 // this build knows is refused rather than misread.
-const FormatVersion = 8
+const FormatVersion = 9
 
 // Key families. Each starts with one byte so families never interleave and
 // a prefix scan reads exactly one of them.
 const (
 	famMeta   = 'm' // m/version, m/serial/<target>, m/count/<target>, m/journal/<target>, m/legacy-groups
 	famObject = 'o' // o<target>\x00<key> -> entry, without its attributes (v3)
-	// famAttrs holds entries' attributes apart from the rest (v3): a plan
+	// famRecord holds entries' attributes apart from the rest (v3): a plan
 	// scans every entry's fingerprint and link, and reading the attributes
-	// along with them made that scan ten times the bytes.
-	famAttrs  = 'a' // a<target>\x00<key> -> attributes
+	// along with them made that scan ten times the bytes. Since v9 they
+	// and users' groups are keyed by the source key first, so that a
+	// changed record's attributes in every target, and its groups, sit
+	// side by side: a plan reads them all for each record it diffs, and
+	// at 1M identities, 1,000 changed records scattered over state read
+	// 1.5x faster that way than from a family per kind
+	// (BenchmarkSparseReads).
+	famRecord = 'r' // r<key>\x00<target>\x00<kind> -> attributes (kindAttrs) or groups (kindGroups)
 	famLink   = 'l' // l<target>\x00<id>  -> key
 	famGroup  = 'g' // g<target>\x00<name> -> group entry
 	famWater  = 'w' // w<source>          -> watermark
@@ -29,9 +35,9 @@ const (
 	// famDeprov lists the deprovisioned objects (v2): a delta run expires
 	// their grace periods without scanning every entry.
 	famDeprov = 'd' // d<target>\x00<key> -> since (Unix seconds)
-	// famMembers holds the groups idsync put each user in (v5), apart from
-	// its attributes: a membership commit then writes a few bytes instead
-	// of reading and rewriting the user's whole attribute set.
+	// The families that held attributes (v3) and users' groups (v5) until
+	// v9 moved both into famRecord; only the upgrade reads them.
+	famAttrs   = 'a' // a<target>\x00<key> -> attributes
 	famMembers = 'n' // n<target>\x00<key> -> group names
 	// famBatch journals a bulk's ops in one record (v7): a record per op,
 	// set and then deleted, was two of the six entries a first apply
@@ -68,12 +74,39 @@ func objectPrefix(target string) []byte {
 
 func objectKey(target, key string) []byte { return append(objectPrefix(target), key...) }
 
-func attrsKey(target, key string) []byte {
-	return append(append(append([]byte{famAttrs}, target...), 0), key...)
+// The kinds of famRecord's values. Attributes sort before groups, so
+// that a walk in key order reads a target's attributes first.
+// Groups have their own key (v5) so that a membership commit writes a few
+// bytes instead of reading and rewriting the user's whole attribute set.
+const (
+	kindAttrs  = 'a'
+	kindGroups = 'n'
+)
+
+// recordKey is key's value of one kind in target. A target name holds no
+// NUL, so the key is everything before the second NUL from the end, even
+// a key that holds NULs itself.
+func recordKey(target, key string, kind byte) []byte {
+	k := make([]byte, 0, len(key)+len(target)+4)
+	k = append(append(append(k, famRecord), key...), 0)
+	return append(append(append(k, target...), 0), kind)
 }
 
-func membersKey(target, key string) []byte {
-	return append(append(append([]byte{famMembers}, target...), 0), key...)
+func attrsKey(target, key string) []byte { return recordKey(target, key, kindAttrs) }
+
+func membersKey(target, key string) []byte { return recordKey(target, key, kindGroups) }
+
+// cutRecordKey splits a famRecord key (see recordKey).
+func cutRecordKey(k []byte) (target, key string, kind byte, ok bool) {
+	if len(k) < 4 || k[0] != famRecord || k[len(k)-2] != 0 {
+		return "", "", 0, false
+	}
+	rest := k[1 : len(k)-2]
+	at := bytes.LastIndexByte(rest, 0)
+	if at < 0 {
+		return "", "", 0, false
+	}
+	return string(rest[at+1:]), string(rest[:at]), k[len(k)-1], true
 }
 
 func groupPrefix(target string) []byte {

@@ -1,6 +1,7 @@
 package snapshots
 
 import (
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -10,25 +11,38 @@ import (
 	badger "github.com/dgraph-io/badger/v4"
 )
 
-// BenchmarkSparseReads measures what a key-first layout would buy a delta
-// plan, which reads every stored value of a few changed records: their
-// entry and attributes in each of 3 targets, and their groups. idsync's
-// layout keeps a family per kind (keys.go), so those are seven reads in
-// seven places; a key-first one ('r' key NUL target NUL kind, not
-// idsync's) keeps all of a key's values side by side. Each iteration
-// first drops the process's mappings of the tables, as a plan process
-// starts without them, and then reads 0.1% of the identities (10k
-// changes in 10M), in idsync's order: one kind of one target for every
-// key, then the next. README, Performance, has the figures.
+// BenchmarkSparseReads measures what the key layout costs a delta plan,
+// which reads every stored value of a few changed records: their entry
+// and attributes in each of 3 targets, and their groups. In v8's layout,
+// a family per kind, those are seven reads in seven places; v9's keeps a
+// key's attributes and groups in every target side by side (famRecord),
+// so four of the seven share a place; a layout with every value key-first
+// would put all seven together, at the cost of scanning every target's
+// attributes to scan one target's entries. Each iteration first drops the
+// process's mappings of the tables, as a plan process starts without
+// them, and then reads 0.1% of the identities (10k changes in 10M) as a
+// plan does: the entries of each target for every key, then each key's
+// details. -sparse.identities sets how many (200k by default; at 1M,
+// each layout takes a minute to write). README, Performance, has the
+// figures.
 func BenchmarkSparseReads(b *testing.B) {
-	const identities = 200_000
+	identities := *sparseIdentities
 	targets := []string{"app", "directory", "hris"}
 	layouts := []struct {
 		name string
 		key  func(kind byte, target, key string) []byte
 	}{
-		{"families", func(kind byte, target, key string) []byte {
+		{"v8", func(kind byte, target, key string) []byte {
 			return append(append(append([]byte{kind}, target...), 0), key...)
+		}},
+		{"v9", func(kind byte, target, key string) []byte {
+			switch kind {
+			case famAttrs:
+				return attrsKey(target, key)
+			case famMembers:
+				return membersKey(target, key)
+			}
+			return objectKey(target, key)
 		}},
 		{"key-first", func(kind byte, target, key string) []byte {
 			k := append(append([]byte{'r'}, key...), 0)
@@ -77,6 +91,8 @@ func BenchmarkSparseReads(b *testing.B) {
 	}
 }
 
+var sparseIdentities = flag.Int("sparse.identities", 200_000, "identities BenchmarkSparseReads stores")
+
 func layoutKey(i int) string { return fmt.Sprintf("E%08d", i) }
 
 // writeLayout writes identities' values for targets under the given
@@ -113,32 +129,43 @@ func writeLayout(b *testing.B, dir string, identities int, targets []string, key
 	}
 }
 
-// readSeven reads each key's entry and attributes in every target, and
-// its groups, and returns how many values it found.
+// readSeven reads each key's entry in every target, then each key's
+// attributes in every target and its groups, and returns how many values
+// it found.
 func readSeven(s *Store, targets []string, keys []string, key func(kind byte, target, key string) []byte) (int64, error) {
 	type read struct {
 		kind   byte
 		target string
 	}
-	var reads []read
-	for _, kind := range []byte{famObject, famAttrs} {
-		for _, t := range targets {
-			reads = append(reads, read{kind, t})
+	var details []read
+	for _, t := range targets {
+		details = append(details, read{famAttrs, t})
+		if t == "directory" {
+			details = append(details, read{famMembers, t})
 		}
 	}
-	reads = append(reads, read{famMembers, "directory"})
 	var found int64
 	err := s.db.View(func(txn *badger.Txn) error {
-		for _, rd := range reads {
+		get := func(k []byte) error {
+			item, err := txn.Get(k)
+			if err != nil {
+				return err
+			}
+			found++
+			return item.Value(func([]byte) error { return nil })
+		}
+		for _, t := range targets {
 			for _, k := range keys {
-				item, err := txn.Get(key(rd.kind, rd.target, k))
-				if err != nil {
+				if err := get(key(famObject, t, k)); err != nil {
 					return err
 				}
-				if err := item.Value(func([]byte) error { return nil }); err != nil {
+			}
+		}
+		for _, k := range keys {
+			for _, rd := range details {
+				if err := get(key(rd.kind, rd.target, k)); err != nil {
 					return err
 				}
-				found++
 			}
 		}
 		return nil

@@ -203,7 +203,7 @@ func TestLongReadsTrimAsTheyGo(t *testing.T) {
 			return s.Lookup("t", keys, func(Entry, bool) error { return nil })
 		},
 		"DetailsOf": func(s *Store) error {
-			return s.DetailsOf("t", keys, false, func(int, []byte, []string) error { return nil })
+			return s.DetailsOf([]DetailsRead{{Target: "t"}}, keys, func(int, int) bool { return true }, func(int, int, []byte, []string) error { return nil })
 		},
 	}
 	for name, read := range reads {

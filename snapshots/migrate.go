@@ -21,7 +21,9 @@ import (
 //     builds would not see those records, hence the new version;
 //   - v8 compresses new provisioning-log values (see history.go); the
 //     values already there still read, and older builds could not read
-//     the new ones.
+//     the new ones;
+//   - v9 keys attributes and groups by the source key first (famRecord),
+//     moved here from their families.
 //
 // It writes in batches, since a large store exceeds one transaction, and
 // sets the new version last: a run killed halfway leaves the old version,
@@ -29,6 +31,11 @@ import (
 func (s *Store) migrate(from uint64) error {
 	if from < 3 {
 		if err := s.migrateEntries(from); err != nil {
+			return err
+		}
+	}
+	if from < 9 {
+		if err := s.moveRecords(); err != nil {
 			return err
 		}
 	}
@@ -125,18 +132,58 @@ func (s *Store) migrateEntries(from uint64) error {
 	})
 }
 
+// moveRecords does the v9 upgrade: every attribute set and every user's
+// groups move from their family (target first) to famRecord (key first).
+// Each value is set under its new key before its old key goes, in the
+// same batch, so a run killed halfway moves the rest the next time.
+func (s *Store) moveRecords() error {
+	for _, m := range []struct {
+		fam  byte
+		kind byte
+	}{{famAttrs, kindAttrs}, {famMembers, kindGroups}} {
+		err := s.rewriteFamily(m.fam, func(wb *badger.WriteBatch, target, key string, item *badger.Item) error {
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if err := wb.Set(recordKey(target, key, m.kind), v); err != nil {
+				return err
+			}
+			return wb.Delete(item.KeyCopy(nil))
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // rewriteFamily calls fn with the target, key and item of every entry of
-// one key family, and a write batch for what it rewrites, flushed at the
-// end: the upgrades rewrite more than one transaction holds. fn must be
-// idempotent, since a run killed halfway starts over.
+// one per-target key family, and a write batch for what it rewrites,
+// flushed at the end: the upgrades rewrite more than one transaction
+// holds. fn must be idempotent, since a run killed halfway starts over.
 func (s *Store) rewriteFamily(fam byte, fn func(wb *badger.WriteBatch, target, key string, item *badger.Item) error) error {
+	return s.rewrite(fam, cutTargetKey, fn)
+}
+
+// rewriteRecords is rewriteFamily for famRecord's values of one kind.
+func (s *Store) rewriteRecords(kind byte, fn func(wb *badger.WriteBatch, target, key string, item *badger.Item) error) error {
+	return s.rewrite(famRecord, func(k []byte) (string, string, bool) {
+		target, key, got, ok := cutRecordKey(k)
+		return target, key, ok && got == kind
+	}, fn)
+}
+
+// rewrite walks family fam, whose keys cut splits, for rewriteFamily and
+// rewriteRecords; keys cut refuses are skipped.
+func (s *Store) rewrite(fam byte, cut func(k []byte) (target, key string, ok bool), fn func(wb *badger.WriteBatch, target, key string, item *badger.Item) error) error {
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: []byte{fam}})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
-			target, key, ok := cutTargetKey(it.Item().Key())
+			target, key, ok := cut(it.Item().Key())
 			if !ok {
 				continue
 			}

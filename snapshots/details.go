@@ -37,12 +37,14 @@ func (s *Store) DetailsOf(targets []DetailsRead, keys []string, want func(i, t i
 	return s.db.View(func(txn *badger.Txn) error {
 		c := newCursor(txn, []byte{famRecord})
 		defer c.close()
+		reads := 0 // trims count values read, not keys: a key has one in each target
 		for i, key := range keys {
-			s.trimAt(i)
 			for _, t := range order {
 				if !want(i, t) {
 					continue
 				}
+				s.trimAt(reads)
+				reads++
 				target := targets[t].Target
 				attrs, _, err := c.find(attrsKey(target, key))
 				var groups []string

@@ -26,7 +26,7 @@ import "sync"
 var trimBytes int64 = 32 << 20
 
 // trimStride is how many entries a store's own loops (ScanIndex, Lookup,
-// DetailsOf) read between checks: a 10k-record delta plan on a 10M
+// DetailsOf, which counts a key's details in each target) read between checks: a 10k-record delta plan on a 10M
 // store mapped 2.3 GB in the lookups of its one batch.
 const trimStride = 1024
 

@@ -16,6 +16,15 @@ import (
 // connectors' default. Tests lower it to run many batches through a plan.
 var batchRows = 0
 
+// deltaBatchRows is the records per batch of a delta read. A delta's
+// records are scattered over state, and each costs point reads of tens of
+// microseconds, so batches are worth balancing across workers: 10k
+// changes in 4096-record batches were three batches on two workers, one
+// idle while the other read the third. At 1024 a delta plan of 10k
+// changes on a 10M state took 5% less time, in four pairs; 512 and 256
+// were no faster, and mapped more of the tables between trims.
+var deltaBatchRows = 1024
+
 // openSource builds the source connector for s, reading its delta file
 // when delta is set; rejects go to reject.
 func openSource(s *source, delta bool, reject connectors.RejectFunc) (connectors.Source, error) {
@@ -23,6 +32,9 @@ func openSource(s *source, delta bool, reject connectors.RejectFunc) (connectors
 	path := s.cfg.Path
 	if delta {
 		path = s.cfg.Delta
+		if bo.Rows == 0 {
+			bo.Rows = deltaBatchRows
+		}
 	}
 	switch s.cfg.Type {
 	case "csv":

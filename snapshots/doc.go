@@ -1,18 +1,28 @@
 // Package snapshots keeps idsync's last-known state of every target in
-// Badger: one entry per managed object (its link to the target id, status
-// and fingerprint), with its attributes and its groups under keys of their
-// own; reverse links, group entries, the op journal, escrow, quarantine,
-// watermarks, the provisioning log and per-target serials and counts,
-// under a versioned key layout (keys.go) that Open upgrades in place. The
-// provisioning log's records are stored a call's worth together and
-// compressed, so they go to Badger's value log, written once (history.go). Details reads one
-// entry's attributes and groups; DetailsOf walks many in key order
-// (details.go). A store opened without compactions, as a plan opens it,
-// can drop the pages of its tables the process has mapped (TrimMapped,
-// mapped.go). A full scan of a target's entries (ScanIndex) reads them
-// from files beside Badger that the store keeps up to date, and trusts
-// only when their stamp matches Badger's last commit (indexcache.go: what
-// is valid and who may write; indexmanifest.go: the stamp on disk;
-// indexrefresh.go: bringing files up to date; indexfile.go: the format). It depends on Badger (and x/sys, for madvise;
-// S2 from klauspost/compress, for the log) and has its own types.
+// Badger, under a versioned key layout (keys.go) that Open upgrades in
+// place (migrate.go):
+//
+//   - one entry per managed object: its link to the target id, status and
+//     fingerprint;
+//   - its attributes and its groups, under keys of their own that put the
+//     source key first, so that a record's details in every target sit
+//     side by side;
+//   - reverse links, group entries, the op journal, escrow, quarantine,
+//     watermarks, and per-target serials and counts;
+//   - the provisioning log, whose records are stored a call's worth
+//     together and compressed, so they go to Badger's value log, written
+//     once (history.go).
+//
+// Details reads one entry's attributes and groups; DetailsOf walks many
+// keys' in every target, in key order (details.go). A store opened
+// without compactions, as a plan opens it, can drop the pages of its
+// tables the process has mapped (TrimMapped, mapped.go). A full scan of a
+// target's entries (ScanIndex) reads them from files beside Badger that
+// the store keeps up to date, and trusts only when their stamp matches
+// Badger's last commit (indexcache.go: what is valid and who may write;
+// indexmanifest.go: the stamp on disk; indexrefresh.go: bringing files up
+// to date; indexfile.go: the format).
+//
+// It depends on Badger (and x/sys, for madvise; S2 from
+// klauspost/compress, for the log) and has its own types.
 package snapshots

@@ -9,13 +9,12 @@ import (
 )
 
 // TestDetailsReadAheadPlansTheSameOps plans one state and a shuffled
-// snapshot three ways: with the stored details read one by one, read ahead for every
-// batch that needs any, and at the default share. It does so for a day of
-// every kind of change, and for a policy change that updates everyone,
-// and the three plans must be the same ops, old values and memberships
-// included.
+// snapshot two ways: with the stored details read one by one, and read
+// ahead for each batch. It does so for a day of every kind of change, and
+// for a policy change that updates everyone, and the two plans must be
+// the same ops, old values and memberships included.
 func TestDetailsReadAheadPlansTheSameOps(t *testing.T) {
-	defer func(n int) { detailsAheadShare = n }(detailsAheadShare)
+	defer func(on bool) { readDetailsAhead = on }(readDetailsAhead)
 	c := oracleSeeds[1] // 300 people, every kind of change
 	files := c.files()
 	// Out of key order, as a source may be: the read-ahead sorts a
@@ -31,8 +30,8 @@ func TestDetailsReadAheadPlansTheSameOps(t *testing.T) {
 			f.apply(map[string]string{"HR": "s0.csv"}, ApplyOptions{AllowDeletes: true})
 			f.write(map[string]string{"idsync.yaml": cfg})
 			var plans [][]string
-			for _, share := range []int{0, 1 << 30, 4} {
-				detailsAheadShare = share
+			for _, ahead := range []bool{false, true} {
+				readDetailsAhead = ahead
 				p, err := f.engine(map[string]string{"HR": "s1.csv"}).Plan(t.Context(), PlanOptions{Full: true})
 				if err != nil {
 					t.Fatal(err)
@@ -46,10 +45,8 @@ func TestDetailsReadAheadPlansTheSameOps(t *testing.T) {
 			if len(plans[0]) < want {
 				t.Fatalf("%d ops, want at least %d: the case tests nothing", len(plans[0]), want)
 			}
-			for i, what := range []string{"ahead for every batch", "ahead at the default share"} {
-				if diff := cmp.Diff(plans[0], plans[i+1]); diff != "" {
-					t.Errorf("details read one by one (-) and %s (+) plan differently:\n%s", what, diff)
-				}
+			if diff := cmp.Diff(plans[0], plans[1]); diff != "" {
+				t.Errorf("details read one by one (-) and ahead (+) plan differently:\n%s", diff)
 			}
 		})
 	}

@@ -37,11 +37,14 @@ type indexCache struct {
 	// files, and only those record keys.
 	dirty map[string]map[string]struct{}
 	busy  map[string]bool // targets a scan is making or refreshing files for
+	// tables are the files lookups have opened (indexview.go).
+	tables map[string]*indexTable
 	seq   uint64          // numbers new files
 	// saved is false once the manifest on disk no longer says what
 	// targets holds.
 	saved bool
-	reads atomic.Int64 // scans served from files, for tests
+	reads   atomic.Int64 // scans served from files, for tests
+	lookups atomic.Int64 // entries looked up in files, for tests
 }
 
 // cachedTarget is a target's files: all entries as of some point (Base),
@@ -127,6 +130,7 @@ func (c *indexCache) drop(target string) {
 func (c *indexCache) removeFiles(t, keep cachedTarget) {
 	for _, f := range []string{t.Base, t.Overlay} {
 		if f != "" && f != keep.Base && f != keep.Overlay {
+			c.forgetTable(f)
 			_ = os.Remove(c.path(f))
 		}
 	}

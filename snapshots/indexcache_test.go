@@ -74,7 +74,7 @@ func TestIndexCacheFollowsEveryWrite(t *testing.T) {
 	dir := t.TempDir()
 	r := rand.New(rand.NewPCG(3, 9))
 	targets := []string{"dir", "app"}
-	reads, loads := int64(0), 0
+	reads, lookups, loads := int64(0), int64(0), 0
 	for session := range 60 {
 		s := diskStore(t, dir)
 		for step := range 30 {
@@ -85,9 +85,21 @@ func TestIndexCacheFollowsEveryWrite(t *testing.T) {
 				}
 				continue
 			}
+			if r.IntN(3) == 0 {
+				tg := targets[r.IntN(len(targets))]
+				keys := make([]string, 70) // E60..E69 are never written
+				for i := range keys {
+					keys[i] = fmt.Sprintf("E%d", r.IntN(70))
+				}
+				if diff := cmp.Diff(badgerGetLines(t, s, tg, keys), lookupLines(t, s, tg, keys)); diff != "" {
+					t.Fatalf("session %d step %d target %s: Lookup differs from Badger (-badger +lookup):\n%s", session, step, tg, diff)
+				}
+				continue
+			}
 			must(t, s.Commit(targets[r.IntN(len(targets))], randomChanges(r, 60)...))
 		}
 		reads += s.cache.reads.Load()
+		lookups += s.cache.lookups.Load()
 		switch r.IntN(5) {
 		case 0: // killed: no Close of the store, so no manifest
 			must(t, s.db.Close())
@@ -107,8 +119,8 @@ func TestIndexCacheFollowsEveryWrite(t *testing.T) {
 		}
 	}
 	// A test whose scans all missed the files would prove nothing.
-	if reads < 200 {
-		t.Fatalf("only %d scans read the cache files", reads)
+	if reads < 200 || lookups < 10000 {
+		t.Fatalf("only %d scans and %d lookups read the cache files", reads, lookups)
 	}
 }
 
@@ -136,12 +148,18 @@ func TestIndexCacheIsReadAfterReopen(t *testing.T) {
 	}
 }
 
-// TestDamagedIndexFileIsNotRead damages a cache file three ways (a byte
-// flipped in its last block, its trailer cut short, a byte after it): the
-// scan must come from Badger, whole, and make new files.
+// TestDamagedIndexFileIsNotRead damages a cache file four ways (a byte
+// flipped in its last block or its footer, its end cut short, a byte
+// after it): the scan must come from Badger, whole, and make new files.
 func TestDamagedIndexFileIsNotRead(t *testing.T) {
+	lastBlock := func(b []byte) int {
+		f, err := parseFooter(b[len(b)-footerSize:])
+		must(t, err)
+		return int(f.end) - 10
+	}
 	damage := map[string]func([]byte) []byte{
-		"flipped": func(b []byte) []byte { b[len(b)-30] ^= 1; return b }, // the blocks before it read well
+		"flipped": func(b []byte) []byte { b[lastBlock(b)] ^= 1; return b }, // the blocks before it read well
+		"footer":  func(b []byte) []byte { b[len(b)-30] ^= 1; return b },
 		"cut":     func(b []byte) []byte { return b[:len(b)-5] },
 		"longer":  func(b []byte) []byte { return append(b, 0) },
 	}
@@ -176,7 +194,7 @@ func TestDamagedIndexFileIsNotRead(t *testing.T) {
 // TestIndexCacheChecksItsStamp changes each part of a manifest's stamp:
 // files stamped for another state are not read.
 func TestIndexCacheChecksItsStamp(t *testing.T) {
-	for _, part := range []string{"stamp", "serial", "count", "format"} {
+	for _, part := range []string{"stamp", "serial", "count", "format", "files"} {
 		t.Run(part, func(t *testing.T) {
 			dir := t.TempDir()
 			s := diskStore(t, dir)
@@ -194,6 +212,8 @@ func TestIndexCacheChecksItsStamp(t *testing.T) {
 				mt.Count++
 			case "format":
 				m.Format--
+			case "files":
+				m.Files--
 			}
 			m.Targets["dir"] = mt
 			must(t, writeManifest(filepath.Join(dir, "index-cache"), m))

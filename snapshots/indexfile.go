@@ -14,19 +14,35 @@ import (
 
 // An index file holds one target's entries, or changes to them, in key
 // order, as Badger holds them: key and encoded entry (an empty entry says
-// the key was deleted). It is blocks of records, each with a CRC, and a
-// trailer with the record count, so a file that was cut short or changed
-// on disk is refused whole before any of it is read (readIndexFile).
+// the key was deleted). It is blocks of records, each with a CRC, then a
+// list of each block's first key and offset, and a footer with the record
+// count. A full read checks every block before it hands out any record
+// (checkIndexFile); a lookup (indexTable) reads the list and then only the
+// blocks it needs, each checked as it is read.
 //
-//	file    = magic block* trailer
+//	file    = magic block* end
 //	block   = uvarint(len) records crc32c(records)
-//	record  = uvarint(len(key)) key uvarint(len(entry)) entry
-//	trailer = uvarint(0) uint64(records) crc32c(that uint64)
-var indexMagic = []byte("idsync index v1\n")
+//	records = (uvarint(len(key)) key uvarint(len(entry)) entry)*
+//	end     = uvarint(0) uvarint(len(blocks)) blocks footer
+//	blocks  = (uvarint(len(first key)) first key uvarint(offset))*
+//	footer  = uint64(records) uint64(offset of end) uint64(len(blocks))
+//	          crc32c(blocks) crc32c(the footer's first 28 bytes)
+//
+// v1 files had no block list, and 64 KB blocks.
+var indexMagic = []byte("idsync index v2\n")
 
-// indexBlock is the size a block is cut at: the reader holds one block
-// per file it reads.
-const indexBlock = 64 << 10
+// indexFiles is the version of the files' format, which a cache's
+// manifest names: files of another version are dropped when the store
+// opens.
+const indexFiles = 2
+
+// footerSize is the fixed size of an index file's footer.
+const footerSize = 32
+
+// indexBlock is the size a block is cut at. A lookup reads and checks a
+// whole block to find one record, so blocks are small: at 64 KB, reading
+// one cost more than Badger's point read.
+const indexBlock = 4 << 10
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
@@ -43,6 +59,9 @@ type indexWriter struct {
 	records uint64
 	last    []byte // the previous key, to refuse keys out of order
 	failed  bool   // a tee's write failed: the file is not to be kept
+	offset  uint64 // bytes written so far
+	first   []byte // the first key of the block being filled
+	blocks  []byte // the block list (see the format above)
 }
 
 func createIndexFile(path string) (*indexWriter, error) {
@@ -55,6 +74,7 @@ func createIndexFile(path string) (*indexWriter, error) {
 		w.abort()
 		return nil, err
 	}
+	w.offset = uint64(len(indexMagic))
 	return w, nil
 }
 
@@ -64,6 +84,9 @@ func (w *indexWriter) add(key, entry []byte) error {
 		return fmt.Errorf("index file %s: key %q after %q", w.path, key, w.last)
 	}
 	w.last = append(w.last[:0], key...)
+	if len(w.block) == 0 {
+		w.first = append(w.first[:0], key...)
+	}
 	w.block = binary.AppendUvarint(w.block, uint64(len(key)))
 	w.block = append(w.block, key...)
 	w.block = binary.AppendUvarint(w.block, uint64(len(entry)))
@@ -87,25 +110,39 @@ func (w *indexWriter) flushBlock() error {
 	if len(w.block) == 0 {
 		return nil
 	}
-	var head [binary.MaxVarintLen64]byte
-	if _, err := w.w.Write(head[:binary.PutUvarint(head[:], uint64(len(w.block)))]); err != nil {
+	w.blocks = binary.AppendUvarint(w.blocks, uint64(len(w.first)))
+	w.blocks = append(w.blocks, w.first...)
+	w.blocks = binary.AppendUvarint(w.blocks, w.offset)
+	head := binary.AppendUvarint(nil, uint64(len(w.block)))
+	if _, err := w.w.Write(head); err != nil {
 		return err
 	}
 	if _, err := w.w.Write(w.block); err != nil {
 		return err
 	}
 	_, err := w.w.Write(binary.BigEndian.AppendUint32(nil, crc32.Checksum(w.block, crcTable)))
+	w.offset += uint64(len(head) + len(w.block) + 4)
 	w.block = w.block[:0]
 	return err
 }
 
-// finish writes the trailer and renames the file into place.
+// end is the file's end: the block list and the footer.
+func (w *indexWriter) end() []byte {
+	b := binary.AppendUvarint([]byte{0}, uint64(len(w.blocks)))
+	b = append(b, w.blocks...)
+	footer := binary.BigEndian.AppendUint64(nil, w.records)
+	footer = binary.BigEndian.AppendUint64(footer, w.offset)
+	footer = binary.BigEndian.AppendUint64(footer, uint64(len(w.blocks)))
+	footer = binary.BigEndian.AppendUint32(footer, crc32.Checksum(w.blocks, crcTable))
+	footer = binary.BigEndian.AppendUint32(footer, crc32.Checksum(footer, crcTable))
+	return append(b, footer...)
+}
+
+// finish writes the end and renames the file into place.
 func (w *indexWriter) finish() error {
 	err := w.flushBlock()
 	if err == nil {
-		n := binary.BigEndian.AppendUint64(nil, w.records)
-		tail := append(append([]byte{0}, n...), binary.BigEndian.AppendUint32(nil, crc32.Checksum(n, crcTable))...)
-		_, err = w.w.Write(tail)
+		_, err = w.w.Write(w.end())
 	}
 	if err == nil {
 		err = w.w.Flush()
@@ -160,8 +197,10 @@ func openIndexFile(path string) (*indexReader, error) {
 
 func (r *indexReader) close() { _ = r.f.Close() }
 
-func (r *indexReader) bad(what string) error {
-	return fmt.Errorf("%s: %w: %s", r.path, errBadIndexFile, what)
+func (r *indexReader) bad(what string) error { return badIndexFile(r.path, what) }
+
+func badIndexFile(path, what string) error {
+	return fmt.Errorf("%s: %w: %s", path, errBadIndexFile, what)
 }
 
 // next moves to the next record; false at the end (after the trailer
@@ -220,7 +259,8 @@ func (r *indexReader) readBlockOf(size uint64) error {
 	return nil
 }
 
-// checkTrailer reads the trailer and checks it against the records read.
+// checkTrailer reads the file's end and checks it against the records
+// read.
 func (r *indexReader) checkTrailer() error {
 	n, err := r.readTrailer()
 	if err == nil && n != r.records {
@@ -229,19 +269,42 @@ func (r *indexReader) checkTrailer() error {
 	return err
 }
 
-// readTrailer reads and checks the trailer, and that nothing follows it.
+// readTrailer reads and checks the file's end after its uvarint(0), and
+// that nothing follows it.
 func (r *indexReader) readTrailer() (records uint64, err error) {
-	var t [12]byte
-	if _, err := io.ReadFull(r.r, t[:]); err != nil {
+	size, err := binary.ReadUvarint(r.r)
+	if err != nil || size > 1<<30 {
+		return 0, r.bad("block list cut short")
+	}
+	end := make([]byte, size+footerSize)
+	if _, err := io.ReadFull(r.r, end); err != nil {
 		return 0, r.bad("trailer cut short")
 	}
-	if crc32.Checksum(t[:8], crcTable) != binary.BigEndian.Uint32(t[8:]) {
-		return 0, r.bad("trailer checksum")
+	f, err := parseFooter(end[size:])
+	if err != nil {
+		return 0, r.bad(err.Error())
+	}
+	if f.blocks != size || crc32.Checksum(end[:size], crcTable) != f.blocksCRC {
+		return 0, r.bad("block list checksum")
 	}
 	if _, err := r.r.ReadByte(); err != io.EOF {
 		return 0, r.bad("data after the trailer")
 	}
-	return binary.BigEndian.Uint64(t[:8]), nil
+	return f.records, nil
+}
+
+// footer is an index file's footer (see the format above).
+type footer struct {
+	records, end, blocks uint64
+	blocksCRC            uint32
+}
+
+func parseFooter(b []byte) (footer, error) {
+	if len(b) != footerSize || crc32.Checksum(b[:28], crcTable) != binary.BigEndian.Uint32(b[28:]) {
+		return footer{}, errors.New("footer checksum")
+	}
+	return footer{records: binary.BigEndian.Uint64(b), end: binary.BigEndian.Uint64(b[8:]),
+		blocks: binary.BigEndian.Uint64(b[16:]), blocksCRC: binary.BigEndian.Uint32(b[24:])}, nil
 }
 
 // checkIndexFile reads a whole file and reports whether its blocks are

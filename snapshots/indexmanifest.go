@@ -15,6 +15,7 @@ const manifestName = "manifest.json"
 
 type cacheManifest struct {
 	Format  uint64
+	Files   uint64 // the files' own format (indexFiles)
 	Stamp   uint64 // Badger's last commit timestamp when written
 	Targets map[string]manifestTarget
 }
@@ -28,6 +29,7 @@ type manifestTarget struct {
 // are still exact, and removes every other file.
 func (c *indexCache) open(dir string, db *badger.DB) error {
 	c.targets, c.dirty, c.busy = map[string]cachedTarget{}, map[string]map[string]struct{}{}, map[string]bool{}
+	c.tables = map[string]*indexTable{}
 	if dir == "" {
 		return nil
 	}
@@ -37,7 +39,7 @@ func (c *indexCache) open(dir string, db *badger.DB) error {
 	}
 	var m cacheManifest
 	b, err := os.ReadFile(filepath.Join(c.dir, manifestName))
-	if err == nil && json.Unmarshal(b, &m) == nil && m.Format == FormatVersion {
+	if err == nil && json.Unmarshal(b, &m) == nil && m.Format == FormatVersion && m.Files == indexFiles {
 		err = db.View(func(txn *badger.Txn) error {
 			if txn.ReadTs() != m.Stamp {
 				return nil
@@ -136,7 +138,7 @@ func (c *indexCache) close(db *badger.DB) error {
 		txn.Discard()
 		c.put(name, nt, err == nil)
 	}
-	m := cacheManifest{Format: FormatVersion, Targets: map[string]manifestTarget{}}
+	m := cacheManifest{Format: FormatVersion, Files: indexFiles, Targets: map[string]manifestTarget{}}
 	err := db.View(func(txn *badger.Txn) error {
 		m.Stamp = txn.ReadTs()
 		c.mu.Lock()

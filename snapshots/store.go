@@ -226,6 +226,7 @@ func (s *Store) Close() error {
 	// Last, after every write: the cache's manifest is stamped with the
 	// last commit. A cache that cannot be saved is only not used next time.
 	_ = s.cache.close(s.db)
+	s.cache.closeTables()
 	return s.db.Close()
 }
 

@@ -1,0 +1,206 @@
+package snapshots
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"os"
+	"sort"
+	"sync"
+)
+
+// indexTable reads single records of an index file: it holds the file's
+// block list and an open handle, and reads a record's block with one
+// pread. A delta plan looks up each changed record's entry in every
+// target, and Badger's point read touches pages of several tables' maps
+// (its bloom filters, its block index, a block), each a page fault; read
+// this way, a lookup faults no page in.
+//
+// A table is shared by every lookup of its file. Its fields below once
+// are set by load and read-only after; refs and gone are guarded by the
+// cache's mu.
+type indexTable struct {
+	path string
+	once sync.Once
+	err  error
+	f    *os.File
+	end  int64    // offset of the file's end: past the last block
+	keys []byte   // the blocks' first keys, end to end
+	from []uint32 // block i's first key is keys[from[i]:from[i+1]]
+	offs []int64  // block i's offset
+	refs int      // lookups using the table
+	gone bool     // its file was dropped: close it once refs is 0
+}
+
+// load reads and checks the file's footer and block list.
+func (t *indexTable) load() error {
+	t.once.Do(func() { t.err = t.read() })
+	return t.err
+}
+
+func (t *indexTable) read() error {
+	f, err := os.Open(t.path)
+	if err != nil {
+		return err
+	}
+	t.f = f
+	bad := func(what string) error { return badIndexFile(t.path, what) }
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := st.Size()
+	head := make([]byte, len(indexMagic))
+	if size < int64(len(indexMagic)+1+footerSize) {
+		return bad("too short")
+	}
+	if _, err := f.ReadAt(head, 0); err != nil || !bytes.Equal(head, indexMagic) {
+		return bad("no index file header")
+	}
+	foot := make([]byte, footerSize)
+	if _, err := f.ReadAt(foot, size-footerSize); err != nil {
+		return err
+	}
+	ft, err := parseFooter(foot)
+	if err != nil {
+		return bad(err.Error())
+	}
+	listAt := size - footerSize - int64(ft.blocks)
+	if ft.blocks > 1<<30 || listAt != int64(ft.end)+1+int64(uvarintLen(ft.blocks)) {
+		return bad("block list out of place")
+	}
+	list := make([]byte, ft.blocks)
+	if _, err := f.ReadAt(list, listAt); err != nil {
+		return err
+	}
+	if crc32.Checksum(list, crcTable) != ft.blocksCRC {
+		return bad("block list checksum")
+	}
+	t.end = int64(ft.end)
+	for b := list; len(b) > 0; {
+		klen, n := binary.Uvarint(b)
+		if n <= 0 || uint64(len(b)-n) < klen {
+			return bad("block list cut short")
+		}
+		t.from = append(t.from, uint32(len(t.keys)))
+		t.keys = append(t.keys, b[n:n+int(klen)]...)
+		b = b[n+int(klen):]
+		off, m := binary.Uvarint(b)
+		if m <= 0 || off >= ft.end || len(t.offs) > 0 && int64(off) <= t.offs[len(t.offs)-1] {
+			return bad("block offset")
+		}
+		t.offs = append(t.offs, int64(off))
+		b = b[m:]
+	}
+	t.from = append(t.from, uint32(len(t.keys)))
+	return nil
+}
+
+func uvarintLen(v uint64) int { return len(binary.AppendUvarint(nil, v)) }
+
+func (t *indexTable) firstKey(i int) []byte { return t.keys[t.from[i]:t.from[i+1]] }
+
+// tableReader is one lookup's reader of a table: it keeps the block it
+// read last, since a batch's keys come in order and often share one.
+type tableReader struct {
+	t      *indexTable
+	at     int    // the block held, or -1
+	buf    []byte // its bytes as read
+	blockB []byte // its records
+}
+
+func newTableReader(t *indexTable) *tableReader {
+	return &tableReader{t: t, at: -1, buf: (*blockBufs.Get().(*[]byte))[:0]}
+}
+
+// blockBufs are readers' block buffers: a reference resolved by a single
+// lookup would otherwise allocate one.
+var blockBufs = sync.Pool{New: func() any { b := make([]byte, 0, indexBlock+1024); return &b }}
+
+// done hands the reader's buffer back.
+func (r *tableReader) done() {
+	b := r.buf[:0]
+	r.buf, r.blockB, r.at = nil, nil, -1
+	blockBufs.Put(&b)
+}
+
+// find returns key's entry (an empty one for a deleted key in an
+// overlay) and whether the file has a record for it. entry aliases the
+// reader's block: valid until the next find.
+func (r *tableReader) find(key string) (entry []byte, found bool, err error) {
+	t := r.t
+	// The last block whose first key is at most key.
+	i := sort.Search(len(t.offs), func(i int) bool { return string(t.firstKey(i)) > key }) - 1
+	if i < 0 {
+		return nil, false, nil
+	}
+	if i != r.at {
+		if err := r.readBlock(i); err != nil {
+			return nil, false, err
+		}
+	}
+	for b := r.blockB; len(b) > 0; {
+		klen, n := binary.Uvarint(b)
+		if n <= 0 || uint64(len(b)-n) < klen {
+			return nil, false, r.bad("record cut short")
+		}
+		k := b[n : n+int(klen)]
+		b = b[n+int(klen):]
+		elen, m := binary.Uvarint(b)
+		if m <= 0 || uint64(len(b)-m) < elen {
+			return nil, false, r.bad("record cut short")
+		}
+		e := b[m : m+int(elen)]
+		b = b[m+int(elen):]
+		switch c := compareKey(k, key); {
+		case c == 0:
+			return e, true, nil
+		case c > 0:
+			return nil, false, nil // keys ascend: key is not in the file
+		}
+	}
+	return nil, false, nil
+}
+
+func compareKey(k []byte, key string) int {
+	switch s := string(k); {
+	case s < key:
+		return -1
+	case s > key:
+		return 1
+	}
+	return 0
+}
+
+// readBlock reads block i and checks its length and CRC.
+func (r *tableReader) readBlock(i int) error {
+	t := r.t
+	next := t.end
+	if i+1 < len(t.offs) {
+		next = t.offs[i+1]
+	}
+	size := int(next - t.offs[i])
+	if size > 1<<30 {
+		return r.bad("block too large")
+	}
+	if cap(r.buf) < size {
+		r.buf = make([]byte, size)
+	}
+	r.at = -1
+	r.buf = r.buf[:size]
+	if _, err := t.f.ReadAt(r.buf, t.offs[i]); err != nil {
+		return err
+	}
+	n, w := binary.Uvarint(r.buf)
+	if w <= 0 || n != uint64(size-w-4) {
+		return r.bad("block length")
+	}
+	data := r.buf[w : size-4]
+	if crc32.Checksum(data, crcTable) != binary.BigEndian.Uint32(r.buf[size-4:]) {
+		return r.bad("block checksum")
+	}
+	r.at, r.blockB = i, data
+	return nil
+}
+
+func (r *tableReader) bad(what string) error { return badIndexFile(r.t.path, what) }

@@ -3,6 +3,7 @@ package snapshots
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"hash/crc32"
 	"os"
 	"sort"
@@ -24,12 +25,11 @@ type indexTable struct {
 	once sync.Once
 	err  error
 	f    *os.File
-	end  int64    // offset of the file's end: past the last block
-	keys []byte   // the blocks' first keys, end to end
-	from []uint32 // block i's first key is keys[from[i]:from[i+1]]
-	offs []int64  // block i's offset
-	refs int      // lookups using the table
-	gone bool     // its file was dropped: close it once refs is 0
+	end    int64  // offset of the file's end: past the last block
+	list   []byte // the block list, as the file has it
+	blocks []blockRef
+	refs   int  // lookups using the table
+	gone   bool // its file was dropped: close it once refs is 0
 }
 
 // load reads and checks the file's footer and block list.
@@ -76,29 +76,55 @@ func (t *indexTable) read() error {
 	if crc32.Checksum(list, crcTable) != ft.blocksCRC {
 		return bad("block list checksum")
 	}
-	t.end = int64(ft.end)
-	for b := list; len(b) > 0; {
-		klen, n := binary.Uvarint(b)
-		if n <= 0 || uint64(len(b)-n) < klen {
-			return bad("block list cut short")
-		}
-		t.from = append(t.from, uint32(len(t.keys)))
-		t.keys = append(t.keys, b[n:n+int(klen)]...)
-		b = b[n+int(klen):]
-		off, m := binary.Uvarint(b)
-		if m <= 0 || off >= ft.end || len(t.offs) > 0 && int64(off) <= t.offs[len(t.offs)-1] {
-			return bad("block offset")
-		}
-		t.offs = append(t.offs, int64(off))
-		b = b[m:]
+	t.end, t.list = int64(ft.end), list
+	// Two passes: the first counts the blocks, so that the second fills a
+	// slice of the right size (growing it copied megabytes, each copy
+	// faulting in fresh pages).
+	n, err := walkBlockList(list, ft.end, nil)
+	if err != nil {
+		return bad(err.Error())
 	}
-	t.from = append(t.from, uint32(len(t.keys)))
-	return nil
+	t.blocks = make([]blockRef, 0, n)
+	_, err = walkBlockList(list, ft.end, func(b blockRef) { t.blocks = append(t.blocks, b) })
+	return err
+}
+
+// blockRef is a block's place in the file, and where its first key is in
+// the block list.
+type blockRef struct {
+	keyFrom, keyTo uint32
+	off            int64
+}
+
+// walkBlockList checks a block list and calls fn (when not nil) for each
+// block, in order. Offsets must ascend and stay below end.
+func walkBlockList(list []byte, end uint64, fn func(blockRef)) (blocks int, err error) {
+	last := int64(-1)
+	for at := 0; at < len(list); blocks++ {
+		klen, n := binary.Uvarint(list[at:])
+		if n <= 0 || uint64(len(list)-at-n) < klen {
+			return 0, errors.New("block list cut short")
+		}
+		b := blockRef{keyFrom: uint32(at + n), keyTo: uint32(at + n + int(klen))}
+		at = int(b.keyTo)
+		off, m := binary.Uvarint(list[at:])
+		if m <= 0 || off >= end || int64(off) <= last {
+			return 0, errors.New("block offset")
+		}
+		at += m
+		b.off, last = int64(off), int64(off)
+		if fn != nil {
+			fn(b)
+		}
+	}
+	return blocks, nil
 }
 
 func uvarintLen(v uint64) int { return len(binary.AppendUvarint(nil, v)) }
 
-func (t *indexTable) firstKey(i int) []byte { return t.keys[t.from[i]:t.from[i+1]] }
+func (t *indexTable) firstKey(i int) []byte {
+	return t.list[t.blocks[i].keyFrom:t.blocks[i].keyTo]
+}
 
 // tableReader is one lookup's reader of a table: it keeps the block it
 // read last, since a batch's keys come in order and often share one.
@@ -130,7 +156,7 @@ func (r *tableReader) done() {
 func (r *tableReader) find(key string) (entry []byte, found bool, err error) {
 	t := r.t
 	// The last block whose first key is at most key.
-	i := sort.Search(len(t.offs), func(i int) bool { return string(t.firstKey(i)) > key }) - 1
+	i := sort.Search(len(t.blocks), func(i int) bool { return string(t.firstKey(i)) > key }) - 1
 	if i < 0 {
 		return nil, false, nil
 	}
@@ -176,10 +202,10 @@ func compareKey(k []byte, key string) int {
 func (r *tableReader) readBlock(i int) error {
 	t := r.t
 	next := t.end
-	if i+1 < len(t.offs) {
-		next = t.offs[i+1]
+	if i+1 < len(t.blocks) {
+		next = t.blocks[i+1].off
 	}
-	size := int(next - t.offs[i])
+	size := int(next - t.blocks[i].off)
 	if size > 1<<30 {
 		return r.bad("block too large")
 	}
@@ -188,7 +214,7 @@ func (r *tableReader) readBlock(i int) error {
 	}
 	r.at = -1
 	r.buf = r.buf[:size]
-	if _, err := t.f.ReadAt(r.buf, t.offs[i]); err != nil {
+	if _, err := t.f.ReadAt(r.buf, t.blocks[i].off); err != nil {
 		return err
 	}
 	n, w := binary.Uvarint(r.buf)

@@ -42,8 +42,8 @@ func TestIndexTableFindsEveryRecord(t *testing.T) {
 	tb := &indexTable{path: path}
 	must(t, tb.load())
 	defer tb.close()
-	if len(tb.offs) < 20 {
-		t.Fatalf("%d blocks: the test needs many", len(tb.offs))
+	if len(tb.blocks) < 20 {
+		t.Fatalf("%d blocks: the test needs many", len(tb.blocks))
 	}
 	r := newTableReader(tb)
 	defer r.done()

@@ -258,6 +258,12 @@ func TestWritesDuringAScan(t *testing.T) {
 	must(t, s.ScanIndex("dir", func([]byte, *IndexEntry) error {
 		if n++; n == 1 {
 			must(t, s.Commit("dir", Change{Entry: Entry{Key: "E07", ID: "7", Hash: 77}}))
+			// The scan holds E03's dirty mark and the files do not have
+			// E03's commit yet: lookups meanwhile must read Badger.
+			keys := []string{"E03", "E07", "E08"}
+			if got, want := lookupLines(t, s, "dir", keys), badgerGetLines(t, s, "dir", keys); !cmp.Equal(want, got) {
+				t.Fatalf("lookups during a scan: %s", cmp.Diff(want, got))
+			}
 			nested = indexLines(t, s, "dir")
 		}
 		return nil

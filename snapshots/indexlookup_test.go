@@ -222,3 +222,68 @@ func firstDiff(a, b []string) int {
 	}
 	return min(len(a), len(b))
 }
+
+// TestLookupsDuringScansAndCommits looks up keys from two goroutines
+// while a third commits and scans, folding overlays into new bases, so
+// that files are replaced and removed while lookups hold them. Keys no
+// commit touches must read the same every time.
+func TestLookupsDuringScansAndCommits(t *testing.T) {
+	defer func(n uint64) { foldAt = n }(foldAt)
+	foldAt = 4
+	s := diskStore(t, t.TempDir())
+	defer s.Close()
+	var still []string
+	for i := range 300 {
+		key := fmt.Sprintf("S%03d", i)
+		still = append(still, key)
+		must(t, s.Commit("dir", Change{Entry: Entry{Key: key, ID: fmt.Sprint(i), Hash: uint64(i)}}))
+	}
+	indexLines(t, s, "dir")
+	want := badgerGetLines(t, s, "dir", still)
+	done := make(chan struct{})
+	errs := make(chan error, 3)
+	for g := range 2 {
+		go func() {
+			for n := 0; ; n++ {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				keys := append(slices.Clone(still), fmt.Sprintf("C%d", n%40))
+				var got []string
+				err := s.Lookup("dir", keys, func(e Entry, ok bool) error {
+					if e.Key[0] == 'S' {
+						got = append(got, entryLine(e.Key, e, ok))
+					}
+					return nil
+				})
+				if err == nil && !slices.Equal(got, want) {
+					err = fmt.Errorf("goroutine %d lookup %d: differs at %d", g, n, firstDiff(got, want))
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	r := rand.New(rand.NewPCG(4, 4))
+	for i := range 200 {
+		key := fmt.Sprintf("C%d", r.IntN(40))
+		must(t, s.Commit("dir", Change{Entry: Entry{Key: key, ID: fmt.Sprint(i), Hash: r.Uint64()}, Delete: r.IntN(4) == 0}))
+		if i%5 == 0 {
+			indexLines(t, s, "dir")
+		}
+	}
+	close(done)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.cache.lookups.Load() == 0 {
+		t.Fatal("no lookup read the files")
+	}
+}

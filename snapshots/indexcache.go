@@ -39,10 +39,10 @@ type indexCache struct {
 	busy  map[string]bool // targets a scan is making or refreshing files for
 	// tables are the files lookups have opened (indexview.go).
 	tables map[string]*indexTable
-	seq   uint64          // numbers new files
+	seq    uint64 // numbers new files
 	// saved is false once the manifest on disk no longer says what
 	// targets holds.
-	saved bool
+	saved   bool
 	reads   atomic.Int64 // scans served from files, for tests
 	lookups atomic.Int64 // entries looked up in files, for tests
 }

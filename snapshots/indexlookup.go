@@ -21,10 +21,10 @@ import (
 // are set by load and read-only after; refs and gone are guarded by the
 // cache's mu.
 type indexTable struct {
-	path string
-	once sync.Once
-	err  error
-	f    *os.File
+	path   string
+	once   sync.Once
+	err    error
+	f      *os.File
 	end    int64  // offset of the file's end: past the last block
 	list   []byte // the block list, as the file has it
 	blocks []blockRef

@@ -173,3 +173,49 @@ func needTHP(t *testing.T) {
 		t.Skipf("no transparent huge pages in this kernel: %v", err)
 	}
 }
+
+// TestAProcesssFirstLargeDeltaAdvisesItsHeap: the first delta plan that
+// reads enough records advises its heap; the next does not, nor does a
+// full plan of the same state.
+func TestAProcesssFirstLargeDeltaAdvisesItsHeap(t *testing.T) {
+	needTHP(t)
+	hostSettings(t, "always [madvise] never\n", "0\n")
+	t.Setenv("GODEBUG", "")
+	restore := hugeHeapLeast
+	t.Cleanup(func() { hugeHeapLeast = restore; deltaHeapAdvised.Store(false) })
+	hugeHeapLeast = 1
+	deltaHeapAdvised.Store(false)
+	cfg := strings.Replace(smallConfig, "    key: id\n", "    read: delta\n    delta: delta.csv\n    key: id\n", 1)
+	var day1, delta strings.Builder
+	day1.WriteString("id,name,dept,level\n")
+	delta.WriteString("id,name,dept,level,_deleted\n")
+	for i := range 600 { // advice for 9.6 MB, past two huge pages
+		fmt.Fprintf(&day1, "E%d,N%d,d,%d\n", i, i, 1+i%5)
+		fmt.Fprintf(&delta, "E%d,M%d,d,%d,false\n", i, i, 1+i%5)
+	}
+	f := newFixture(t, map[string]string{"idsync.yaml": cfg, "day1.csv": day1.String(), "delta.csv": delta.String()})
+	e := f.engine(nil)
+	e.opts.PlanMemoryLimit = 4 << 30
+	p, err := e.Plan(t.Context(), PlanOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Apply(t.Context(), p, ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var advised []int64
+	for _, full := range []bool{false, false, true} {
+		before := hugeHeapsAdvised.Load()
+		p, err := e.Plan(t.Context(), PlanOptions{Full: full})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Sources[0].Full != full {
+			t.Fatalf("a plan read in full: %v, want %v", p.Sources[0].Full, full)
+		}
+		advised = append(advised, hugeHeapsAdvised.Load()-before)
+	}
+	if want := []int64{1, 0, 0}; !slices.Equal(advised, want) {
+		t.Errorf("heaps advised by two deltas and a full plan = %v, want %v", advised, want)
+	}
+}

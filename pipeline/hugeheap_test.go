@@ -85,3 +85,26 @@ func TestHugeHeapFor(t *testing.T) {
 		}
 	}
 }
+
+func TestDeltaHugeHeap(t *testing.T) {
+	t.Cleanup(func() { deltaHeapAdvised.Store(false) })
+	least := int((hugeHeapLeast + hugeHeapPerDeltaRecord - 1) / hugeHeapPerDeltaRecord)
+	for _, c := range []struct {
+		rows int
+		want int64
+	}{
+		{-1, 0},
+		{least - 1, 0},
+		{least, int64(least) * hugeHeapPerDeltaRecord},
+		{10_000, 10_000 * hugeHeapPerDeltaRecord},
+		{1_000_000, hugeHeapDeltaMost},
+	} {
+		deltaHeapAdvised.Store(false)
+		if got := deltaHugeHeap(c.rows); got != c.want {
+			t.Errorf("deltaHugeHeap(%d) = %d, want %d", c.rows, got, c.want)
+		}
+	}
+	if got := deltaHugeHeap(10_000); got != 0 {
+		t.Errorf("a second delta in the process: deltaHugeHeap(10000) = %d, want 0", got)
+	}
+}

@@ -233,8 +233,13 @@ func (e *Engine) planSource(ctx context.Context, s *source, full bool, gc *spars
 	sr.expected = e.expectedRows(sr, src)
 	if e.opts.PlanMemoryLimit > 0 {
 		// A plan of mostly creates keeps what it reads: before it reads,
-		// the heap it will fill gets huge pages (hugeheap.go).
-		adviseHugeHeap(hugeHeapFor(e.expectedCreates(sr.expected, active)))
+		// the heap it will fill gets huge pages (hugeheap.go). So does a
+		// process's first large delta.
+		size := hugeHeapFor(e.expectedCreates(sr.expected, active))
+		if !full && size == 0 {
+			size = deltaHugeHeap(sr.expected)
+		}
+		adviseHugeHeap(size)
 	}
 	err = e.readParallel(ctx, sr, src, active, func() error {
 		if err := e.loadIndexes(sr, active); err != nil {

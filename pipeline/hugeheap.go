@@ -23,11 +23,10 @@ import (
 // 500k ops a target) took 2.87-4.32 s against 4.71-6.85 s in four pairs,
 // at the same peak (about 1 GB). See README, Performance.
 //
-// Only a first sync large enough gets the advice (expectedCreates,
-// before the read): its heap is dense, so huge pages cost it little
-// memory (a peak of 1.77-1.78 GB against 1.74-1.75 GB). Any other plan's
-// heap is mostly garbage between collections, and huge pages there raised
-// a 1M steady plan's peak RSS from 212 MB to up to 320 MB.
+// A first sync large enough gets the advice (expectedCreates, before the
+// read): its heap is dense, so huge pages cost it little memory (a peak
+// of 1.77-1.78 GB against 1.74-1.75 GB). Later plans get a bounded
+// advice, once a process (hugeheap_later.go).
 
 // hugeHeapFor is how much heap to advise for a plan expected to make
 // creates creates: four times the op lists they take, up to
@@ -67,41 +66,6 @@ func (e *Engine) expectedCreates(rows int, active []*targetRun) int64 {
 		n += int64(c)
 	}
 	return n
-}
-
-// A delta plan's heap is small, but nearly all of it is new to the
-// process too: a 10k-record delta on the bench's 10M state touched about
-// 70 MB of fresh heap, 18k of its 43k page faults, on top of the 83 MB
-// that Badger reserves for a memtable and never touches. Advised, it took
-// 25k faults in all, and 1.09-1.22 s against 1.33-1.43 s, at the same
-// peak RSS (see README, Performance).
-//
-// It is advised once a process: the advice stays with the range, and a
-// daemon's next deltas reuse it. Advising again would hand all free
-// memory back to the kernel each run (debug.FreeOSMemory), to be faulted
-// in again.
-
-// hugeHeapPerDeltaRecord is the heap advised for each record a delta
-// expects to read: about twice the 7 KB a record of that delta touched.
-const hugeHeapPerDeltaRecord = 16 << 10
-
-// hugeHeapDeltaMost bounds a delta's advice; a larger delta gets 4 KB
-// pages past it.
-const hugeHeapDeltaMost = 256 << 20
-
-// deltaHeapAdvised is set once a delta in this process has asked.
-var deltaHeapAdvised atomic.Bool
-
-// deltaHugeHeap is how much heap to advise for a delta plan expected to
-// read rows records: none for a small delta (under hugeHeapLeast, a
-// delta of about 4,000 records), none after the process's first, and at
-// most hugeHeapDeltaMost.
-func deltaHugeHeap(rows int) int64 {
-	size := min(int64(max(rows, 0))*hugeHeapPerDeltaRecord, hugeHeapDeltaMost)
-	if size < hugeHeapLeast || deltaHeapAdvised.Swap(true) {
-		return 0
-	}
-	return size
 }
 
 // hugeHeapLeast is the op lists' size below which a plan is too small for

@@ -86,25 +86,32 @@ func TestHugeHeapFor(t *testing.T) {
 	}
 }
 
-func TestDeltaHugeHeap(t *testing.T) {
-	t.Cleanup(func() { deltaHeapAdvised.Store(false) })
-	least := int((hugeHeapLeast + hugeHeapPerDeltaRecord - 1) / hugeHeapPerDeltaRecord)
+func TestLaterHugeHeap(t *testing.T) {
+	t.Cleanup(func() { laterHeapAdvised.Store(false) })
+	fewestRecords := int((hugeHeapLeast + hugeHeapPerDeltaRecord - 1) / hugeHeapPerDeltaRecord)
+	fewestKeys := int((hugeHeapLeast + hugeHeapPerKey - 1) / hugeHeapPerKey)
 	for _, c := range []struct {
-		rows int
-		want int64
+		full       bool
+		rows, keys int
+		want       int64
 	}{
-		{-1, 0},
-		{least - 1, 0},
-		{least, int64(least) * hugeHeapPerDeltaRecord},
-		{10_000, 10_000 * hugeHeapPerDeltaRecord},
-		{1_000_000, hugeHeapDeltaMost},
+		{false, -1, 0, 0},
+		{false, fewestRecords - 1, 0, 0},
+		{false, fewestRecords, 0, int64(fewestRecords) * hugeHeapPerDeltaRecord},
+		{false, 10_000, 10_000_000, 10_000 * hugeHeapPerDeltaRecord}, // a delta's size is its records'
+		{false, 1_000_000, 0, hugeHeapDeltaMost},
+		{true, -1, fewestKeys - 1, 0},
+		{true, fewestKeys, 0, int64(fewestKeys) * hugeHeapPerKey},
+		{true, 10, 1_000_000, 1_000_000 * hugeHeapPerKey}, // entries count when there are more
+		{true, 1_000_000, 10, 1_000_000 * hugeHeapPerKey},
+		{true, 100_000_000, 0, hugeHeapMost},
 	} {
-		deltaHeapAdvised.Store(false)
-		if got := deltaHugeHeap(c.rows); got != c.want {
-			t.Errorf("deltaHugeHeap(%d) = %d, want %d", c.rows, got, c.want)
+		laterHeapAdvised.Store(false)
+		if got := laterHugeHeap(c.full, c.rows, c.keys); got != c.want {
+			t.Errorf("laterHugeHeap(%v, %d, %d) = %d, want %d", c.full, c.rows, c.keys, got, c.want)
 		}
 	}
-	if got := deltaHugeHeap(10_000); got != 0 {
-		t.Errorf("a second delta in the process: deltaHugeHeap(10000) = %d, want 0", got)
+	if got := laterHugeHeap(true, 1_000_000, 0); got != 0 {
+		t.Errorf("a second later plan in the process: laterHugeHeap = %d, want 0", got)
 	}
 }

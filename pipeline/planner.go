@@ -234,10 +234,14 @@ func (e *Engine) planSource(ctx context.Context, s *source, full bool, gc *spars
 	if e.opts.PlanMemoryLimit > 0 {
 		// A plan of mostly creates keeps what it reads: before it reads,
 		// the heap it will fill gets huge pages (hugeheap.go). So does a
-		// process's first large delta.
+		// process's first later plan, within bounds (hugeheap_later.go).
 		size := hugeHeapFor(e.expectedCreates(sr.expected, active))
-		if !full && size == 0 {
-			size = deltaHugeHeap(sr.expected)
+		if size == 0 {
+			keys := 0
+			if full {
+				keys = e.mostEntries(active)
+			}
+			size = laterHugeHeap(full, sr.expected, keys)
 		}
 		adviseHugeHeap(size)
 	}

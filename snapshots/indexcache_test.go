@@ -17,7 +17,8 @@ func indexLines(t *testing.T, s *Store, target string) []string {
 	t.Helper()
 	var out []string
 	must(t, s.ScanIndex(target, func(key []byte, e *IndexEntry) error {
-		out = append(out, fmt.Sprintf("%s id=%s hash=%d dis=%v dep=%v since=%d", key, e.ID, e.Hash, e.Disabled, e.Deprovisioned, e.Since))
+		out = append(out, entryText(string(key), Entry{ID: string(e.ID), Hash: e.Hash, Disabled: e.Disabled,
+			Deprovisioned: e.Deprovisioned, Since: e.Since}))
 		return nil
 	}))
 	return out
@@ -28,10 +29,15 @@ func badgerLines(t *testing.T, s *Store, target string) []string {
 	t.Helper()
 	var out []string
 	must(t, s.Scan(target, false, func(e Entry) error {
-		out = append(out, fmt.Sprintf("%s id=%s hash=%d dis=%v dep=%v since=%d", e.Key, e.ID, e.Hash, e.Disabled, e.Deprovisioned, e.Since))
+		out = append(out, entryText(e.Key, e))
 		return nil
 	}))
 	return out
+}
+
+// entryText is one line of the views above: every field ScanIndex gives.
+func entryText(key string, e Entry) string {
+	return fmt.Sprintf("%s id=%s hash=%d dis=%v dep=%v since=%d", key, e.ID, e.Hash, e.Disabled, e.Deprovisioned, e.Since)
 }
 
 func diskStore(t *testing.T, dir string) *Store {

@@ -146,7 +146,7 @@ func entryLine(key string, e Entry, ok bool) string {
 	if !ok {
 		return key + " absent"
 	}
-	return fmt.Sprintf("%s id=%s hash=%d dis=%v dep=%v since=%d", key, e.ID, e.Hash, e.Disabled, e.Deprovisioned, e.Since)
+	return entryText(key, e)
 }
 
 // TestLookupReadsTheFiles checks lookups against Badger's point reads as

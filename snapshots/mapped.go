@@ -13,7 +13,8 @@ import "sync"
 // page cache, which it can reclaim, but they count in the process's RSS,
 // which is what monitors read and what the OOM killer scores.
 //
-// TrimMapped drops those mappings as they grow. It is safe only while no
+// TrimMapped drops those mappings as they grow, but for each table's
+// block index, which every seek reads (mappedkeep.go). It is safe only while no
 // such file is unmapped: madvise(MADV_DONTNEED) on a range whose file was
 // unmapped and whose addresses were reused for the process's own memory
 // would zero that memory. Tables close only when a compaction replaces
@@ -44,4 +45,6 @@ type mappedTrim struct {
 	on   bool   // opened with NoCompactions, on a directory
 	dir  string // the state directory, as /proc/self/maps names it
 	last int64  // mapped file bytes after the last trim
+	// keep is what a trim leaves mapped of each table (mappedkeep.go).
+	keep map[string][]span
 }

@@ -158,7 +158,7 @@ func open(dir string, opts Options) (*Store, error) {
 		s.cache = indexCache{}
 		_ = s.cache.open("", db)
 	}
-	s.trim.start(dir, opts)
+	s.trim.start(dir, opts, db.Tables())
 	return s, nil
 }
 

@@ -89,11 +89,8 @@ func open(dir string, opts Options) (*Store, error) {
 		WithNumVersionsToKeep(1).
 		// Badger's defaults (five 64 MB memtables, a 256 MB block cache)
 		// suit a database server. idsync scans state once per run, so
-		// less memory does. Memtables stay 64 MB: a first apply writes
-		// millions of entries, and at 16 MB flushing and compacting the
-		// small tables was an eighth more CPU (100k creates: 9.6 s against
-		// 8.4 s). A plan, which writes nothing, never fills one.
-		WithMemTableSize(64 << 20).
+		// less memory does (memtable.go).
+		WithMemTableSize(memTableSize(dir, opts)).
 		WithNumMemtables(3).
 		// Fewer, larger tables and levels: a first apply writes about a
 		// gigabyte per million identities (most of it the provisioning

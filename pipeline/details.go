@@ -67,9 +67,13 @@ func (e *Engine) readDetails(active []*targetRun, d *batchDone, fps [][]uint64) 
 		keys[n] = d.keys[i]
 	}
 	want := func(n, t int) bool { return needs[ahead[t]][rows[n]] }
-	err := e.store.DetailsOf(reads, keys, want, func(n, t int, raw []byte, groups []string) error {
+	cached, err := e.store.DetailsOf(reads, keys, want, func(n, t int, raw []byte, groups []string) error {
 		details[ahead[t]][rows[n]] = &storedDetails{raw: raw, groups: groups}
 		return nil
+	})
+	e.metric(func(m *Metrics) {
+		m.detailsReads.WithLabelValues("cache").Add(float64(cached))
+		m.detailsReads.WithLabelValues("store").Add(float64(len(keys) - cached))
 	})
 	return details, err
 }

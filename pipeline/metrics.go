@@ -27,6 +27,7 @@ type Metrics struct {
 	lastSuccess    *prometheus.GaugeVec
 	watermarkAge   *prometheus.GaugeVec
 	indexReads     *prometheus.CounterVec
+	detailsReads   *prometheus.CounterVec
 }
 
 // NewMetrics registers idsync's metrics with reg. The registry is injected
@@ -63,10 +64,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Seconds since the source's watermark last advanced."}, []string{"source"}),
 		indexReads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "idsync_index_reads_total",
 			Help: "Full reads of a target's state index, from the index cache files (cache) or from the store (store)."}, []string{"target", "from"}),
+		detailsReads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "idsync_details_reads_total",
+			Help: "Records whose stored details a plan read, from the index cache files (cache) or from the store (store)."}, []string{"from"}),
 	}
 	reg.MustRegister(m.sourceRecords, m.sourceRejected, m.ruleErrors, m.planOps, m.applyOps, m.applyDuration,
 		m.targetRequests, m.retries, m.escrowOps, m.quarantined, m.guardTrips, m.runDuration, m.lastSuccess, m.watermarkAge,
-		m.indexReads)
+		m.indexReads, m.detailsReads)
 	return m
 }
 

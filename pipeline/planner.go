@@ -116,6 +116,7 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 		defer gc.end()
 	}
 	p := &plan.Plan{Version: plan.Version, Now: e.opts.Now}
+	keepDetails := false
 	for _, s := range e.c.sources {
 		if len(s.targets) == 0 || (opts.Source != "" && opts.Source != s.cfg.Name) {
 			continue
@@ -135,6 +136,7 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 			sp.Targets = append(sp.Targets, tr.out.Name)
 		}
 		p.Sources = append(p.Sources, sp)
+		keepDetails = keepDetails || full && !first
 		e.metric(func(m *Metrics) {
 			m.sourceRecords.WithLabelValues(s.cfg.Name).Add(float64(sr.seen.len()))
 			for _, r := range sr.rejects {
@@ -145,6 +147,15 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 				}
 			}
 		})
+	}
+	if keepDetails {
+		// The plans after this one read changed records' stored details
+		// from the state's cache files; a full plan makes them when there
+		// are none (a first sync has nothing to copy), and brings them up
+		// to date after the commits of this process (a daemon's).
+		if err := e.store.KeepDetails(); err != nil {
+			return nil, err
+		}
 	}
 	e.metric(func(m *Metrics) {
 		for _, t := range p.Targets {

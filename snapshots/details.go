@@ -21,24 +21,50 @@ type DetailsRead struct {
 // order (nil attributes or groups where there are none), and may keep
 // what it is given.
 //
-// A key's details in every target sit side by side (famRecord), and it
-// reads them all with one iterator instead of point reads. When the keys
-// are most of a stretch of state (a policy change re-evaluates every
-// record), the next key is usually the iterator's next entry too, and
-// stepping to it costs a fraction of a point read. For keys scattered
-// thinly over state, Details is the cheaper way.
-func (s *Store) DetailsOf(targets []DetailsRead, keys []string, want func(i, t int) bool, fn func(i, t int, attrs []byte, groups []string) error) error {
+// The keys' details come from the index cache's files where those are
+// up to date (detailscache.go); cached says for how many keys. The rest
+// come from Badger, where a key's details in every target sit side by
+// side (famRecord), and it reads them all with one iterator instead of
+// point reads. When the keys are most of a stretch of state (a policy
+// change re-evaluates every record), the next key is usually the
+// iterator's next entry too, and stepping to it costs a fraction of a
+// point read. For keys scattered thinly over state, Details is the
+// cheaper way.
+func (s *Store) DetailsOf(targets []DetailsRead, keys []string, want func(i, t int) bool, fn func(i, t int, attrs []byte, groups []string) error) (cached int, err error) {
 	// In target order, each key's values are read in ascending key order.
 	order := make([]int, len(targets))
 	for t := range order {
 		order[t] = t
 	}
 	slices.SortFunc(order, func(a, b int) int { return strings.Compare(targets[a].Target, targets[b].Target) })
-	return s.db.View(func(txn *badger.Txn) error {
+	files, dirty := s.cache.view(detailsTarget, keys)
+	defer func() {
+		if files != nil {
+			files.release()
+		}
+		s.cache.details.Add(int64(cached))
+	}()
+	err = s.db.View(func(txn *badger.Txn) error {
 		c := newCursor(txn, []byte{famRecord})
 		defer c.close()
 		reads := 0 // trims count values read, not keys: a key has one in each target
+		var values []detail
 		for i, key := range keys {
+			if files != nil && (dirty == nil || !dirty[i]) && strings.IndexByte(key, 0) < 0 {
+				rec, _, err := files.find(key)
+				if err == nil {
+					if values, err = parseDetails(rec, values[:0]); err == nil {
+						cached++
+						if err := detailsFrom(values, targets, order, i, key, want, fn); err != nil {
+							return err
+						}
+						continue
+					}
+				}
+				// A damaged file: the rest come from Badger.
+				files.release()
+				files = nil
+			}
 			for _, t := range order {
 				if !want(i, t) {
 					continue
@@ -65,6 +91,54 @@ func (s *Store) DetailsOf(targets []DetailsRead, keys []string, want func(i, t i
 		}
 		return nil
 	})
+	return cached, err
+}
+
+// detail is one value of a details record; target and v point into it.
+type detail struct {
+	target []byte
+	kind   byte
+	v      []byte
+}
+
+func parseDetails(rec []byte, into []detail) ([]detail, error) {
+	err := eachDetail(rec, func(target []byte, kind byte, v []byte) error {
+		into = append(into, detail{target, kind, v})
+		return nil
+	})
+	return into, err
+}
+
+// detailsFrom calls fn for key, the ith, in each of targets want names,
+// in order, with its values in a details record, as DetailsOf does from
+// Badger.
+func detailsFrom(values []detail, targets []DetailsRead, order []int, i int, key string, want func(i, t int) bool,
+	fn func(i, t int, attrs []byte, groups []string) error) error {
+	for _, t := range order {
+		if !want(i, t) {
+			continue
+		}
+		var attrs []byte
+		var groups []string
+		for _, d := range values {
+			if string(d.target) != targets[t].Target {
+				continue
+			}
+			switch {
+			case d.kind == kindAttrs:
+				attrs = bytes.Clone(d.v)
+			case d.kind == kindGroups && targets[t].Groups:
+				var err error
+				if groups, err = decodeGroups(d.v); err != nil {
+					return fmt.Errorf("target %s key %q: %w", targets[t].Target, key, err)
+				}
+			}
+		}
+		if err := fn(i, t, attrs, groups); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // cursor finds keys of one family with one iterator, cheapest when they

@@ -14,8 +14,43 @@ import (
 // sparse picks, keys never stored, repeats, keys past the last) with
 // DetailsOf, in both targets at once and in one, wanting a random subset,
 // and checks each against Details, key by key, with and without groups.
+// It does so from Badger, and from the details files (detailscache.go)
+// with some keys changed since they were made, which must come from
+// Badger.
 func TestDetailsOfReadsWhatDetailsReads(t *testing.T) {
-	s := memStore(t)
+	t.Run("badger", func(t *testing.T) {
+		s := memStore(t)
+		if cached := checkDetailsOf(t, s, nil); cached != 0 {
+			t.Errorf("a store without files read %d keys from files", cached)
+		}
+	})
+	t.Run("files", func(t *testing.T) {
+		s := diskStore(t, t.TempDir())
+		defer s.Close()
+		cached := checkDetailsOf(t, s, func(rng *rand.Rand, key func(int) string) {
+			must(t, s.KeepDetails())
+			for range 60 { // changed since: new attributes, new groups, deletes
+				k := key(rng.IntN(600))
+				switch rng.IntN(3) {
+				case 0:
+					must(t, s.Commit("a", Change{Entry: Entry{Key: k, ID: "a" + k, Attrs: []byte(`{"changed":1}`)}}))
+				case 1:
+					must(t, s.Commit("b", Change{Entry: Entry{Key: k, Groups: []string{"new"}}, Parts: PartGroups}))
+				default:
+					must(t, s.Commit("a", Change{Entry: Entry{Key: k}, Delete: true}))
+				}
+			}
+		})
+		if cached < 2000 {
+			t.Errorf("only %d keys' details came from the files", cached)
+		}
+	})
+}
+
+// checkDetailsOf is TestDetailsOfReadsWhatDetailsReads on s, calling
+// stored, if given, once the entries are stored; it returns how many
+// keys DetailsOf read from files.
+func checkDetailsOf(t *testing.T, s *Store, stored func(rng *rand.Rand, key func(int) string)) (cached int) {
 	rng := rand.New(rand.NewPCG(3, 3))
 	key := func(i int) string {
 		if i%10 == 3 {
@@ -35,6 +70,9 @@ func TestDetailsOfReadsWhatDetailsReads(t *testing.T) {
 			}
 			must(t, s.Commit(target, Change{Entry: en, Parts: parts}))
 		}
+	}
+	if stored != nil {
+		stored(rng, key)
 	}
 	reads := [][]DetailsRead{
 		{{Target: "a", Groups: true}, {Target: "b", Groups: false}},
@@ -67,7 +105,7 @@ func TestDetailsOfReadsWhatDetailsReads(t *testing.T) {
 			}
 		}
 		heard, last := 0, -1
-		err := s.DetailsOf(targets, keys, func(i, j int) bool { return wants[i][j] }, func(i, j int, attrs []byte, got []string) error {
+		n, err := s.DetailsOf(targets, keys, func(i, j int) bool { return wants[i][j] }, func(i, j int, attrs []byte, got []string) error {
 			if i < last || !wants[i][j] {
 				t.Fatalf("heard key %d in %s after key %d (wanted: %v)", i, targets[j].Target, last, wants[i][j])
 			}
@@ -82,8 +120,31 @@ func TestDetailsOfReadsWhatDetailsReads(t *testing.T) {
 			return nil
 		})
 		must(t, err)
+		cached += n
 		if heard != wanted {
 			t.Errorf("round %d: heard %d of %d wanted details", round, heard, wanted)
 		}
+	}
+	return cached
+}
+
+// TestMovingGroupsDropsTheDetailsFiles: moving users' groups out of their
+// attributes rewrites every key's details past the commits the files
+// follow, so DetailsOf must read them from Badger after it.
+func TestMovingGroupsDropsTheDetailsFiles(t *testing.T) {
+	s := diskStore(t, t.TempDir())
+	defer s.Close()
+	keys := []string{"E1", "E2", "E3"}
+	for _, k := range keys {
+		must(t, s.Commit("dir", Change{Entry: Entry{Key: k, ID: k, Attrs: []byte("with groups")}}))
+	}
+	must(t, s.KeepDetails())
+	if _, cached := detailsLines(t, s, []string{"dir"}, keys); cached != len(keys) {
+		t.Fatalf("%d of %d keys' details came from the files", cached, len(keys))
+	}
+	must(t, s.MoveGroups(func([]byte) ([]byte, []string, bool, error) { return []byte("without"), []string{"g"}, true, nil }))
+	got, cached := detailsLines(t, s, []string{"dir"}, keys)
+	if want := badgerDetailsLines(t, s, []string{"dir"}, keys); !slices.Equal(got, want) || cached != 0 {
+		t.Errorf("after moving groups, %d keys from the files: %q, want %q", cached, got, want)
 	}
 }

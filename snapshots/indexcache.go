@@ -11,7 +11,8 @@ import (
 )
 
 // indexCache keeps a copy of each target's entries (ScanIndex's view of
-// them) in files beside Badger, so that a full plan reads them
+// them), and of every key's details (detailscache.go), in files beside
+// Badger, so that a full plan reads them
 // sequentially instead of through Badger's iterator: at a million entries
 // a target, the iterator was a third of a steady plan's CPU.
 //
@@ -45,6 +46,7 @@ type indexCache struct {
 	saved   bool
 	reads   atomic.Int64 // scans served from files, for tests
 	lookups atomic.Int64 // entries looked up in files, for tests
+	details atomic.Int64 // keys whose details came from files, for tests
 }
 
 // cachedTarget is a target's files: all entries as of some point (Base),
@@ -92,17 +94,26 @@ func (c *indexCache) record(target string, changes []Change) (done func()) {
 	c.commits.RLock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if keys, ok := c.dirty[target]; ok {
-		for _, ch := range changes {
-			if writesEntry(ch) {
-				keys[ch.Entry.Key] = struct{}{}
-			}
-		}
-		if tooDirty(len(keys), c.targets[target]) {
-			c.drop(target)
+	c.note(target, changes, writesEntry)
+	c.note(detailsTarget, changes, writesDetails)
+	return c.commits.RUnlock
+}
+
+// note records the keys of changes that writes says touch what name's
+// files copy, if it has any. The caller holds mu.
+func (c *indexCache) note(name string, changes []Change, writes func(Change) bool) {
+	keys, ok := c.dirty[name]
+	if !ok {
+		return
+	}
+	for _, ch := range changes {
+		if writes(ch) {
+			keys[ch.Entry.Key] = struct{}{}
 		}
 	}
-	return c.commits.RUnlock
+	if tooDirty(len(keys), c.targets[name]) {
+		c.drop(name)
+	}
 }
 
 // writesEntry says whether a change may write its entry (see commitOne).
@@ -136,16 +147,18 @@ func (c *indexCache) removeFiles(t, keep cachedTarget) {
 	}
 }
 
-// forget drops target's files for a write that records no keys, and
+// forget drops names' files for a write that records no keys, and
 // returns what ends the write.
-func (c *indexCache) forget(target string) (done func()) {
+func (c *indexCache) forget(names ...string) (done func()) {
 	if c.dir == "" {
 		return func() {}
 	}
 	c.commits.RLock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.drop(target)
+	for _, name := range names {
+		c.drop(name)
+	}
 	return c.commits.RUnlock
 }
 

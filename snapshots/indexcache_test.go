@@ -63,27 +63,78 @@ func randomChanges(r *rand.Rand, keys int) []Change {
 		default:
 			dep := r.IntN(3) == 0
 			changes = append(changes, Change{Entry: Entry{Key: key, ID: fmt.Sprintf("id-%s-%d", key, r.IntN(2)), Hash: r.Uint64(),
-				Disabled: dep, Deprovisioned: dep, Since: int64(r.IntN(3))}})
+				Disabled: dep, Deprovisioned: dep, Since: int64(r.IntN(3)), Attrs: fmt.Appendf(nil, "attrs %d", r.IntN(1000))}})
 		}
 	}
 	return changes
+}
+
+// detailsLines is DetailsOf's view of keys (ascending) in targets, one
+// line a key and target, with groups, and how many keys it read from
+// files.
+func detailsLines(t *testing.T, s *Store, targets, keys []string) ([]string, int) {
+	t.Helper()
+	reads := make([]DetailsRead, len(targets))
+	for i, tg := range targets {
+		reads[i] = DetailsRead{Target: tg, Groups: true}
+	}
+	var out []string
+	cached, err := s.DetailsOf(reads, keys, func(int, int) bool { return true }, func(i, j int, attrs []byte, groups []string) error {
+		out = append(out, fmt.Sprintf("%s %s attrs=%q groups=%q", keys[i], targets[j], attrs, groups))
+		return nil
+	})
+	must(t, err)
+	slices.Sort(out)
+	return out, cached
+}
+
+// badgerDetailsLines is the same view from point reads in Badger.
+func badgerDetailsLines(t *testing.T, s *Store, targets, keys []string) []string {
+	t.Helper()
+	var out []string
+	for _, k := range keys {
+		for _, tg := range targets {
+			attrs, groups, err := s.Details(tg, k, true)
+			must(t, err)
+			out = append(out, fmt.Sprintf("%s %s attrs=%q groups=%q", k, tg, attrs, groups))
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // TestIndexCacheFollowsEveryWrite runs sessions of random commits and
 // scans against one state directory, ending each with a Close, with a
 // stop that skips Close (as a killed process does), or with a bulk load,
 // and checks every scan against Badger. Overlays fold into new bases
-// often, at a lowered threshold.
+// often, at a lowered threshold. The details files (detailscache.go) are
+// made now and then, and every DetailsOf is checked against point reads.
 func TestIndexCacheFollowsEveryWrite(t *testing.T) {
 	defer func(n uint64) { foldAt = n }(foldAt)
 	foldAt = 8
 	dir := t.TempDir()
 	r := rand.New(rand.NewPCG(3, 9))
 	targets := []string{"dir", "app"}
-	reads, lookups, loads := int64(0), int64(0), 0
+	reads, lookups, details, loads := int64(0), int64(0), 0, 0
 	for session := range 60 {
 		s := diskStore(t, dir)
 		for step := range 30 {
+			if r.IntN(4) == 0 {
+				if r.IntN(3) == 0 {
+					must(t, s.KeepDetails())
+				}
+				keys := make([]string, 40) // E60..E69 are never written
+				for i := range keys {
+					keys[i] = fmt.Sprintf("E%d", r.IntN(70))
+				}
+				slices.Sort(keys)
+				got, cached := detailsLines(t, s, targets, keys)
+				if diff := cmp.Diff(badgerDetailsLines(t, s, targets, keys), got); diff != "" {
+					t.Fatalf("session %d step %d: DetailsOf differs from Badger (-badger +details):\n%s", session, step, diff)
+				}
+				details += cached
+				continue
+			}
 			if r.IntN(3) == 0 {
 				tg := targets[r.IntN(len(targets))]
 				if diff := cmp.Diff(badgerLines(t, s, tg), indexLines(t, s, tg)); diff != "" {
@@ -117,7 +168,7 @@ func TestIndexCacheFollowsEveryWrite(t *testing.T) {
 			n := 0
 			must(t, s.Load(tg, func() (Entry, bool) {
 				n++
-				return Entry{Key: fmt.Sprintf("E%d", n), ID: fmt.Sprint(n), Hash: uint64(n)}, n <= 50
+				return Entry{Key: fmt.Sprintf("E%d", n), ID: fmt.Sprint(n), Hash: uint64(n), Attrs: []byte("loaded")}, n <= 50
 			}))
 			must(t, s.Close())
 		default:
@@ -125,8 +176,8 @@ func TestIndexCacheFollowsEveryWrite(t *testing.T) {
 		}
 	}
 	// A test whose scans all missed the files would prove nothing.
-	if reads < 200 || lookups < 10000 {
-		t.Fatalf("only %d scans and %d lookups read the cache files", reads, lookups)
+	if reads < 200 || lookups < 10000 || details < 3000 {
+		t.Fatalf("only %d scans, %d lookups and %d keys' details read the cache files", reads, lookups, details)
 	}
 }
 

@@ -33,8 +33,9 @@ var indexMagic = []byte("idsync index v2\n")
 
 // indexFiles is the version of the files' format, which a cache's
 // manifest names: files of another version are dropped when the store
-// opens.
-const indexFiles = 2
+// opens. 3: the cache holds details too (detailscache.go), under a name
+// an older idsync would take for a target's and refresh with entries.
+const indexFiles = 3
 
 // footerSize is the fixed size of an index file's footer.
 const footerSize = 32

@@ -24,16 +24,9 @@ func (c *indexCache) refresh(txn *badger.Txn, target string, t cachedTarget, dir
 	fresh := make([]record, len(keys))
 	for i, k := range keys {
 		fresh[i].key = []byte(k)
-		item, err := txn.Get(objectKey(target, k))
-		switch {
-		case errors.Is(err, badger.ErrKeyNotFound):
-			fresh[i].entry = []byte{} // deleted
-		case err != nil:
+		var err error
+		if fresh[i].entry, err = current(txn, target, k); err != nil {
 			return t, err
-		default:
-			if fresh[i].entry, err = item.ValueCopy(nil); err != nil {
-				return t, err
-			}
 		}
 	}
 	changes := fresh
@@ -60,6 +53,22 @@ func (c *indexCache) refresh(txn *badger.Txn, target string, t cachedTarget, dir
 		return nt, w.finish()
 	}
 	return nt, writeRecords(c.path(nt.Overlay), changes)
+}
+
+// current is key's record in target's files as of txn: its entry, or
+// for detailsTarget its details; empty when it has none.
+func current(txn *badger.Txn, target, key string) ([]byte, error) {
+	if target == detailsTarget {
+		return detailsRecord(txn, key)
+	}
+	item, err := txn.Get(objectKey(target, key))
+	switch {
+	case errors.Is(err, badger.ErrKeyNotFound):
+		return []byte{}, nil // deleted
+	case err != nil:
+		return nil, err
+	}
+	return item.ValueCopy(nil)
 }
 
 // scan reads target's files: the base with the overlay over it.

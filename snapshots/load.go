@@ -13,8 +13,9 @@ func (s *Store) Load(target string, next func() (e Entry, ok bool)) error {
 	} else if n > 0 {
 		return fmt.Errorf("target %s: load needs an empty target; it has %d entries", target, n)
 	}
-	// Loading writes too many entries to record one by one.
-	defer s.cache.forget(target)()
+	// Loading writes too many entries to record one by one, and their
+	// attributes.
+	defer s.cache.forget(target, detailsTarget)()
 	wb := s.db.NewWriteBatch()
 	defer wb.Cancel()
 	count := uint64(0)

@@ -208,7 +208,8 @@ func TestLongReadsTrimAsTheyGo(t *testing.T) {
 			return s.Lookup("t", keys, func(Entry, bool) error { return nil })
 		},
 		"DetailsOf": func(s *Store) error {
-			return s.DetailsOf([]DetailsRead{{Target: "t"}}, keys, func(int, int) bool { return true }, func(int, int, []byte, []string) error { return nil })
+			_, err := s.DetailsOf([]DetailsRead{{Target: "t"}}, keys, func(int, int) bool { return true }, func(int, int, []byte, []string) error { return nil })
+			return err
 		},
 	}
 	for name, read := range reads {

@@ -100,6 +100,7 @@ func (s *Store) LegacyGroups() (bool, error) {
 // a run killed halfway resumes on the next start; the legacy mark goes
 // last.
 func (s *Store) MoveGroups(split func(attrs []byte) (rest []byte, groups []string, ok bool, err error)) error {
+	defer s.cache.forget(detailsTarget)() // it rewrites every key's details
 	err := s.rewriteRecords(kindAttrs, func(wb *badger.WriteBatch, target, key string, item *badger.Item) error {
 		v, err := item.ValueCopy(nil)
 		if err != nil {

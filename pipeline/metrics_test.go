@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -98,5 +99,41 @@ func TestIndexReadsSayWhereFrom(t *testing.T) {
 	plan()
 	if cache, store := reads(); cache != 1 || store != 1 {
 		t.Fatalf("with the files gone: %v reads from the cache, %v from the store; want 1 and 1", cache, store)
+	}
+}
+
+// TestDetailsReadsSayWhereFrom: a delta plan reads its changed records'
+// stored details from the store until a full plan has made the state's
+// details files, and from the files after, to the same plan.
+func TestDetailsReadsSayWhereFrom(t *testing.T) {
+	cfg := strings.Replace(smallConfig, "    key: id\n", "    read: delta\n    delta: delta.csv\n    key: id\n", 1)
+	f := newFixture(t, map[string]string{"idsync.yaml": cfg, "day1.csv": smallDay1,
+		"delta.csv": "id,name,dept,level,_deleted\nE1,Anna,a,1,false\nE3,Cy,c,2,false\n"})
+	f.apply(nil, ApplyOptions{}) // a first sync, which makes no files
+	e := f.engine(nil)
+	e.opts.Metrics = NewMetrics(prometheus.NewPedanticRegistry())
+	reads := func() (cache, store float64) {
+		return testutil.ToFloat64(e.opts.Metrics.detailsReads.WithLabelValues("cache")),
+			testutil.ToFloat64(e.opts.Metrics.detailsReads.WithLabelValues("store"))
+	}
+	plan := func(full bool) []string {
+		t.Helper()
+		p, err := e.Plan(t.Context(), PlanOptions{Full: full})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return opList(p)
+	}
+	before := plan(false)
+	if cache, store := reads(); cache != 0 || store != 2 {
+		t.Fatalf("before any full plan: details of %v records from the cache, %v from the store; want 0 and 2", cache, store)
+	}
+	plan(true) // reads none: its records have not changed
+	after := plan(false)
+	if cache, store := reads(); cache != 2 || store != 2 {
+		t.Fatalf("after a full plan: details of %v records from the cache, %v from the store; want 2 and 2", cache, store)
+	}
+	if want := []string{"dir update E1 name", "dir update E3 title"}; !cmp.Equal(before, want) || !cmp.Equal(after, want) {
+		t.Errorf("ops before the files %v and after %v, want %v", before, after, want)
 	}
 }

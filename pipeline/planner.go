@@ -153,8 +153,13 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 		// from the state's cache files; a full plan makes them when there
 		// are none (a first sync has nothing to copy), and brings them up
 		// to date after the commits of this process (a daemon's).
-		if err := e.store.KeepDetails(); err != nil {
+		start := time.Now()
+		made, err := e.store.KeepDetails()
+		if err != nil {
 			return nil, err
+		}
+		if made > 0 {
+			e.opts.Log.Info("state: made the details cache files", "keys", made, "seconds", time.Since(start).Seconds())
 		}
 	}
 	e.metric(func(m *Metrics) {

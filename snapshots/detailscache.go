@@ -93,36 +93,38 @@ func eachDetail(rec []byte, fn func(target []byte, kind byte, v []byte) error) e
 }
 
 // KeepDetails brings the details files up to date, making them if there
-// are none, so that DetailsOf reads from them. A full plan calls it once;
-// when they are up to date it costs nothing.
-func (s *Store) KeepDetails() error {
+// are none, so that DetailsOf reads from them; made is how many keys'
+// details it wrote when it made them. A full plan calls it once; when
+// they are up to date it costs nothing.
+func (s *Store) KeepDetails() (made uint64, err error) {
 	if s.cache.dir == "" {
-		return nil
+		return 0, nil
 	}
 	t, has, dirty, txn, ok := s.cache.take(s.db, detailsTarget)
 	defer txn.Discard()
 	if !ok {
-		return nil // another is at it
+		return 0, nil // another is at it
 	}
 	if has {
 		nt, err := s.cache.refresh(txn, detailsTarget, t, dirty)
 		s.cache.put(detailsTarget, nt, err == nil)
-		return err
+		return 0, err
 	}
 	name := s.cache.newFile()
 	w, err := createIndexFile(s.cache.path(name))
 	if err != nil {
 		s.cache.put(detailsTarget, cachedTarget{}, false)
-		return nil // no files: plans read Badger, as without them
+		return 0, nil // no files: plans read Badger, as without them
 	}
 	if err := s.walkDetails(txn, w); err != nil || w.failed {
 		w.abort()
 		s.cache.put(detailsTarget, cachedTarget{}, false)
-		return err // nil when only the file failed
+		return 0, err // nil when only the file failed
 	}
+	made = w.records
 	ferr := w.finish()
-	s.cache.put(detailsTarget, cachedTarget{Base: name, BaseN: w.records}, ferr == nil)
-	return nil
+	s.cache.put(detailsTarget, cachedTarget{Base: name, BaseN: made}, ferr == nil)
+	return made, nil
 }
 
 // walkDetails writes every key's details as of txn to w, but for keys

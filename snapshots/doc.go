@@ -16,15 +16,19 @@
 // Details reads one entry's attributes and groups; DetailsOf walks many
 // keys' in every target, in key order (details.go). A store opened
 // without compactions, as a plan opens it, can drop the pages of its
-// tables the process has mapped (TrimMapped, mapped.go).
+// tables the process has mapped (TrimMapped, mapped.go), and takes a
+// small memtable (memtable.go).
 //
 // A full scan of a target's entries (ScanIndex) reads them from files
 // beside Badger that the store keeps up to date, and trusts only when
 // their stamp matches Badger's last commit. Lookup reads single entries
 // from the same files, by their block list, for every key no commit has
-// touched since they were made; Badger has the rest:
+// touched since they were made, and DetailsOf every key's details, of
+// which the files keep a copy too once a full plan made it
+// (KeepDetails); Badger has the rest:
 //
 //   - indexcache.go: what is valid, and who may write;
+//   - detailscache.go: the details' copy;
 //   - indexmanifest.go: the stamp on disk;
 //   - indexrefresh.go: bringing files up to date;
 //   - indexfile.go: the format;

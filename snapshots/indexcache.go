@@ -74,6 +74,12 @@ func tooDirty(keys int, t cachedTarget) bool {
 // they are also an eighth of it). Tests lower it.
 var foldAt uint64 = 1024
 
+// foldBytes is the most an overlay holds before it folds into its base,
+// whatever its share: the details' overlay is about 540 bytes a key, and
+// at 10M keys an eighth of them would be 700 MB in memory at each
+// refresh. Tests lower it.
+var foldBytes = 64 << 20
+
 // newFile names a new file.
 func (c *indexCache) newFile() string {
 	c.mu.Lock()

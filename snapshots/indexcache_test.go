@@ -110,8 +110,8 @@ func badgerDetailsLines(t *testing.T, s *Store, targets, keys []string) []string
 // often, at a lowered threshold. The details files (detailscache.go) are
 // made now and then, and every DetailsOf is checked against point reads.
 func TestIndexCacheFollowsEveryWrite(t *testing.T) {
-	defer func(n uint64) { foldAt = n }(foldAt)
-	foldAt = 8
+	defer func(n uint64, b int) { foldAt, foldBytes = n, b }(foldAt, foldBytes)
+	foldAt, foldBytes = 8, 1<<10 // folds by count, and by bytes for the details
 	dir := t.TempDir()
 	r := rand.New(rand.NewPCG(3, 9))
 	targets := []string{"dir", "app"}
@@ -121,7 +121,8 @@ func TestIndexCacheFollowsEveryWrite(t *testing.T) {
 		for step := range 30 {
 			if r.IntN(4) == 0 {
 				if r.IntN(3) == 0 {
-					must(t, s.KeepDetails())
+					_, err := s.KeepDetails()
+					must(t, err)
 				}
 				keys := make([]string, 40) // E60..E69 are never written
 				for i := range keys {

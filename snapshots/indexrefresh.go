@@ -10,8 +10,10 @@ import (
 
 // refresh makes target's files as of txn from files t and the keys
 // committed since (dirty): their entries, read back from Badger, become
-// the overlay. When the overlay outgrows an eighth of the base, the two
-// are merged into a new base, so a read never merges a large overlay.
+// the overlay. When the overlay outgrows an eighth of the base, or
+// foldBytes, the two are merged into a new base, so a read never merges
+// a large overlay, and a refresh, which holds the overlay in memory,
+// never holds much.
 func (c *indexCache) refresh(txn *badger.Txn, target string, t cachedTarget, dirty map[string]struct{}) (cachedTarget, error) {
 	if len(dirty) == 0 {
 		return t, nil
@@ -38,7 +40,7 @@ func (c *indexCache) refresh(txn *badger.Txn, target string, t cachedTarget, dir
 		changes = mergeRecords(old, fresh)
 	}
 	nt := cachedTarget{Base: t.Base, BaseN: t.BaseN, Overlay: c.newFile(), OverlayN: uint64(len(changes))}
-	if uint64(len(changes)) > max(foldAt, t.BaseN/8) {
+	if uint64(len(changes)) > max(foldAt, t.BaseN/8) || recordBytes(changes) > foldBytes {
 		nt = cachedTarget{Base: c.newFile()}
 		w, err := createIndexFile(c.path(nt.Base))
 		if err != nil {
@@ -53,6 +55,15 @@ func (c *indexCache) refresh(txn *badger.Txn, target string, t cachedTarget, dir
 		return nt, w.finish()
 	}
 	return nt, writeRecords(c.path(nt.Overlay), changes)
+}
+
+// recordBytes is what recs hold in memory, about.
+func recordBytes(recs []record) int {
+	n := 0
+	for _, r := range recs {
+		n += len(r.key) + len(r.entry) + 48
+	}
+	return n
 }
 
 // current is key's record in target's files as of txn: its entry, or

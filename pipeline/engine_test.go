@@ -29,9 +29,22 @@ func newFixture(t testing.TB, files map[string]string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { store.Close() })
 	f.store = store
+	t.Cleanup(func() { f.store.Close() })
 	return f
+}
+
+// reopen closes the fixture's state store and opens it again with opts.
+func (f *fixture) reopen(opts snapshots.Options) {
+	f.t.Helper()
+	if err := f.store.Close(); err != nil {
+		f.t.Fatal(err)
+	}
+	store, err := snapshots.Open(filepath.Join(f.dir, "state"), opts)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.store = store
 }
 
 func (f *fixture) write(files map[string]string) {

@@ -10,6 +10,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/idsync/idsync/snapshots"
 )
 
 // TestMetricsAfterAKnownRun: day 2 hires 12 and loses the 3 of day 1, plus
@@ -104,12 +106,14 @@ func TestIndexReadsSayWhereFrom(t *testing.T) {
 
 // TestDetailsReadsSayWhereFrom: a delta plan reads its changed records'
 // stored details from the store until a full plan has made the state's
-// details files, and from the files after, to the same plan.
+// details files, and from the files after, to the same plan. The plans
+// run as idsync plan runs them, on a store opened without compactions.
 func TestDetailsReadsSayWhereFrom(t *testing.T) {
 	cfg := strings.Replace(smallConfig, "    key: id\n", "    read: delta\n    delta: delta.csv\n    key: id\n", 1)
 	f := newFixture(t, map[string]string{"idsync.yaml": cfg, "day1.csv": smallDay1,
 		"delta.csv": "id,name,dept,level,_deleted\nE1,Anna,a,1,false\nE3,Cy,c,2,false\n"})
 	f.apply(nil, ApplyOptions{}) // a first sync, which makes no files
+	f.reopen(snapshots.Options{NoCompactions: true})
 	e := f.engine(nil)
 	e.opts.Metrics = NewMetrics(prometheus.NewPedanticRegistry())
 	reads := func() (cache, store float64) {

@@ -25,7 +25,7 @@ func TestDetailsOfReadsWhatDetailsReads(t *testing.T) {
 		}
 	})
 	t.Run("files", func(t *testing.T) {
-		s := diskStore(t, t.TempDir())
+		s := planStore(t, t.TempDir())
 		defer s.Close()
 		cached := checkDetailsOf(t, s, func(rng *rand.Rand, key func(int) string) {
 			_, err := s.KeepDetails()
@@ -133,7 +133,7 @@ func checkDetailsOf(t *testing.T, s *Store, stored func(rng *rand.Rand, key func
 // attributes rewrites every key's details past the commits the files
 // follow, so DetailsOf must read them from Badger after it.
 func TestMovingGroupsDropsTheDetailsFiles(t *testing.T) {
-	s := diskStore(t, t.TempDir())
+	s := planStore(t, t.TempDir())
 	defer s.Close()
 	keys := []string{"E1", "E2", "E3"}
 	for _, k := range keys {
@@ -149,5 +149,40 @@ func TestMovingGroupsDropsTheDetailsFiles(t *testing.T) {
 	got, cached := detailsLines(t, s, []string{"dir"}, keys)
 	if want := badgerDetailsLines(t, s, []string{"dir"}, keys); !slices.Equal(got, want) || cached != 0 {
 		t.Errorf("after moving groups, %d keys from the files: %q, want %q", cached, got, want)
+	}
+}
+
+// TestOnlyPlanStoresMakeDetailsFiles: a store that compacts keeps the
+// details files up to date but does not make them, since it may not drop
+// the table pages the walk maps; a plan's store, opened without
+// compactions, makes them, and the other then reads and keeps them.
+func TestOnlyPlanStoresMakeDetailsFiles(t *testing.T) {
+	dir := t.TempDir()
+	keys := []string{"E1", "E2"}
+	s := diskStore(t, dir)
+	for _, k := range keys {
+		must(t, s.Commit("dir", Change{Entry: Entry{Key: k, ID: k, Attrs: []byte("a")}}))
+	}
+	if made, err := s.KeepDetails(); err != nil || made != 0 {
+		t.Fatalf("a store that compacts made the details of %d keys (%v)", made, err)
+	}
+	if _, cached := detailsLines(t, s, []string{"dir"}, keys); cached != 0 {
+		t.Fatalf("%d keys' details came from files no one made", cached)
+	}
+	must(t, s.Close())
+	s = planStore(t, dir)
+	if made, err := s.KeepDetails(); err != nil || made != uint64(len(keys)) {
+		t.Fatalf("a plan's store made the details of %d keys (%v), want %d", made, err, len(keys))
+	}
+	must(t, s.Close())
+	s = diskStore(t, dir)
+	defer s.Close()
+	must(t, s.Commit("dir", Change{Entry: Entry{Key: "E1", ID: "E1", Attrs: []byte("b")}}))
+	if _, err := s.KeepDetails(); err != nil { // brings E1 up to date
+		t.Fatal(err)
+	}
+	got, cached := detailsLines(t, s, []string{"dir"}, keys)
+	if want := badgerDetailsLines(t, s, []string{"dir"}, keys); !slices.Equal(got, want) || cached != len(keys) {
+		t.Errorf("%d keys from the files: %q, want %q", cached, got, want)
 	}
 }

@@ -26,7 +26,10 @@ import (
 // follow (a bulk load, moving groups out of attributes) drops them. No
 // scan that a plan makes anyway reads the details, so nothing can copy
 // them along the way: a full plan makes them when there are none
-// (KeepDetails), a walk of about 0.5 µs a value, once.
+// (KeepDetails), a walk of about 1 µs a value, once. Only a store opened
+// without compactions walks: the walk maps every table that holds
+// details, and only such a store may drop their pages as it goes
+// (mapped.go). Others keep the files up to date but do not make them.
 //
 // Keys holding a NUL are never read from the files: their records can
 // sort among another key's (see recordKey), and such keys are rare.
@@ -92,23 +95,27 @@ func eachDetail(rec []byte, fn func(target []byte, kind byte, v []byte) error) e
 	return nil
 }
 
-// KeepDetails brings the details files up to date, making them if there
-// are none, so that DetailsOf reads from them; made is how many keys'
-// details it wrote when it made them. A full plan calls it once; when
-// they are up to date it costs nothing.
+// KeepDetails brings the details files up to date, and makes them if
+// there are none and the store was opened without compactions, so that
+// DetailsOf reads from them; made is how many keys' details it wrote
+// when it made them. A full plan calls it once; when they are up to date
+// it costs nothing.
 func (s *Store) KeepDetails() (made uint64, err error) {
 	if s.cache.dir == "" {
 		return 0, nil
 	}
 	t, has, dirty, txn, ok := s.cache.take(s.db, detailsTarget)
 	defer txn.Discard()
-	if !ok {
+	switch {
+	case !ok:
 		return 0, nil // another is at it
-	}
-	if has {
+	case has:
 		nt, err := s.cache.refresh(txn, detailsTarget, t, dirty)
 		s.cache.put(detailsTarget, nt, err == nil)
 		return 0, err
+	case s.db.Opts().NumCompactors > 0:
+		s.cache.put(detailsTarget, cachedTarget{}, false)
+		return 0, nil
 	}
 	name := s.cache.newFile()
 	w, err := createIndexFile(s.cache.path(name))

@@ -40,9 +40,16 @@ func entryText(key string, e Entry) string {
 	return fmt.Sprintf("%s id=%s hash=%d dis=%v dep=%v since=%d", key, e.ID, e.Hash, e.Disabled, e.Deprovisioned, e.Since)
 }
 
-func diskStore(t *testing.T, dir string) *Store {
+func diskStore(t *testing.T, dir string) *Store { return diskStoreAs(t, dir, Options{}) }
+
+// planStore opens dir as a plan does: without compactions.
+func planStore(t *testing.T, dir string) *Store {
+	return diskStoreAs(t, dir, Options{NoCompactions: true})
+}
+
+func diskStoreAs(t *testing.T, dir string, opts Options) *Store {
 	t.Helper()
-	s, err := Open(dir, Options{})
+	s, err := Open(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,8 +114,10 @@ func badgerDetailsLines(t *testing.T, s *Store, targets, keys []string) []string
 // scans against one state directory, ending each with a Close, with a
 // stop that skips Close (as a killed process does), or with a bulk load,
 // and checks every scan against Badger. Overlays fold into new bases
-// often, at a lowered threshold. The details files (detailscache.go) are
-// made now and then, and every DetailsOf is checked against point reads.
+// often, at a lowered threshold. Half the sessions open the store as a
+// plan does, without compactions: only those make the details files
+// (detailscache.go), which any session keeps up to date; and every
+// DetailsOf is checked against point reads.
 func TestIndexCacheFollowsEveryWrite(t *testing.T) {
 	defer func(n uint64, b int) { foldAt, foldBytes = n, b }(foldAt, foldBytes)
 	foldAt, foldBytes = 8, 1<<10 // folds by count, and by bytes for the details
@@ -117,7 +126,7 @@ func TestIndexCacheFollowsEveryWrite(t *testing.T) {
 	targets := []string{"dir", "app"}
 	reads, lookups, details, loads := int64(0), int64(0), 0, 0
 	for session := range 60 {
-		s := diskStore(t, dir)
+		s := diskStoreAs(t, dir, Options{NoCompactions: r.IntN(2) == 0})
 		for step := range 30 {
 			if r.IntN(4) == 0 {
 				if r.IntN(3) == 0 {

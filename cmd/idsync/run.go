@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -46,6 +47,9 @@ func runCommand() *cli.Command {
 			if err := pipeline.Validate(cfg); err != nil {
 				return exitf(exitConfig, "%v", err)
 			}
+			if err := makeDetails(cfg.State, g.log); err != nil {
+				return exitf(exitFailure, "%v", err)
+			}
 			store, err := snapshots.Open(cfg.State, snapshots.Options{})
 			if err != nil {
 				return exitf(exitFailure, "%v", err)
@@ -62,6 +66,26 @@ func runCommand() *cli.Command {
 			return d.serve(c.Context, listen)
 		},
 	}
+}
+
+// makeDetails makes the state's details cache files if there are none,
+// before the daemon opens its store for good. Plans read changed
+// records' stored details from them, and only a store opened without
+// compactions makes them (snapshots.KeepDetails); the daemon's compacts.
+// A daemon keeps them up to date, but files dropped while it runs (by a
+// run that changed more keys than they follow) come back at its next
+// start.
+func makeDetails(dir string, log *slog.Logger) error {
+	s, err := snapshots.Open(dir, snapshots.Options{NoCompactions: true})
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	made, err := s.KeepDetails()
+	if made > 0 {
+		log.Info("state: made the details cache files", "keys", made, "seconds", time.Since(start).Seconds())
+	}
+	return errors.Join(err, s.Close())
 }
 
 // daemon runs sources on their schedules, one run at a time: runs share

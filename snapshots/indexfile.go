@@ -14,7 +14,8 @@ import (
 
 // An index file holds one target's entries, or changes to them, in key
 // order, as Badger holds them: key and encoded entry (an empty entry says
-// the key was deleted). It is blocks of records, each with a CRC, then a
+// the key was deleted); or in the same form every key's details
+// (detailscache.go). It is blocks of records, each with a CRC, then a
 // list of each block's first key and offset, and a footer with the record
 // count. A full read checks every block before it hands out any record
 // (checkIndexFile); a lookup (indexTable) reads the list and then only the

@@ -230,18 +230,47 @@ func firstDiff(a, b []string) int {
 func TestLookupsDuringScansAndCommits(t *testing.T) {
 	defer func(n uint64) { foldAt = n }(foldAt)
 	foldAt = 4
-	s := diskStore(t, t.TempDir())
+	s := planStore(t, t.TempDir())
 	defer s.Close()
 	var still []string
 	for i := range 300 {
 		key := fmt.Sprintf("S%03d", i)
 		still = append(still, key)
-		must(t, s.Commit("dir", Change{Entry: Entry{Key: key, ID: fmt.Sprint(i), Hash: uint64(i)}}))
+		must(t, s.Commit("dir", Change{Entry: Entry{Key: key, ID: fmt.Sprint(i), Hash: uint64(i), Attrs: fmt.Appendf(nil, "attrs %d", i)}}))
 	}
 	indexLines(t, s, "dir")
+	_, err := s.KeepDetails()
+	must(t, err)
 	want := badgerGetLines(t, s, "dir", still)
+	wantDetails := badgerDetailsLines(t, s, []string{"dir"}, still)
 	done := make(chan struct{})
 	errs := make(chan error, 3)
+	go func() { // and the details of the same keys
+		for n := 0; ; n++ {
+			select {
+			case <-done:
+				errs <- nil
+				return
+			default:
+			}
+			keys := append(slices.Clone(still), fmt.Sprintf("T%d", n%40)) // after every S
+			var got []string
+			_, err := s.DetailsOf([]DetailsRead{{Target: "dir", Groups: true}}, keys, func(int, int) bool { return true },
+				func(i, _ int, attrs []byte, groups []string) error {
+					if keys[i][0] == 'S' {
+						got = append(got, fmt.Sprintf("%s dir attrs=%q groups=%q", keys[i], attrs, groups))
+					}
+					return nil
+				})
+			if err == nil && !slices.Equal(got, wantDetails) {
+				err = fmt.Errorf("details %d: differs at %d", n, firstDiff(got, wantDetails))
+			}
+			if err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
 	for g := range 2 {
 		go func() {
 			for n := 0; ; n++ {
@@ -272,18 +301,20 @@ func TestLookupsDuringScansAndCommits(t *testing.T) {
 	r := rand.New(rand.NewPCG(4, 4))
 	for i := range 200 {
 		key := fmt.Sprintf("C%d", r.IntN(40))
-		must(t, s.Commit("dir", Change{Entry: Entry{Key: key, ID: fmt.Sprint(i), Hash: r.Uint64()}, Delete: r.IntN(4) == 0}))
+		must(t, s.Commit("dir", Change{Entry: Entry{Key: key, ID: fmt.Sprint(i), Hash: r.Uint64(), Attrs: []byte("c")}, Delete: r.IntN(4) == 0}))
 		if i%5 == 0 {
 			indexLines(t, s, "dir")
+			_, err := s.KeepDetails()
+			must(t, err)
 		}
 	}
 	close(done)
-	for range 2 {
+	for range 3 {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
 	}
-	if s.cache.lookups.Load() == 0 {
-		t.Fatal("no lookup read the files")
+	if s.cache.lookups.Load() == 0 || s.cache.details.Load() == 0 {
+		t.Fatalf("%d lookups and %d keys' details read the files", s.cache.lookups.Load(), s.cache.details.Load())
 	}
 }

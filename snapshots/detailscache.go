@@ -1,9 +1,9 @@
 package snapshots
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
-	"strings"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
@@ -51,8 +51,8 @@ func detailsRecord(txn *badger.Txn, key string) ([]byte, error) {
 	defer it.Close()
 	out := []byte{}
 	for it.Rewind(); it.Valid(); it.Next() {
-		target, k, kind, ok := cutRecordKey(it.Item().Key())
-		if !ok || k != key {
+		target, k, kind, ok := cutRecordKeyBytes(it.Item().Key())
+		if !ok || string(k) != key {
 			continue // a key that key and a NUL begin
 		}
 		err := it.Item().Value(func(v []byte) error {
@@ -66,7 +66,7 @@ func detailsRecord(txn *badger.Txn, key string) ([]byte, error) {
 	return out, nil
 }
 
-func appendDetail(b []byte, target string, kind byte, v []byte) []byte {
+func appendDetail(b, target []byte, kind byte, v []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(target)))
 	b = append(append(b, target...), kind)
 	b = binary.AppendUvarint(b, uint64(len(v)))
@@ -136,15 +136,17 @@ func (s *Store) KeepDetails() (made uint64, err error) {
 
 // walkDetails writes every key's details as of txn to w, but for keys
 // that hold a NUL. A key's values are contiguous but for such keys', which
-// are passed over: a key that key and a NUL begin sorts among key's.
+// are passed over: a key that key and a NUL begin sorts among key's. It
+// allocates nothing a value: a plan's heap is advised for huge pages
+// (pipeline's hugeheap_later.go), and garbage spread over it would count
+// in its RSS two megabytes at a time.
 func (s *Store) walkDetails(txn *badger.Txn, w *indexWriter) error {
 	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: []byte{famRecord}})
 	defer it.Close()
-	var key string
-	var rec []byte
+	var key, rec []byte
 	flush := func() {
 		if len(rec) > 0 {
-			w.tee([]byte(key), rec)
+			w.tee(key, rec)
 		}
 		rec = rec[:0]
 	}
@@ -152,16 +154,16 @@ func (s *Store) walkDetails(txn *badger.Txn, w *indexWriter) error {
 	for it.Rewind(); it.Valid() && !w.failed; it.Next() {
 		s.trimAt(n)
 		n++
-		target, k, kind, ok := cutRecordKey(it.Item().Key())
+		target, k, kind, ok := cutRecordKeyBytes(it.Item().Key())
 		if !ok {
 			return fmt.Errorf("state record %q: %w", it.Item().Key(), errCorrupt)
 		}
-		if strings.IndexByte(k, 0) >= 0 {
+		if bytes.IndexByte(k, 0) >= 0 {
 			continue
 		}
-		if k != key {
+		if !bytes.Equal(k, key) {
 			flush()
-			key = k
+			key = append(key[:0], k...)
 		}
 		err := it.Item().Value(func(v []byte) error {
 			rec = appendDetail(rec, target, kind, v)

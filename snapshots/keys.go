@@ -98,15 +98,22 @@ func membersKey(target, key string) []byte { return recordKey(target, key, kindG
 
 // cutRecordKey splits a famRecord key (see recordKey).
 func cutRecordKey(k []byte) (target, key string, kind byte, ok bool) {
+	t, ky, kind, ok := cutRecordKeyBytes(k)
+	return string(t), string(ky), kind, ok
+}
+
+// cutRecordKeyBytes is cutRecordKey without copies: target and key point
+// into k.
+func cutRecordKeyBytes(k []byte) (target, key []byte, kind byte, ok bool) {
 	if len(k) < 4 || k[0] != famRecord || k[len(k)-2] != 0 {
-		return "", "", 0, false
+		return nil, nil, 0, false
 	}
 	rest := k[1 : len(k)-2]
 	at := bytes.LastIndexByte(rest, 0)
 	if at < 0 {
-		return "", "", 0, false
+		return nil, nil, 0, false
 	}
-	return string(rest[at+1:]), string(rest[:at]), k[len(k)-1], true
+	return rest[at+1:], rest[:at], k[len(k)-1], true
 }
 
 func groupPrefix(target string) []byte {

@@ -106,38 +106,48 @@ func TestIndexReadsSayWhereFrom(t *testing.T) {
 
 // TestDetailsReadsSayWhereFrom: a delta plan reads its changed records'
 // stored details from the store until a full plan has made the state's
-// details files, and from the files after, to the same plan. The plans
-// run as idsync plan runs them, on a store opened without compactions.
+// details files, which it does before it reads, so that its own come
+// from them too; the plans are the same either way. They run as idsync
+// plan runs them, on a store opened without compactions.
 func TestDetailsReadsSayWhereFrom(t *testing.T) {
 	cfg := strings.Replace(smallConfig, "    key: id\n", "    read: delta\n    delta: delta.csv\n    key: id\n", 1)
 	f := newFixture(t, map[string]string{"idsync.yaml": cfg, "day1.csv": smallDay1,
+		"day2.csv":  "id,name,dept,level\nE1,Ann,a,1\nE2,Bob,b,2\nE3,Cy,c,4\n",
 		"delta.csv": "id,name,dept,level,_deleted\nE1,Anna,a,1,false\nE3,Cy,c,2,false\n"})
 	f.apply(nil, ApplyOptions{}) // a first sync, which makes no files
 	f.reopen(snapshots.Options{NoCompactions: true})
-	e := f.engine(nil)
-	e.opts.Metrics = NewMetrics(prometheus.NewPedanticRegistry())
+	metrics := NewMetrics(prometheus.NewPedanticRegistry())
 	reads := func() (cache, store float64) {
-		return testutil.ToFloat64(e.opts.Metrics.detailsReads.WithLabelValues("cache")),
-			testutil.ToFloat64(e.opts.Metrics.detailsReads.WithLabelValues("store"))
+		return testutil.ToFloat64(metrics.detailsReads.WithLabelValues("cache")),
+			testutil.ToFloat64(metrics.detailsReads.WithLabelValues("store"))
 	}
-	plan := func(full bool) []string {
+	plan := func(env map[string]string, full bool) []string {
 		t.Helper()
+		e := f.engine(env)
+		e.opts.Metrics = metrics
 		p, err := e.Plan(t.Context(), PlanOptions{Full: full})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return opList(p)
 	}
-	before := plan(false)
+	delta := []string{"dir update E1 name", "dir update E3 title"}
+	if got := plan(nil, false); !cmp.Equal(got, delta) {
+		t.Errorf("before the files: %v, want %v", got, delta)
+	}
 	if cache, store := reads(); cache != 0 || store != 2 {
 		t.Fatalf("before any full plan: details of %v records from the cache, %v from the store; want 0 and 2", cache, store)
 	}
-	plan(true) // reads none: its records have not changed
-	after := plan(false)
-	if cache, store := reads(); cache != 2 || store != 2 {
-		t.Fatalf("after a full plan: details of %v records from the cache, %v from the store; want 2 and 2", cache, store)
+	if got, want := plan(map[string]string{"HR": "day2.csv"}, true), []string{"dir update E2 name"}; !cmp.Equal(got, want) {
+		t.Errorf("the full plan: %v, want %v", got, want)
 	}
-	if want := []string{"dir update E1 name", "dir update E3 title"}; !cmp.Equal(before, want) || !cmp.Equal(after, want) {
-		t.Errorf("ops before the files %v and after %v, want %v", before, after, want)
+	if cache, store := reads(); cache != 1 || store != 2 {
+		t.Fatalf("after the full plan: details of %v records from the cache, %v from the store; want 1 and 2", cache, store)
+	}
+	if got := plan(nil, false); !cmp.Equal(got, delta) {
+		t.Errorf("from the files: %v, want %v", got, delta)
+	}
+	if cache, store := reads(); cache != 3 || store != 2 {
+		t.Fatalf("after a full plan: details of %v records from the cache, %v from the store; want 3 and 2", cache, store)
 	}
 }

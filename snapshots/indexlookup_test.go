@@ -245,58 +245,36 @@ func TestLookupsDuringScansAndCommits(t *testing.T) {
 	wantDetails := badgerDetailsLines(t, s, []string{"dir"}, still)
 	done := make(chan struct{})
 	errs := make(chan error, 3)
-	go func() { // and the details of the same keys
-		for n := 0; ; n++ {
-			select {
-			case <-done:
-				errs <- nil
-				return
-			default:
-			}
-			keys := append(slices.Clone(still), fmt.Sprintf("T%d", n%40)) // after every S
-			var got []string
-			_, err := s.DetailsOf([]DetailsRead{{Target: "dir", Groups: true}}, keys, func(int, int) bool { return true },
-				func(i, _ int, attrs []byte, groups []string) error {
-					if keys[i][0] == 'S' {
-						got = append(got, fmt.Sprintf("%s dir attrs=%q groups=%q", keys[i], attrs, groups))
-					}
-					return nil
-				})
-			if err == nil && !slices.Equal(got, wantDetails) {
-				err = fmt.Errorf("details %d: differs at %d", n, firstDiff(got, wantDetails))
-			}
-			if err != nil {
-				errs <- err
-				return
-			}
+	go untilDone(done, errs, func(n int) error { // and the details of the same keys
+		keys := append(slices.Clone(still), fmt.Sprintf("T%d", n%40)) // after every S
+		var got []string
+		_, err := s.DetailsOf([]DetailsRead{{Target: "dir", Groups: true}}, keys, func(int, int) bool { return true },
+			func(i, _ int, attrs []byte, groups []string) error {
+				if keys[i][0] == 'S' {
+					got = append(got, fmt.Sprintf("%s dir attrs=%q groups=%q", keys[i], attrs, groups))
+				}
+				return nil
+			})
+		if err == nil && !slices.Equal(got, wantDetails) {
+			err = fmt.Errorf("details %d: differs at %d", n, firstDiff(got, wantDetails))
 		}
-	}()
+		return err
+	})
 	for g := range 2 {
-		go func() {
-			for n := 0; ; n++ {
-				select {
-				case <-done:
-					errs <- nil
-					return
-				default:
+		go untilDone(done, errs, func(n int) error {
+			keys := append(slices.Clone(still), fmt.Sprintf("C%d", n%40))
+			var got []string
+			err := s.Lookup("dir", keys, func(e Entry, ok bool) error {
+				if e.Key[0] == 'S' {
+					got = append(got, entryLine(e.Key, e, ok))
 				}
-				keys := append(slices.Clone(still), fmt.Sprintf("C%d", n%40))
-				var got []string
-				err := s.Lookup("dir", keys, func(e Entry, ok bool) error {
-					if e.Key[0] == 'S' {
-						got = append(got, entryLine(e.Key, e, ok))
-					}
-					return nil
-				})
-				if err == nil && !slices.Equal(got, want) {
-					err = fmt.Errorf("goroutine %d lookup %d: differs at %d", g, n, firstDiff(got, want))
-				}
-				if err != nil {
-					errs <- err
-					return
-				}
+				return nil
+			})
+			if err == nil && !slices.Equal(got, want) {
+				err = fmt.Errorf("goroutine %d lookup %d: differs at %d", g, n, firstDiff(got, want))
 			}
-		}()
+			return err
+		})
 	}
 	r := rand.New(rand.NewPCG(4, 4))
 	for i := range 200 {
@@ -316,5 +294,22 @@ func TestLookupsDuringScansAndCommits(t *testing.T) {
 	}
 	if s.cache.lookups.Load() == 0 || s.cache.details.Load() == 0 {
 		t.Fatalf("%d lookups and %d keys' details read the files", s.cache.lookups.Load(), s.cache.details.Load())
+	}
+}
+
+// untilDone calls read with 0, 1, 2... until it fails or done closes,
+// and sends errs its error or nil.
+func untilDone(done <-chan struct{}, errs chan<- error, read func(n int) error) {
+	for n := 0; ; n++ {
+		select {
+		case <-done:
+			errs <- nil
+			return
+		default:
+		}
+		if err := read(n); err != nil {
+			errs <- err
+			return
+		}
 	}
 }

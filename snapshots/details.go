@@ -61,9 +61,11 @@ func (s *Store) DetailsOf(targets []DetailsRead, keys []string, want func(i, t i
 						continue
 					}
 				}
-				// A damaged file: the rest come from Badger.
+				// A damaged file: the rest come from Badger, and the next
+				// full plan makes the files anew.
 				files.release()
 				files = nil
+				s.cache.forget(detailsTarget)()
 			}
 			for _, t := range order {
 				if !want(i, t) {

@@ -3,6 +3,8 @@ package snapshots
 import (
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 )
@@ -184,5 +186,39 @@ func TestOnlyPlanStoresMakeDetailsFiles(t *testing.T) {
 	got, cached := detailsLines(t, s, []string{"dir"}, keys)
 	if want := badgerDetailsLines(t, s, []string{"dir"}, keys); !slices.Equal(got, want) || cached != len(keys) {
 		t.Errorf("%d keys from the files: %q, want %q", cached, got, want)
+	}
+}
+
+// TestDamagedDetailsAreReadFromBadger: a details file whose last block
+// was changed on disk fails that block's check, and those keys' details
+// come from Badger; the keys before it still come from the file.
+func TestDamagedDetailsAreReadFromBadger(t *testing.T) {
+	dir := t.TempDir()
+	s := planStore(t, dir)
+	var keys []string
+	for i := range 2000 {
+		k := fmt.Sprintf("E%04d", i)
+		keys = append(keys, k)
+		must(t, s.Commit("dir", Change{Entry: Entry{Key: k, ID: k, Attrs: fmt.Appendf(nil, `{"n":%d,"pad":"%0100d"}`, i, i)}}))
+	}
+	_, err := s.KeepDetails()
+	must(t, err)
+	must(t, s.Close())
+	path := filepath.Join(dir, "index-cache", readManifest(t, dir).Targets[detailsTarget].Base)
+	b, err := os.ReadFile(path)
+	must(t, err)
+	f, err := parseFooter(b[len(b)-footerSize:])
+	must(t, err)
+	b[f.end-10] ^= 1 // in the last block
+	must(t, os.WriteFile(path, b, 0o600))
+	s = planStore(t, dir)
+	defer s.Close()
+	got, cached := detailsLines(t, s, []string{"dir"}, keys)
+	if want := badgerDetailsLines(t, s, []string{"dir"}, keys); !slices.Equal(got, want) || cached == 0 || cached >= len(keys) {
+		t.Errorf("%d of %d keys from the damaged files; the details differ: %v", cached, len(keys), !slices.Equal(got, want))
+	}
+	// The damage dropped the files, so the next full plan makes them anew.
+	if made, err := s.KeepDetails(); err != nil || made != uint64(len(keys)) {
+		t.Errorf("after the damage, made the details of %d keys (%v), want %d", made, err, len(keys))
 	}
 }

@@ -118,7 +118,7 @@ func (s *Store) KeepDetails() (made uint64, err error) {
 		return 0, nil
 	}
 	name := s.cache.newFile()
-	w, err := createIndexFile(s.cache.path(name))
+	w, err := createIndexFile(s.cache.path(name), true)
 	if err != nil {
 		s.cache.put(detailsTarget, cachedTarget{}, false)
 		return 0, nil // no files: plans read Badger, as without them

@@ -27,7 +27,8 @@ func (s *Store) Count(target string) (int, error) {
 // (dirty), the others are read from the files: a point read in Badger
 // faults in pages of several tables' maps, which on a 10M-entry state
 // was a third of a delta plan's page faults. Files that turn out damaged
-// leave the rest of the keys to Badger.
+// leave the rest of the keys to Badger, and are dropped: the next full
+// read makes them anew.
 func (s *Store) Lookup(target string, keys []string, fn func(e Entry, ok bool) error) error {
 	files, dirty := s.cache.view(target, keys)
 	defer func() {
@@ -54,6 +55,7 @@ func (s *Store) Lookup(target string, keys []string, fn func(e Entry, ok bool) e
 				}
 				files.release()
 				files = nil
+				s.cache.forget(target)() // the next full read makes them anew
 			}
 			s.trimAt(i)
 			item, err := txn.Get(objectKey(target, key))
@@ -149,7 +151,7 @@ func (s *Store) readCached(txn *badger.Txn, target string, t cachedTarget, dirty
 // way when it can.
 func (s *Store) scanToCache(txn *badger.Txn, target string, fn func(key []byte, e *IndexEntry) error) error {
 	name := s.cache.newFile()
-	w, err := createIndexFile(s.cache.path(name))
+	w, err := createIndexFile(s.cache.path(name), false)
 	if err != nil {
 		w = nil // the scan needs no cache
 	}

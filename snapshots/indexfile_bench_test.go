@@ -28,7 +28,7 @@ func BenchmarkIndexFile(b *testing.B) {
 	for _, block := range []int{4 << 10, 16 << 10, 64 << 10} {
 		indexBlock = block
 		path := filepath.Join(b.TempDir(), "1.idx")
-		w, err := createIndexFile(path)
+		w, err := createIndexFile(path, false)
 		if err != nil {
 			b.Fatal(err)
 		}

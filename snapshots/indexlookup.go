@@ -25,6 +25,7 @@ type indexTable struct {
 	once   sync.Once
 	err    error
 	f      *os.File
+	s2     bool   // its blocks are compressed (fileS2)
 	end    int64  // offset of the file's end: past the last block
 	list   []byte // the block list, as the file has it
 	blocks []blockRef
@@ -50,13 +51,14 @@ func (t *indexTable) read() error {
 		return err
 	}
 	size := st.Size()
-	head := make([]byte, len(indexMagic))
-	if size < int64(len(indexMagic)+1+footerSize) {
+	head := make([]byte, headerSize)
+	if size < int64(headerSize+1+footerSize) {
 		return bad("too short")
 	}
-	if _, err := f.ReadAt(head, 0); err != nil || !bytes.Equal(head, indexMagic) {
+	if _, err := f.ReadAt(head, 0); err != nil || !bytes.Equal(head[:len(indexMagic)], indexMagic) || head[len(indexMagic)]&^fileS2 != 0 {
 		return bad("no index file header")
 	}
+	t.s2 = head[len(indexMagic)] == fileS2
 	foot := make([]byte, footerSize)
 	if _, err := f.ReadAt(foot, size-footerSize); err != nil {
 		return err
@@ -133,6 +135,7 @@ type tableReader struct {
 	at     int    // the block held, or -1
 	buf    []byte // its bytes as read
 	blockB []byte // its records
+	dec    []byte // room for them, when the file compresses them
 }
 
 func newTableReader(t *indexTable) *tableReader {
@@ -145,9 +148,12 @@ var blockBufs = sync.Pool{New: func() any { b := make([]byte, 0, indexBlock+1024
 
 // done hands the reader's buffer back.
 func (r *tableReader) done() {
-	b := r.buf[:0]
-	r.buf, r.blockB, r.at = nil, nil, -1
-	blockBufs.Put(&b)
+	for _, b := range [][]byte{r.buf[:0], r.dec[:0]} {
+		if cap(b) > 0 {
+			blockBufs.Put(&b)
+		}
+	}
+	r.buf, r.dec, r.blockB, r.at = nil, nil, nil, -1
 }
 
 // find returns key's entry (an empty one for a deleted key in an
@@ -224,6 +230,16 @@ func (r *tableReader) readBlock(i int) error {
 	data := r.buf[w : size-4]
 	if crc32.Checksum(data, crcTable) != binary.BigEndian.Uint32(r.buf[size-4:]) {
 		return r.bad("block checksum")
+	}
+	if t.s2 {
+		if r.dec == nil {
+			r.dec = (*blockBufs.Get().(*[]byte))[:0]
+		}
+		var err error
+		if r.dec, err = unpack(r.dec, data); err != nil {
+			return r.bad(err.Error())
+		}
+		data = r.dec
 	}
 	r.at, r.blockB = i, data
 	return nil

@@ -12,8 +12,8 @@ import (
 )
 
 // writeTestIndex writes n records with keys that vary in length and hold
-// NUL bytes, and returns them in key order.
-func writeTestIndex(t *testing.T, path string, n int) []record {
+// NUL bytes, compressed when s2, and returns them in key order.
+func writeTestIndex(t *testing.T, path string, n int, s2 bool) []record {
 	t.Helper()
 	r := rand.New(rand.NewPCG(5, 7))
 	seen := map[string]bool{}
@@ -30,15 +30,25 @@ func writeTestIndex(t *testing.T, path string, n int) []record {
 		recs = append(recs, record{key: []byte(k), entry: bytes.Repeat([]byte{byte(r.IntN(256))}, r.IntN(40))})
 	}
 	slices.SortFunc(recs, func(a, b record) int { return bytes.Compare(a.key, b.key) })
-	must(t, writeRecords(path, recs))
+	must(t, writeRecords(path, recs, s2))
 	return recs
+}
+
+// eachFileKind runs fn on files with plain blocks and with compressed
+// ones (fileS2).
+func eachFileKind(t *testing.T, fn func(t *testing.T, s2 bool)) {
+	for _, s2 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "s2"}[s2], func(t *testing.T) { fn(t, s2) })
+	}
 }
 
 // TestIndexTableFindsEveryRecord reads each record of a many-block file
 // by key, and keys that fall before, between and after them.
-func TestIndexTableFindsEveryRecord(t *testing.T) {
+func TestIndexTableFindsEveryRecord(t *testing.T) { eachFileKind(t, testIndexTableFindsEveryRecord) }
+
+func testIndexTableFindsEveryRecord(t *testing.T, s2 bool) {
 	path := filepath.Join(t.TempDir(), "1.idx")
-	recs := writeTestIndex(t, path, 5000)
+	recs := writeTestIndex(t, path, 5000, s2)
 	tb := &indexTable{path: path}
 	must(t, tb.load())
 	defer tb.close()
@@ -68,17 +78,19 @@ func TestIndexTableFindsEveryRecord(t *testing.T) {
 	}
 	// The sequential reader reads the same file whole.
 	got, err := readRecords(path)
-	if err != nil || len(got) != len(recs) {
-		t.Fatalf("readRecords: %d records, %v", len(got), err)
+	if err != nil || !slices.EqualFunc(got, recs, func(a, b record) bool { return bytes.Equal(a.key, b.key) && bytes.Equal(a.entry, b.entry) }) {
+		t.Fatalf("readRecords: %d records of %d, or others, %v", len(got), len(recs), err)
 	}
 }
 
 // TestIndexTableRefusesDamage damages a file: a flipped byte in a block
 // fails the lookups in that block only, and damage to the block list or
 // footer fails the load.
-func TestIndexTableRefusesDamage(t *testing.T) {
+func TestIndexTableRefusesDamage(t *testing.T) { eachFileKind(t, testIndexTableRefusesDamage) }
+
+func testIndexTableRefusesDamage(t *testing.T, s2 bool) {
 	path := filepath.Join(t.TempDir(), "1.idx")
-	recs := writeTestIndex(t, path, 3000)
+	recs := writeTestIndex(t, path, 3000, s2)
 	orig, err := os.ReadFile(path)
 	must(t, err)
 	ft, err := parseFooter(orig[len(orig)-footerSize:])

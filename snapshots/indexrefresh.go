@@ -42,7 +42,7 @@ func (c *indexCache) refresh(txn *badger.Txn, target string, t cachedTarget, dir
 	nt := cachedTarget{Base: t.Base, BaseN: t.BaseN, Overlay: c.newFile(), OverlayN: uint64(len(changes))}
 	if uint64(len(changes)) > max(foldAt, t.BaseN/8) || recordBytes(changes) > foldBytes {
 		nt = cachedTarget{Base: c.newFile()}
-		w, err := createIndexFile(c.path(nt.Base))
+		w, err := createIndexFile(c.path(nt.Base), packed(target))
 		if err != nil {
 			return t, err
 		}
@@ -54,7 +54,7 @@ func (c *indexCache) refresh(txn *badger.Txn, target string, t cachedTarget, dir
 		nt.BaseN = w.records
 		return nt, w.finish()
 	}
-	return nt, writeRecords(c.path(nt.Overlay), changes)
+	return nt, writeRecords(c.path(nt.Overlay), changes, packed(target))
 }
 
 // recordBytes is what recs hold in memory, about.
@@ -120,8 +120,12 @@ func readRecords(path string) ([]record, error) {
 	}
 }
 
-func writeRecords(path string, recs []record) error {
-	w, err := createIndexFile(path)
+// packed says whether target's files compress their blocks (fileS2):
+// only the details' do.
+func packed(target string) bool { return target == detailsTarget }
+
+func writeRecords(path string, recs []record, s2 bool) error {
+	w, err := createIndexFile(path, s2)
 	if err != nil {
 		return err
 	}

@@ -47,7 +47,8 @@ func (c *indexCache) view(target string, keys []string) (v *filesView, dirty []b
 	for _, tb := range v.held {
 		if tb.load() != nil {
 			v.release()
-			return nil, nil // Badger has them all
+			c.forget(target)() // the next full read makes them anew
+			return nil, nil    // Badger has them all
 		}
 	}
 	v.base = newTableReader(v.held[0])

@@ -222,3 +222,31 @@ func TestDamagedDetailsAreReadFromBadger(t *testing.T) {
 		t.Errorf("after the damage, made the details of %d keys (%v), want %d", made, err, len(keys))
 	}
 }
+
+// TestDamagedDetailsAreMadeAnew: a full plan that finds the details files
+// damaged on disk (here their footer) makes them anew instead of keeping
+// them.
+func TestDamagedDetailsAreMadeAnew(t *testing.T) {
+	dir := t.TempDir()
+	s := planStore(t, dir)
+	keys := []string{"E1", "E2", "E3"}
+	for _, k := range keys {
+		must(t, s.Commit("dir", Change{Entry: Entry{Key: k, ID: k, Attrs: []byte("a")}}))
+	}
+	_, err := s.KeepDetails()
+	must(t, err)
+	must(t, s.Close())
+	path := filepath.Join(dir, "index-cache", readManifest(t, dir).Targets[detailsTarget].Base)
+	b, err := os.ReadFile(path)
+	must(t, err)
+	b[len(b)-5] ^= 1
+	must(t, os.WriteFile(path, b, 0o600))
+	s = planStore(t, dir)
+	defer s.Close()
+	if made, err := s.KeepDetails(); err != nil || made != uint64(len(keys)) {
+		t.Fatalf("with a damaged footer, made the details of %d keys (%v), want %d", made, err, len(keys))
+	}
+	if _, cached := detailsLines(t, s, []string{"dir"}, keys); cached != len(keys) {
+		t.Errorf("%d of %d keys from the files made anew", cached, len(keys))
+	}
+}

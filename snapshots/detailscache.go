@@ -106,14 +106,19 @@ func (s *Store) KeepDetails() (made uint64, err error) {
 	}
 	t, has, dirty, txn, ok := s.cache.take(s.db, detailsTarget)
 	defer txn.Discard()
-	switch {
-	case !ok:
+	if !ok {
 		return 0, nil // another is at it
-	case has:
+	}
+	if has {
 		nt, err := s.cache.refresh(txn, detailsTarget, t, dirty)
-		s.cache.put(detailsTarget, nt, err == nil)
-		return 0, err
-	case s.db.Opts().NumCompactors > 0:
+		if err == nil && s.cache.readable(nt) {
+			s.cache.put(detailsTarget, nt, true)
+			return 0, nil
+		}
+		// Files that cannot be read (damaged on disk) are made anew.
+		s.cache.discard(nt, t)
+	}
+	if s.db.Opts().NumCompactors > 0 {
 		s.cache.put(detailsTarget, cachedTarget{}, false)
 		return 0, nil
 	}

@@ -128,3 +128,28 @@ func (t *indexTable) close() {
 		_ = t.f.Close()
 	}
 }
+
+// readable says whether t's files open and hold a sound block list.
+func (c *indexCache) readable(t cachedTarget) bool {
+	c.mu.Lock()
+	v := &filesView{c: c, held: []*indexTable{c.table(t.Base)}}
+	if t.Overlay != "" {
+		v.held = append(v.held, c.table(t.Overlay))
+	}
+	c.mu.Unlock()
+	defer v.release()
+	for _, tb := range v.held {
+		if tb.load() != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// discard deletes the files of t that were not in old, which a refresh
+// made and no one will use.
+func (c *indexCache) discard(t, old cachedTarget) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.removeFiles(t, old)
+}

@@ -189,17 +189,15 @@ func TestOnlyPlanStoresMakeDetailsFiles(t *testing.T) {
 	}
 }
 
-// TestDamagedDetailsAreReadFromBadger: a details file whose last block
-// was changed on disk fails that block's check, and those keys' details
-// come from Badger; the keys before it still come from the file.
-func TestDamagedDetailsAreReadFromBadger(t *testing.T) {
+// damagedDetails is a plan's store of one target "dir" holding keys, with
+// attrs(i) the ith key's attributes, whose details files were made and
+// then hurt on disk.
+func damagedDetails(t *testing.T, keys []string, attrs func(i int) []byte, hurt func(b []byte)) *Store {
+	t.Helper()
 	dir := t.TempDir()
 	s := planStore(t, dir)
-	var keys []string
-	for i := range 2000 {
-		k := fmt.Sprintf("E%04d", i)
-		keys = append(keys, k)
-		must(t, s.Commit("dir", Change{Entry: Entry{Key: k, ID: k, Attrs: fmt.Appendf(nil, `{"n":%d,"pad":"%0100d"}`, i, i)}}))
+	for i, k := range keys {
+		must(t, s.Commit("dir", Change{Entry: Entry{Key: k, ID: k, Attrs: attrs(i)}}))
 	}
 	_, err := s.KeepDetails()
 	must(t, err)
@@ -207,12 +205,26 @@ func TestDamagedDetailsAreReadFromBadger(t *testing.T) {
 	path := filepath.Join(dir, "index-cache", readManifest(t, dir).Targets[detailsTarget].Base)
 	b, err := os.ReadFile(path)
 	must(t, err)
-	f, err := parseFooter(b[len(b)-footerSize:])
-	must(t, err)
-	b[f.end-10] ^= 1 // in the last block
+	hurt(b)
 	must(t, os.WriteFile(path, b, 0o600))
 	s = planStore(t, dir)
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// TestDamagedDetailsAreReadFromBadger: a details file whose last block
+// was changed on disk fails that block's check, and those keys' details
+// come from Badger; the keys before it still come from the file.
+func TestDamagedDetailsAreReadFromBadger(t *testing.T) {
+	var keys []string
+	for i := range 2000 {
+		keys = append(keys, fmt.Sprintf("E%04d", i))
+	}
+	s := damagedDetails(t, keys, func(i int) []byte { return fmt.Appendf(nil, `{"n":%d,"pad":"%0100d"}`, i, i) }, func(b []byte) {
+		f, err := parseFooter(b[len(b)-footerSize:])
+		must(t, err)
+		b[f.end-10] ^= 1 // in the last block
+	})
 	got, cached := detailsLines(t, s, []string{"dir"}, keys)
 	if want := badgerDetailsLines(t, s, []string{"dir"}, keys); !slices.Equal(got, want) || cached == 0 || cached >= len(keys) {
 		t.Errorf("%d of %d keys from the damaged files; the details differ: %v", cached, len(keys), !slices.Equal(got, want))
@@ -227,22 +239,8 @@ func TestDamagedDetailsAreReadFromBadger(t *testing.T) {
 // damaged on disk (here their footer) makes them anew instead of keeping
 // them.
 func TestDamagedDetailsAreMadeAnew(t *testing.T) {
-	dir := t.TempDir()
-	s := planStore(t, dir)
 	keys := []string{"E1", "E2", "E3"}
-	for _, k := range keys {
-		must(t, s.Commit("dir", Change{Entry: Entry{Key: k, ID: k, Attrs: []byte("a")}}))
-	}
-	_, err := s.KeepDetails()
-	must(t, err)
-	must(t, s.Close())
-	path := filepath.Join(dir, "index-cache", readManifest(t, dir).Targets[detailsTarget].Base)
-	b, err := os.ReadFile(path)
-	must(t, err)
-	b[len(b)-5] ^= 1
-	must(t, os.WriteFile(path, b, 0o600))
-	s = planStore(t, dir)
-	defer s.Close()
+	s := damagedDetails(t, keys, func(int) []byte { return []byte("a") }, func(b []byte) { b[len(b)-5] ^= 1 })
 	if made, err := s.KeepDetails(); err != nil || made != uint64(len(keys)) {
 		t.Fatalf("with a damaged footer, made the details of %d keys (%v), want %d", made, err, len(keys))
 	}

@@ -42,20 +42,30 @@ const detailsTarget = "\x00details"
 // change of an entry may (see commitOne).
 func writesDetails(ch Change) bool { return ch.Batch == 0 && ch.Group == nil }
 
-// detailsRecord is key's details as the files hold them: each of its
-// famRecord values, as target, kind and value, in key order. Empty when
-// it has none, which in an overlay says they were deleted.
-func detailsRecord(txn *badger.Txn, key string) ([]byte, error) {
+// detailsReader reads keys' details records (see record) with one
+// iterator: a refresh reads thousands, in key order, and an iterator
+// costs a merge of every table of the store to make.
+type detailsReader struct{ it *badger.Iterator }
+
+func newDetailsReader(txn *badger.Txn) *detailsReader {
+	return &detailsReader{it: txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: []byte{famRecord}})}
+}
+
+func (d *detailsReader) close() { d.it.Close() }
+
+// record is key's details as the files hold them: each of its famRecord
+// values, as target, kind and value, in key order. Empty when it has
+// none, which in an overlay says they were deleted. It has refresh's
+// signature; txn and target are the reader's.
+func (d *detailsReader) record(_ *badger.Txn, _, key string) ([]byte, error) {
 	prefix := append(append([]byte{famRecord}, key...), 0)
-	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: false, Prefix: prefix})
-	defer it.Close()
 	out := []byte{}
-	for it.Rewind(); it.Valid(); it.Next() {
-		target, k, kind, ok := cutRecordKeyBytes(it.Item().Key())
+	for d.it.Seek(prefix); d.it.ValidForPrefix(prefix); d.it.Next() {
+		target, k, kind, ok := cutRecordKeyBytes(d.it.Item().Key())
 		if !ok || string(k) != key {
 			continue // a key that key and a NUL begin
 		}
-		err := it.Item().Value(func(v []byte) error {
+		err := d.it.Item().Value(func(v []byte) error {
 			out = appendDetail(out, target, kind, v)
 			return nil
 		})

@@ -23,11 +23,17 @@ func (c *indexCache) refresh(txn *badger.Txn, target string, t cachedTarget, dir
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	read := currentEntry
+	if target == detailsTarget {
+		d := newDetailsReader(txn)
+		defer d.close()
+		read = d.record
+	}
 	fresh := make([]record, len(keys))
 	for i, k := range keys {
 		fresh[i].key = []byte(k)
 		var err error
-		if fresh[i].entry, err = current(txn, target, k); err != nil {
+		if fresh[i].entry, err = read(txn, target, k); err != nil {
 			return t, err
 		}
 	}
@@ -66,12 +72,9 @@ func recordBytes(recs []record) int {
 	return n
 }
 
-// current is key's record in target's files as of txn: its entry, or
-// for detailsTarget its details; empty when it has none.
-func current(txn *badger.Txn, target, key string) ([]byte, error) {
-	if target == detailsTarget {
-		return detailsRecord(txn, key)
-	}
+// currentEntry is key's record in target's files as of txn: its entry,
+// empty when it has none.
+func currentEntry(txn *badger.Txn, target, key string) ([]byte, error) {
 	item, err := txn.Get(objectKey(target, key))
 	switch {
 	case errors.Is(err, badger.ErrKeyNotFound):

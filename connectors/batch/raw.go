@@ -34,9 +34,18 @@ func newRawColumn(typ arrow.DataType) *rawColumn {
 	return &rawColumn{typ: typ, str: typ.ID() == arrow.STRING}
 }
 
-// reserve makes room in x for extra more bytes: at least double, so that
-// a batch larger than its reserve grows a few times, not every append.
+// reserve makes room in x for extra more bytes. It is small enough to
+// inline: every appended field calls it twice, and the call was a fifth of
+// appending.
 func (x *rawBuffer) reserve(mem memory.Allocator, extra int) {
+	if x.n+extra > len(x.b) || x.buf == nil {
+		x.grow(mem, extra)
+	}
+}
+
+// grow reallocates: at least double, so that a batch larger than its
+// reserve grows a few times, not every append.
+func (x *rawBuffer) grow(mem memory.Allocator, extra int) {
 	if x.buf == nil {
 		x.buf = memory.NewResizableBuffer(mem)
 	}

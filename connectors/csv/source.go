@@ -117,6 +117,7 @@ func (s *Source) Read(ctx context.Context, emit func(arrow.RecordBatch) error) e
 
 	b := batch.NewBuilder(s.opts.Columns, s.opts.Tombstones, s.opts.Batch)
 	defer b.Release()
+	fields := make([]string, len(idx)) // one record's declared fields, in column order
 	send := func(rec arrow.RecordBatch) error {
 		if rec == nil {
 			return nil
@@ -143,7 +144,7 @@ func (s *Source) Read(ctx context.Context, emit func(arrow.RecordBatch) error) e
 			continue
 		}
 		line, _ := r.FieldPos(0)
-		if ok := s.fill(b, r, rec, idx, line); !ok {
+		if ok := s.fill(b, r, rec, idx, fields, line); !ok {
 			continue
 		}
 		deleted := false
@@ -196,7 +197,7 @@ func (s *Source) mapHeader(header []string) (idx []int, delIdx int, err error) {
 // first bad field. The key is checked first so later errors can name it.
 // The builder copies the fields when the record is committed, before the
 // reader's next read.
-func (s *Source) fill(b *batch.Builder, r *recordReader, rec []string, idx []int, line int) bool {
+func (s *Source) fill(b *batch.Builder, r *recordReader, rec []string, idx []int, fields []string, line int) bool {
 	b.Begin()
 	key := rec[idx[s.keyIdx]]
 	reject := func(i int, reason string) bool {
@@ -208,14 +209,11 @@ func (s *Source) fill(b *batch.Builder, r *recordReader, rec []string, idx []int
 	if strings.TrimSpace(key) == "" {
 		return reject(s.keyIdx, "key is empty")
 	}
-	set := b.SetText
-	if r.utf8 {
-		set = b.SetUTF8Text
+	for i, at := range idx {
+		fields[i] = rec[at]
 	}
-	for i := range s.opts.Columns {
-		if err := set(i, rec[idx[i]]); err != nil {
-			return reject(i, err.Error())
-		}
+	if i, err := b.SetTexts(fields, r.utf8); err != nil {
+		return reject(i, err.Error())
 	}
 	return true
 }

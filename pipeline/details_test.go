@@ -2,10 +2,14 @@ package pipeline
 
 import (
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/idsync/idsync/snapshots"
 )
 
 // TestDetailsReadAheadPlansTheSameOps plans one state and a shuffled
@@ -49,5 +53,49 @@ func TestDetailsReadAheadPlansTheSameOps(t *testing.T) {
 				t.Errorf("details read one by one (-) and ahead (+) plan differently:\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestDetailsKeptBesideTheRead: a full plan over a state whose details
+// files exist brings them up to date while its read starts, and plans
+// what a plan reading every detail from Badger plans. The apply between
+// the plans leaves keys for that refresh to read back.
+func TestDetailsKeptBesideTheRead(t *testing.T) {
+	f := newFixture(t, oracleSeeds[1].files())
+	f.reopen(snapshots.Options{NoCompactions: true}) // a plan's store makes the files
+	f.apply(map[string]string{"HR": "s0.csv"}, ApplyOptions{AllowDeletes: true})
+	if _, err := f.engine(map[string]string{"HR": "s0.csv"}).Plan(t.Context(), PlanOptions{Full: true}); err != nil {
+		t.Fatal(err)
+	}
+	if !f.store.HasDetails() {
+		t.Fatal("a full plan after the first sync made no details files")
+	}
+	f.apply(map[string]string{"HR": "s1.csv", "DELTA": "delta.csv"}, ApplyOptions{AllowDeletes: true})
+	before := detailsBeside.Load()
+	p, err := f.engine(map[string]string{"HR": "s0.csv"}).Plan(t.Context(), PlanOptions{Full: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if detailsBeside.Load() != before+1 {
+		t.Fatal("the details files were not brought up to date beside the read")
+	}
+	got := comparable(p)
+	if len(got) == 0 {
+		t.Fatal("no ops: the case tests nothing")
+	}
+	// Without the files, every detail comes from Badger.
+	if err := os.RemoveAll(filepath.Join(f.dir, "state", "index-cache")); err != nil {
+		t.Fatal(err)
+	}
+	f.reopen(snapshots.Options{}) // a store that compacts makes no files
+	p, err = f.engine(map[string]string{"HR": "s0.csv"}).Plan(t.Context(), PlanOptions{Full: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.store.HasDetails() {
+		t.Fatal("the files came back: the plan below read them")
+	}
+	if diff := cmp.Diff(comparable(p), got); diff != "" {
+		t.Errorf("read from Badger (-) and from the files kept beside the read (+):\n%s", diff)
 	}
 }

@@ -64,12 +64,31 @@ func Validate(cfg *config.Config) error {
 	return err
 }
 
-// New compiles cfg and returns an engine over store.
-func New(cfg *config.Config, store *snapshots.Store, opts Options) (*Engine, error) {
+// Rules are a config's compiled rules, for NewCompiled.
+type Rules struct{ c *compiled }
+
+// Compile compiles cfg's rules, which touches neither state nor systems:
+// a command can do it while its state opens. The error is Validate's.
+func Compile(cfg *config.Config) (*Rules, error) {
 	c, err := compile(cfg)
 	if err != nil {
 		return nil, err
 	}
+	return &Rules{c: c}, nil
+}
+
+// New compiles cfg and returns an engine over store.
+func New(cfg *config.Config, store *snapshots.Store, opts Options) (*Engine, error) {
+	r, err := Compile(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return NewCompiled(r, store, opts)
+}
+
+// NewCompiled returns an engine over store that runs rules.
+func NewCompiled(rules *Rules, store *snapshots.Store, opts Options) (*Engine, error) {
+	c := rules.c
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
 	}

@@ -171,6 +171,9 @@ func TestOnlyPlanStoresMakeDetailsFiles(t *testing.T) {
 	if _, cached := detailsLines(t, s, []string{"dir"}, keys); cached != 0 {
 		t.Fatalf("%d keys' details came from files no one made", cached)
 	}
+	if s.HasDetails() {
+		t.Fatal("HasDetails before any files were made")
+	}
 	must(t, s.Close())
 	s = planStore(t, dir)
 	if made, err := s.KeepDetails(); err != nil || made != uint64(len(keys)) {
@@ -179,6 +182,9 @@ func TestOnlyPlanStoresMakeDetailsFiles(t *testing.T) {
 	must(t, s.Close())
 	s = diskStore(t, dir)
 	defer s.Close()
+	if !s.HasDetails() {
+		t.Fatal("no HasDetails for the files a plan's store made")
+	}
 	must(t, s.Commit("dir", Change{Entry: Entry{Key: "E1", ID: "E1", Attrs: []byte("b")}}))
 	if _, err := s.KeepDetails(); err != nil { // brings E1 up to date
 		t.Fatal(err)

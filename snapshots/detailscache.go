@@ -105,6 +105,19 @@ func eachDetail(rec []byte, fn func(target []byte, kind byte, v []byte) error) e
 	return nil
 }
 
+// HasDetails reports whether the store has details files, so that
+// KeepDetails will only bring them up to date, which reads just the keys
+// committed since, rather than walk every key to make them.
+func (s *Store) HasDetails() bool {
+	if s.cache.dir == "" {
+		return false
+	}
+	s.cache.mu.Lock()
+	defer s.cache.mu.Unlock()
+	t, ok := s.cache.targets[detailsTarget]
+	return ok && t.Base != ""
+}
+
 // KeepDetails brings the details files up to date, and makes them if
 // there are none and the store was opened without compactions, so that
 // DetailsOf reads from them; made is how many keys' details it wrote

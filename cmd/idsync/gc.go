@@ -28,10 +28,16 @@ func planMemoryLimit() int64 {
 }
 
 // sparsePlanGCPercent is the GC percent any other plan reads with while it
-// holds few ops (see pipeline.Options.SparsePlanGCPercent): 25, which
-// took a 1M steady plan's own memory from 435 to 273 MB.
+// holds few ops (see pipeline.Options.SparsePlanGCPercent): 50. 25 took a
+// 1M steady plan's own memory from 435 to 273 MB (against 100). Once the
+// plan read its state from files, 50 made it faster again: in 18
+// alternating runs against 25 on the bench's 1M files, medians 0.99 and
+// 1.07 s with 1% of the records changed, at a peak of 221-224 MB
+// against 204-208 MB; 75 peaked at 257 MB and its page faults made it
+// slower. A 10M plan's large index lowers the percent anyway (see
+// pipeline's sparseHeadroom).
 func sparsePlanGCPercent() int {
-	return unlessGOGC(25)
+	return unlessGOGC(50)
 }
 
 func unlessGOGC(percent int) int {

@@ -42,7 +42,17 @@ type applier struct {
 	// created holds what the create rank committed, for the enable,
 	// update and membership ranks after it; nil at any other rank.
 	created *createdIndex
+	// pt is the plan being applied. Its creates may be compact, and each
+	// gets Changes of its own only as it is sent (see owned).
+	pt *plan.Target
 }
+
+// owned returns op with Changes of its own, as it is sent, journaled and
+// committed. A first sync's creates stay compact in the plan until then:
+// expanding a rank of them at once held every create's changes for the
+// whole apply, about 500 MB at 1M creates of 10 attributes, which the
+// collector marked again at every cycle.
+func (a *applier) owned(op plan.Op) plan.Op { return a.pt.Own(op) }
 
 func (a *applier) poison(key string) {
 	a.mu.Lock()
@@ -82,13 +92,13 @@ func (a *applier) run(ctx context.Context, pt *plan.Target) error {
 	a.conn = conn
 	ctx, a.stop = context.WithCancelCause(ctx)
 	defer a.stop(nil)
+	a.pt = pt
 	ops := pt.Ops
 	for len(ops) > 0 && a.rep.Quarantined == "" {
 		n := 1
 		for n < len(ops) && rank(ops[n]) == rank(ops[0]) {
 			n++
 		}
-		pt.Expand(ops[:n]) // one rank at a time: see plan.Compact
 		switch op := ops[0]; {
 		case op.Action == connectors.Create && op.Object == connectors.User:
 			a.created = newCreatedIndex(ops[:n])
@@ -233,6 +243,7 @@ func (a *applier) succeeded(op plan.Op) error {
 
 // one applies a single user or group op and commits it.
 func (a *applier) one(ctx context.Context, op plan.Op) error {
+	op = a.owned(op)
 	sent, deferred, ok, err := a.prepare(op)
 	if err != nil || !ok {
 		return err
@@ -260,6 +271,7 @@ func (a *applier) bulk(ctx context.Context, ba connectors.BulkApplier, ops []pla
 	deferred := make([][]string, 0, len(ops))
 	at := make([]int, 0, len(ops))
 	for i, op := range ops {
+		op = a.owned(op)
 		s, d, ok, err := a.prepare(op)
 		if err != nil {
 			return err

@@ -46,12 +46,13 @@ func (t *Target) Plain(op Op, buf *[]connectors.Change) Op {
 	return op
 }
 
-// Expand turns compact ops back into plain ones, with Changes of their own.
-func (t *Target) Expand(ops []Op) {
-	for i := range ops {
-		if ops[i].values != nil {
-			own := make([]connectors.Change, 0, len(ops[i].values))
-			ops[i] = t.Plain(ops[i], &own)
-		}
+// Own returns op as Plain does, but with Changes of its own, for a
+// caller that keeps them past the next op: apply sends and stores them.
+// The plan's op stays compact.
+func (t *Target) Own(op Op) Op {
+	if op.values == nil {
+		return op
 	}
+	own := make([]connectors.Change, 0, len(op.values))
+	return t.Plain(op, &own)
 }

@@ -43,18 +43,23 @@ func TestPlainGivesACompactCreateItsChanges(t *testing.T) {
 	}
 }
 
-func TestExpandGivesEachOpChangesOfItsOwn(t *testing.T) {
+func TestOwnGivesEachOpChangesOfItsOwn(t *testing.T) {
 	tg := compactTarget()
-	tg.Ops = append(tg.Ops, tg.Ops[1])
-	tg.Expand(tg.Ops)
-	for _, i := range []int{1, 3} {
-		if diff := cmp.Diff(wantCreate, tg.Ops[i], cmp.AllowUnexported(Op{})); diff != "" {
-			t.Fatalf("op %d (-want +got):\n%s", i, diff)
+	first, second := tg.Own(tg.Ops[1]), tg.Own(tg.Ops[1])
+	for i, op := range []Op{first, second} {
+		if diff := cmp.Diff(wantCreate, op, cmp.AllowUnexported(Op{})); diff != "" {
+			t.Fatalf("own op %d (-want +got):\n%s", i, diff)
 		}
 	}
-	tg.Ops[1].Changes[0].New = "changed"
-	if tg.Ops[3].Changes[0].New != "x" {
-		t.Error("two expanded ops share their changes")
+	if !tg.Ops[1].IsCompact() {
+		t.Error("Own changed the plan's own op")
+	}
+	first.Changes[0].New = "changed"
+	if second.Changes[0].New != "x" {
+		t.Error("two owned ops share their changes")
+	}
+	if plain := tg.Own(tg.Ops[0]); !cmp.Equal(plain, tg.Ops[0], cmp.AllowUnexported(Op{})) {
+		t.Error("Own changed a plain op")
 	}
 }
 

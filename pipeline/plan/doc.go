@@ -4,5 +4,5 @@
 //
 // A first sync's plan is millions of creates, so the engine may hold a
 // create's attributes compactly (see Compact). Whatever reads a plan's
-// changes goes through Target.Plain or Target.Expand.
+// changes goes through Target.Plain or Target.Own.
 package plan

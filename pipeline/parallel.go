@@ -185,8 +185,9 @@ func (e *Engine) evalBatch(ctx context.Context, sr *sourceRun, active []*targetR
 	pos := w.b.Column(cols).(*array.Int64)
 	tombs := w.b.Column(cols + 1).(*array.Boolean)
 	n := int(w.b.NumRows())
-	out.keys, out.lines, out.tombs, out.results = make([]string, n), make([]int64, n), make([]bool, n), make([][]*rowResult, n)
-	out.pos = make([]position, n)
+	out.scratch = sr.scratch.get()
+	rows := out.scratch.batch(n, len(active))
+	out.keys, out.lines, out.tombs, out.results, out.pos = rows.keys, rows.lines, rows.tombs, rows.results, rows.pos
 	for i := range n {
 		// Clone: Arrow strings alias the batch, which is released soon.
 		out.keys[i], out.lines[i], out.tombs[i] = strings.Clone(keys.Value(i)), pos.Value(i), tombs.Value(i)
@@ -197,14 +198,13 @@ func (e *Engine) evalBatch(ctx context.Context, sr *sourceRun, active []*targetR
 			return out
 		}
 	}
-	fps := h.fingerprints(active, &out, sr.place(h, &out))
+	fps := h.fingerprints(active, &out, sr.place(h, &out, rows.hashes))
 	details, err := e.readDetails(active, &out, fps)
 	if err != nil {
 		out.err = err
 		return out
 	}
-	all := make([]*rowResult, n*len(active)) // one allocation, not one a row
-	out.scratch = sr.scratch.get()
+	all := rows.all
 	for i := range n {
 		if i%256 == 0 && ctx.Err() != nil {
 			out.err = context.Cause(ctx)
@@ -234,10 +234,10 @@ func (e *Engine) evalBatch(ctx context.Context, sr *sourceRun, active []*targetR
 	return out
 }
 
-// place fingerprints each record of a batch (tombstones have none) and
-// finds its key's place in a full read's shared table (out.pos).
-func (sr *sourceRun) place(h *rowHasher, out *batchDone) (hashes []uint64) {
-	hashes = make([]uint64, len(out.keys))
+// place fingerprints each record of a batch into hashes (tombstones have
+// none) and finds its key's place in a full read's shared table
+// (out.pos).
+func (sr *sourceRun) place(h *rowHasher, out *batchDone, hashes []uint64) []uint64 {
 	guess := int32(-1)
 	for i, key := range out.keys {
 		if !out.tombs[i] {

@@ -116,3 +116,34 @@ func TestRowScratchGivesOutFreshMemory(t *testing.T) {
 		t.Fatal("a nil scratch must allocate")
 	}
 }
+
+// TestBatchRowsComeZeroedAndKeepNothing: a batch's per-row slices are
+// reused from batch to batch. Each batch gets them zeroed, at any size,
+// and a scratch taken back keeps no key or result alive.
+func TestBatchRowsComeZeroedAndKeepNothing(t *testing.T) {
+	var pool scratchPool
+	s := pool.get()
+	for round, n := range []int{5, 3, 40, 40} {
+		rows := s.batch(n, 3)
+		if len(rows.keys) != n || len(rows.lines) != n || len(rows.tombs) != n || len(rows.pos) != n ||
+			len(rows.results) != n || len(rows.all) != 3*n || len(rows.hashes) != n {
+			t.Fatalf("round %d: slices of %d rows: %d keys, %d results, %d all", round, n, len(rows.keys), len(rows.results), len(rows.all))
+		}
+		for i := range n {
+			if rows.keys[i] != "" || rows.lines[i] != 0 || rows.tombs[i] || rows.pos[i] != (position{}) ||
+				rows.results[i] != nil || rows.hashes[i] != 0 || rows.all[3*i] != nil {
+				t.Fatalf("round %d, row %d does not start zeroed", round, i)
+			}
+			rows.keys[i], rows.lines[i], rows.tombs[i], rows.hashes[i] = fmt.Sprint("E", i), 7, true, 9
+			rows.pos[i] = position{n: int32(i), known: true}
+			rows.all[3*i] = &rowResult{hash: 1}
+			rows.results[i] = rows.all[3*i : 3*i+3]
+		}
+		pool.put(s)
+		for i := range n {
+			if s.rows.keys[i] != "" || s.rows.results[i] != nil || s.rows.all[3*i] != nil {
+				t.Fatalf("round %d: a scratch taken back still holds row %d's key or result", round, i)
+			}
+		}
+	}
+}

@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/idsync/idsync/snapshots"
 )
 
 func TestHugeAligned(t *testing.T) {
@@ -223,5 +226,43 @@ func TestAProcesssFirstLaterPlanAdvisesItsHeap(t *testing.T) {
 				t.Errorf("heaps advised by the plans after the first sync (full: %v) = %v, want %v", order, advised, want)
 			}
 		})
+	}
+}
+
+// TestAFullPlanThatMakesTheIndexFilesAdvisesNothing: a full plan over
+// state with no index cache files (a large apply dropped them) walks
+// Badger to make them, and its garbage would spread over huge pages; it
+// leaves the process's advice to the next plan, which reads the files.
+func TestAFullPlanThatMakesTheIndexFilesAdvisesNothing(t *testing.T) {
+	needTHP(t)
+	hostSettings(t, "always [madvise] never\n", "0\n")
+	t.Setenv("GODEBUG", "")
+	restoreLeast, restorePerKey := hugeHeapLeast, hugeHeapPerKey
+	t.Cleanup(func() { hugeHeapLeast, hugeHeapPerKey = restoreLeast, restorePerKey; laterHeapAdvised.Store(false) })
+	hugeHeapLeast, hugeHeapPerKey = 1, 16<<10 // 600 keys: advice for 9.6 MB, past two huge pages
+	var day1 strings.Builder
+	day1.WriteString("id,name,dept,level\n")
+	for i := range 600 {
+		fmt.Fprintf(&day1, "E%d,N%d,d,%d\n", i, i, 1+i%5)
+	}
+	f := newFixture(t, map[string]string{"idsync.yaml": smallConfig, "day1.csv": day1.String()})
+	f.apply(nil, ApplyOptions{})
+	if err := os.RemoveAll(filepath.Join(f.dir, "state", "index-cache")); err != nil {
+		t.Fatal(err)
+	}
+	f.reopen(snapshots.Options{})
+	laterHeapAdvised.Store(false)
+	e := f.engine(nil)
+	e.opts.PlanMemoryLimit = 4 << 30
+	var advised []int64
+	for range 3 {
+		before := hugeHeapsAdvised.Load()
+		if _, err := e.Plan(t.Context(), PlanOptions{Full: true}); err != nil {
+			t.Fatal(err)
+		}
+		advised = append(advised, hugeHeapsAdvised.Load()-before)
+	}
+	if want := []int64{0, 1, 0}; !slices.Equal(advised, want) {
+		t.Errorf("heaps advised by three full plans, the first without index files = %v, want %v", advised, want)
 	}
 }

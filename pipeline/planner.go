@@ -310,12 +310,10 @@ func (e *Engine) planSource(ctx context.Context, s *source, full bool, gc *spars
 		// one core, that the source can read beside.
 		if size := hugeHeapFor(e.expectedCreates(sr.expected, active)); size > 0 {
 			adviseHugeHeap(size)
-		} else {
-			keys := 0
-			if full {
-				keys = e.mostEntries(active)
-			}
-			later = laterHugeHeap(full, sr.expected, keys)
+		} else if !full {
+			later = laterHugeHeap(false, sr.expected, 0)
+		} else if e.indexFiles(active) {
+			later = laterHugeHeap(true, sr.expected, e.mostEntries(active))
 		}
 	}
 	err = e.readParallel(ctx, sr, src, active, func() error {

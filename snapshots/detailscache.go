@@ -108,15 +108,7 @@ func eachDetail(rec []byte, fn func(target []byte, kind byte, v []byte) error) e
 // HasDetails reports whether the store has details files, so that
 // KeepDetails will only bring them up to date, which reads just the keys
 // committed since, rather than walk every key to make them.
-func (s *Store) HasDetails() bool {
-	if s.cache.dir == "" {
-		return false
-	}
-	s.cache.mu.Lock()
-	defer s.cache.mu.Unlock()
-	t, ok := s.cache.targets[detailsTarget]
-	return ok && t.Base != ""
-}
+func (s *Store) HasDetails() bool { return s.cache.has(detailsTarget) }
 
 // KeepDetails brings the details files up to date, and makes them if
 // there are none and the store was opened without compactions, so that

@@ -121,6 +121,11 @@ func (s *Store) ScanIndexFrom(target string, fn func(key []byte, e *IndexEntry) 
 	return false, s.scanToCache(txn, target, fn)
 }
 
+// HasIndexFiles reports whether target's entries have files, which a
+// full scan then reads (refreshed for the keys committed since) instead
+// of walking Badger to make them.
+func (s *Store) HasIndexFiles(target string) bool { return s.cache.has(target) }
+
 // readCached brings target's files up to date as of txn and reads them.
 // done is false when they could not be read, before fn saw any entry.
 func (s *Store) readCached(txn *badger.Txn, target string, t cachedTarget, dirty map[string]struct{},

@@ -80,6 +80,17 @@ var foldAt uint64 = 1024
 // refresh. Tests lower it.
 var foldBytes = 64 << 20
 
+// has reports whether name (a target, or the details) has files.
+func (c *indexCache) has(name string) bool {
+	if c.dir == "" {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.targets[name]
+	return ok && t.Base != ""
+}
+
 // newFile names a new file.
 func (c *indexCache) newFile() string {
 	c.mu.Lock()

@@ -199,9 +199,15 @@ func TestIndexCacheIsReadAfterReopen(t *testing.T) {
 	for i := range 100 {
 		must(t, s.Commit("dir", Change{Entry: Entry{Key: fmt.Sprintf("E%03d", i), ID: fmt.Sprint(i), Hash: uint64(i)}}))
 	}
+	if s.HasIndexFiles("dir") {
+		t.Fatal("HasIndexFiles before any scan made them")
+	}
 	want := indexLines(t, s, "dir") // made from Badger
 	must(t, s.Close())
 	s = diskStore(t, dir)
+	if !s.HasIndexFiles("dir") || s.HasIndexFiles("other") {
+		t.Fatal("after reopening, HasIndexFiles does not say which target has files")
+	}
 	if got := indexLines(t, s, "dir"); s.cache.reads.Load() != 1 || !cmp.Equal(want, got) {
 		t.Fatalf("after reopening: %d reads of the files; scan differs: %s", s.cache.reads.Load(), cmp.Diff(want, got))
 	}

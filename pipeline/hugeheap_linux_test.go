@@ -179,16 +179,24 @@ func needTHP(t *testing.T) {
 	}
 }
 
-// TestAProcesssFirstLaterPlanAdvisesItsHeap: after a first sync, the
-// first plan large enough advises its heap, a delta or a full plan; the
-// plans after it in the process do not.
-func TestAProcesssFirstLaterPlanAdvisesItsHeap(t *testing.T) {
+// laterAdviceHost makes this host one where later plans advise their heap
+// (THP "madvise"), and a plan of 600 keys large enough to: 9.6 MB of
+// advice, past two huge pages.
+func laterAdviceHost(t *testing.T) {
+	t.Helper()
 	needTHP(t)
 	hostSettings(t, "always [madvise] never\n", "0\n")
 	t.Setenv("GODEBUG", "")
 	restoreLeast, restorePerKey := hugeHeapLeast, hugeHeapPerKey
 	t.Cleanup(func() { hugeHeapLeast, hugeHeapPerKey = restoreLeast, restorePerKey; laterHeapAdvised.Store(false) })
-	hugeHeapLeast, hugeHeapPerKey = 1, 16<<10 // 600 keys: advice for 9.6 MB, past two huge pages
+	hugeHeapLeast, hugeHeapPerKey = 1, 16<<10
+}
+
+// TestAProcesssFirstLaterPlanAdvisesItsHeap: after a first sync, the
+// first plan large enough advises its heap, a delta or a full plan; the
+// plans after it in the process do not.
+func TestAProcesssFirstLaterPlanAdvisesItsHeap(t *testing.T) {
+	laterAdviceHost(t)
 	cfg := strings.Replace(smallConfig, "    key: id\n", "    read: delta\n    delta: delta.csv\n    key: id\n", 1)
 	var day1, delta strings.Builder
 	day1.WriteString("id,name,dept,level\n")
@@ -234,12 +242,7 @@ func TestAProcesssFirstLaterPlanAdvisesItsHeap(t *testing.T) {
 // Badger to make them, and its garbage would spread over huge pages; it
 // leaves the process's advice to the next plan, which reads the files.
 func TestAFullPlanThatMakesTheIndexFilesAdvisesNothing(t *testing.T) {
-	needTHP(t)
-	hostSettings(t, "always [madvise] never\n", "0\n")
-	t.Setenv("GODEBUG", "")
-	restoreLeast, restorePerKey := hugeHeapLeast, hugeHeapPerKey
-	t.Cleanup(func() { hugeHeapLeast, hugeHeapPerKey = restoreLeast, restorePerKey; laterHeapAdvised.Store(false) })
-	hugeHeapLeast, hugeHeapPerKey = 1, 16<<10 // 600 keys: advice for 9.6 MB, past two huge pages
+	laterAdviceHost(t)
 	var day1 strings.Builder
 	day1.WriteString("id,name,dept,level\n")
 	for i := range 600 {

@@ -29,6 +29,7 @@ func adviseHugeHeap(size int64) bool {
 	_, _, ok := adviseHugeRange(size)
 	if ok {
 		hugeHeapsAdvised.Add(1)
+		hugeHeapBytes.Add(size)
 	}
 	return ok
 }

@@ -119,11 +119,11 @@ func TestNoHugeHeapUnderAnAddressSpaceLimit(t *testing.T) {
 }
 
 // TestPlansOfManyCreatesAdviseTheirHeap: a first sync, bounded by
-// opsPerRun or not, advises its heap before it reads; the plan after it,
-// which creates nothing, does not (its 8,000 keys are too few for the
-// advice of later plans, hugeheap_later.go); nor does a first sync whose
-// memory the user manages (no PlanMemoryLimit: GOGC or GOMEMLIMIT is
-// set).
+// opsPerRun or not, advises its heap before it reads, four times as much
+// when it is planned to be applied; the plan after it, which creates
+// nothing, does not (its 8,000 keys are too few for the advice of later
+// plans, hugeheap_later.go); nor does a first sync whose memory the user
+// manages (no PlanMemoryLimit: GOGC or GOMEMLIMIT is set).
 func TestPlansOfManyCreatesAdviseTheirHeap(t *testing.T) {
 	needTHP(t)
 	hostSettings(t, "always [madvise] never\n", "0\n")
@@ -136,37 +136,52 @@ func TestPlansOfManyCreatesAdviseTheirHeap(t *testing.T) {
 	for i := range 8000 { // op lists of about 1.5 MB: advice for 6 MB, past two huge pages
 		fmt.Fprintf(&csv, "E%d,N%d,d,%d\n", i, i, 1+i%5)
 	}
-	plans := func(config string, limit int64) (advised []int64) {
+	// plans returns how many heaps the first plan and the next advised,
+	// and how many bytes the first did.
+	plans := func(config string, limit int64, apply bool) (advised []int64, bytes int64) {
 		t.Helper()
 		f := newFixture(t, map[string]string{"idsync.yaml": config, "day1.csv": csv.String()})
 		e := f.engine(map[string]string{"HR": "day1.csv"})
 		e.opts.PlanMemoryLimit = limit
-		for range 2 {
-			before := hugeHeapsAdvised.Load()
-			p, err := e.Plan(t.Context(), PlanOptions{})
+		for i := range 2 {
+			before, beforeBytes := hugeHeapsAdvised.Load(), hugeHeapBytes.Load()
+			p, err := e.Plan(t.Context(), PlanOptions{Apply: apply})
 			if err != nil {
 				t.Fatal(err)
 			}
 			advised = append(advised, hugeHeapsAdvised.Load()-before)
+			if i == 0 {
+				bytes = hugeHeapBytes.Load() - beforeBytes
+			}
 			if _, err := e.Apply(t.Context(), p, ApplyOptions{}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		return advised
+		return advised, bytes
 	}
 	unbounded := strings.Replace(smallConfig, "    source: hr\n", "    source: hr\n    opsPerRun: 0\n", 1)
+	sizes := map[bool]int64{}
 	for name, c := range map[string]struct {
 		config string
 		limit  int64
+		apply  bool
 		want   []int64
 	}{
-		"unbounded":            {unbounded, 4 << 30, []int64{1, 0}},
-		"bounded by opsPerRun": {smallConfig, 4 << 30, []int64{1, 0}},
-		"memory the user's":    {unbounded, 0, []int64{0, 0}},
+		"unbounded":            {unbounded, 4 << 30, false, []int64{1, 0}},
+		"unbounded, applied":   {unbounded, 4 << 30, true, []int64{1, 0}},
+		"bounded by opsPerRun": {smallConfig, 4 << 30, false, []int64{1, 0}},
+		"memory the user's":    {unbounded, 0, true, []int64{0, 0}},
 	} {
-		if got := plans(c.config, c.limit); !slices.Equal(got, c.want) {
+		got, bytes := plans(c.config, c.limit, c.apply)
+		if !slices.Equal(got, c.want) {
 			t.Errorf("%s: heaps advised by the first plan and the next = %v, want %v", name, got, c.want)
 		}
+		if c.config == unbounded && c.limit > 0 {
+			sizes[c.apply] = bytes
+		}
+	}
+	if sizes[false] <= 0 || sizes[true] != 4*sizes[false] {
+		t.Errorf("first plans advised %d bytes to print and %d to apply, want four times as much to apply", sizes[false], sizes[true])
 	}
 }
 

@@ -71,17 +71,20 @@ func TestWantsHugeHeap(t *testing.T) {
 
 func TestHugeHeapFor(t *testing.T) {
 	op := int64(unsafe.Sizeof(plan.Op{}))
-	least := (hugeHeapLeast + op - 1) / op // the fewest creates whose ops fill hugeHeapLeast
-	for creates, want := range map[int64]int64{
-		-1:         0,
-		0:          0,
-		least - 1:  0,
-		least:      4 * least * op,
-		3_000_000:  4 * 3_000_000 * op,
-		30_000_000: hugeHeapMost,
+	least := (hugeHeapLeast + op - 1) / op         // the fewest creates whose ops fill hugeHeapLeast
+	for creates, want := range map[int64][2]int64{ // printed, applied
+		-1:         {0, 0},
+		0:          {0, 0},
+		least - 1:  {0, 0},
+		least:      {4 * least * op, 16 * least * op},
+		1_000_000:  {4 * 1_000_000 * op, 16 * 1_000_000 * op},
+		3_000_000:  {4 * 3_000_000 * op, hugeHeapMost},
+		30_000_000: {hugeHeapMost, hugeHeapMost},
 	} {
-		if got := hugeHeapFor(creates); got != want {
-			t.Errorf("hugeHeapFor(%d) = %d, want %d", creates, got, want)
+		for i, apply := range []bool{false, true} {
+			if got := hugeHeapFor(creates, apply); got != want[i] {
+				t.Errorf("hugeHeapFor(%d, %v) = %d, want %d", creates, apply, got, want[i])
+			}
 		}
 	}
 }

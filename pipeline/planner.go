@@ -30,6 +30,9 @@ type PlanOptions struct {
 	// since the heap is then past its new goal, and that collection marks
 	// the whole plan: 0.3 s of a 1M first plan, for memory nobody reuses.
 	KeepGCPercent bool
+	// Apply says the plan is made to be applied: a first sync then advises
+	// huge pages for the apply's heap too, before it reads (hugeheap.go).
+	Apply bool
 }
 
 // targetRun is one target's planning state during a source read.
@@ -140,7 +143,7 @@ func (e *Engine) Plan(ctx context.Context, opts PlanOptions) (*plan.Plan, error)
 	defer func() { _ = details.wait() }()
 	for i, s := range sources {
 		full := fulls[i]
-		sr, err := e.planSource(ctx, s, full, gc, presizeBudget, details)
+		sr, err := e.planSource(ctx, s, full, opts.Apply, gc, presizeBudget, details)
 		if err != nil {
 			return nil, err
 		}
@@ -282,7 +285,7 @@ func isTargetDown(err error) bool {
 	return errors.Is(err, connectors.ErrRetryable) || errors.Is(err, connectors.ErrTerminal)
 }
 
-func (e *Engine) planSource(ctx context.Context, s *source, full bool, gc *sparseGC, presizeBudget int64, details *detailsWork) (*sourceRun, error) {
+func (e *Engine) planSource(ctx context.Context, s *source, full, apply bool, gc *sparseGC, presizeBudget int64, details *detailsWork) (*sourceRun, error) {
 	sr := &sourceRun{s: s, full: full, dups: map[string][]int64{}, ready: make(chan struct{}), gc: gc, presizeBudget: presizeBudget}
 	var active []*targetRun // skipped targets are reported, in config order, but given no ops
 	for _, t := range s.targets {
@@ -308,7 +311,7 @@ func (e *Engine) planSource(ctx context.Context, s *source, full bool, gc *spars
 		// but as its read starts: what that plan keeps is its index, and
 		// the advice's collection took 12-27 ms of a 1M steady plan, on
 		// one core, that the source can read beside.
-		if size := hugeHeapFor(e.expectedCreates(sr.expected, active)); size > 0 {
+		if size := hugeHeapFor(e.expectedCreates(sr.expected, active), apply); size > 0 {
 			adviseHugeHeap(size)
 		} else if !full {
 			later = laterHugeHeap(false, sr.expected, 0)

@@ -116,7 +116,7 @@ func (w *waves) fresh(rejects []plan.Reject) []plan.Reject {
 func loadOrPlan(c *cli.Context, s *session) (*plan.Plan, bool, error) {
 	path := c.String("plan")
 	if path == "" {
-		p, err := s.engine.Plan(c.Context, pipeline.PlanOptions{Full: c.Bool("full")})
+		p, err := s.engine.Plan(c.Context, pipeline.PlanOptions{Full: c.Bool("full"), Apply: true})
 		if err != nil {
 			return nil, false, exitf(exitFailure, "%v", err)
 		}

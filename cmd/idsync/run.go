@@ -232,7 +232,7 @@ func (d *daemon) runOnce(ctx context.Context, r runRequest) runResult {
 	// Waves: while records wait for the next one (opsPerRun), plan and
 	// apply again, unless a wave applied nothing.
 	for wave := 1; ; wave++ {
-		if p, err = eng.Plan(ctx, pipeline.PlanOptions{Source: r.source, Full: r.full}); err != nil {
+		if p, err = eng.Plan(ctx, pipeline.PlanOptions{Source: r.source, Full: r.full, Apply: true}); err != nil {
 			res.Error = err.Error()
 			log.Error("plan failed", "err", err)
 			return res

@@ -135,11 +135,23 @@ func (t *Target) migrate(ctx context.Context, match string) error {
 	}
 	// Groups live in two tables beside the users: names, and memberships
 	// that vanish with either side.
+	//
+	// A user's delete finds its memberships by user_id, to cascade: with
+	// no index on it, SQLite scanned the whole membership table for each,
+	// 100 ms a delete at a million members. So user_id has an index, made
+	// on tables from before it too. The table is WITHOUT ROWID: its
+	// primary key is the table itself, so the index costs no more b-trees
+	// than the table had; inserting into it still costs. A first load of
+	// 100k users in 12 groups (BenchmarkFirstLoad, three alternating
+	// runs): 15.9-17.0 µs a user against 15.3-15.7 µs; WITHOUT ROWID alone
+	// took 15.3-15.8 µs against 15.8-16.4. The 20 deletes that took 2.0 s
+	// at a million members took 1-3 ms.
 	for _, q := range []string{
 		fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL UNIQUE)`, quote(t.groupTable())),
 		fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s (group_id INTEGER NOT NULL REFERENCES %s(id) ON DELETE CASCADE,
-			user_id INTEGER NOT NULL REFERENCES %s(id) ON DELETE CASCADE, PRIMARY KEY (group_id, user_id))`,
+			user_id INTEGER NOT NULL REFERENCES %s(id) ON DELETE CASCADE, PRIMARY KEY (group_id, user_id)) WITHOUT ROWID`,
 			quote(t.memberTable()), quote(t.groupTable()), quote(t.table)),
+		fmt.Sprintf(`CREATE INDEX IF NOT EXISTS %s ON %s (user_id)`, quote("idsync_user_"+t.memberTable()), quote(t.memberTable())),
 	} {
 		if _, err := t.db.ExecContext(ctx, q); err != nil {
 			return err

@@ -37,9 +37,10 @@ import (
 // 14 times the creates' op lists: each create gets a membership op,
 // sending and committing them makes garbage at the rate of the whole
 // plan, and Badger's memtables are Go memory too. With only the plan's
-// share advised, that apply took 533-541k page faults; with 3 GB, 143-161k,
-// and 32.2-35.5 s against 36.4-37.5 s in three pairs (1M creates to
-// SQLite), at the same peak.
+// share advised, that apply (1M creates to SQLite) took 526-601k page
+// faults; with 3 GB, 142-161k, and 32.2-35.5 s against 36.4-37.5 s in
+// three pairs; as landed, 31.7 and 31.9 s against 36.3 and 36.9 s, at
+// peaks 0.1-0.2 GB higher.
 func hugeHeapFor(creates int64, apply bool) int64 {
 	ops := max(creates, 0) * int64(unsafe.Sizeof(plan.Op{}))
 	if ops < hugeHeapLeast {

@@ -1,8 +1,8 @@
 package attrjson
 
 import (
-	"bytes"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/idsync/idsync/connectors"
@@ -15,12 +15,20 @@ import (
 // encoding/json instead; when ok is true, the result is what encoding/json
 // and connectors.AttrsFromJSON would give. Applying a membership decodes
 // the member's stored set, and encoding/json was a twentieth of an apply.
+//
+// The set is copied into one string, and its keys and values are slices
+// of it: a string value would otherwise be an allocation of its own, and
+// so would each key. A value kept keeps the whole set's string, a few
+// hundred bytes. The map is made at its size: with no escapes, a quote
+// then a colon ends a key and nothing else. BenchmarkParseAttrs (the
+// bench's stored set): 15 allocations and 1.39-1.46 µs, against 35 and
+// 1.64-1.67 µs with a string of its own for each key and value.
 func ParseAttrs(b []byte) (a connectors.Attrs, ok bool) {
-	p := parser{b: b}
+	p := parser{b: string(b)}
 	if !p.eat('{') {
 		return nil, false
 	}
-	a = connectors.Attrs{}
+	a = make(connectors.Attrs, strings.Count(p.b, `":`))
 	if p.eat('}') {
 		return a, p.done()
 	}
@@ -44,7 +52,7 @@ func ParseAttrs(b []byte) (a connectors.Attrs, ok bool) {
 }
 
 type parser struct {
-	b []byte
+	b string
 	i int
 }
 
@@ -59,7 +67,7 @@ func (p *parser) eat(c byte) bool {
 func (p *parser) done() bool { return p.i == len(p.b) }
 
 func (p *parser) lit(s string) bool {
-	if bytes.HasPrefix(p.b[p.i:], []byte(s)) {
+	if strings.HasPrefix(p.b[p.i:], s) {
 		p.i += len(s)
 		return true
 	}
@@ -73,21 +81,21 @@ func (p *parser) str() (string, bool) {
 		return "", false
 	}
 	rest := p.b[p.i:]
-	end := bytes.IndexByte(rest, '"')
+	end := strings.IndexByte(rest, '"')
 	if end < 0 {
 		return "", false
 	}
 	s := rest[:end]
-	for _, c := range s {
-		if c < 0x20 || c == '\\' {
+	for i := range len(s) {
+		if c := s[i]; c < 0x20 || c == '\\' {
 			return "", false
 		}
 	}
-	if !utf8.Valid(s) {
+	if !utf8.ValidString(s) {
 		return "", false
 	}
 	p.i += end + 1
-	return string(s), true
+	return s, true
 }
 
 func (p *parser) value() (connectors.Value, bool) {
@@ -127,7 +135,7 @@ func (p *parser) integer() (connectors.Value, bool) {
 	if p.i < len(p.b) && (p.b[p.i] == '.' || p.b[p.i] == 'e' || p.b[p.i] == 'E') {
 		return nil, false
 	}
-	v, err := strconv.ParseInt(string(p.b[start:p.i]), 10, 64)
+	v, err := strconv.ParseInt(p.b[start:p.i], 10, 64)
 	return v, err == nil
 }
 

@@ -61,3 +61,26 @@ func FuzzParseAttrs(f *testing.F) {
 		agrees(t, raw)
 	})
 }
+
+// storedSet is an attribute set as the bench's directory target stores
+// it: ten attributes, one of them a boolean, and the version.
+var storedSet = []byte(`{"_v":"3","active":true,"country":"DE","department":"Engineering",` +
+	`"displayName":"Zoë Müller","givenName":"Zoë","mail":"zoë.müller@example.com",` +
+	`"manager":"E100079","surname":"Müller","title":"Engineer","userName":"e100629"}`)
+
+func TestParseAttrsReadsAStoredSet(t *testing.T) {
+	if !agrees(t, storedSet) {
+		t.Fatalf("ParseAttrs declined %s", storedSet)
+	}
+}
+
+// BenchmarkParseAttrs reads one stored set: a plan decodes one for each
+// changed record and target, and an apply one for each membership.
+func BenchmarkParseAttrs(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := ParseAttrs(storedSet); !ok {
+			b.Fatal("declined")
+		}
+	}
+}

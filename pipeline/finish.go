@@ -61,8 +61,8 @@ func (e *Engine) deprovisionAbsent(sr *sourceRun, tr *targetRun) error {
 		planned[op.Key] = true
 	}
 	if sr.full {
-		tr.index.each(func(key string, p position, ie indexEntry) {
-			if _, seen := sr.seen.line(key, p); seen || planned[key] || tr.failed[key] {
+		tr.index.unseen(sr.seen, func(key string, ie indexEntry) {
+			if planned[key] || tr.failed[key] {
 				return
 			}
 			if ops := diff.Absent(policy, key, ie.stored(), diff.ReasonAbsent); len(ops) > 0 {

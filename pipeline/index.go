@@ -396,6 +396,24 @@ func (x *stateIndex) matches(p position, h uint64) bool {
 	return s.present() && sameFingerprint(s.bits()&^slotFlags, h)
 }
 
+// unseen calls fn for every managed entry whose key a full read did not
+// see (seen numbers keys by the same table), in key order. It reads the
+// seen lines first: nearly every key was seen, and its slot and key are
+// then never read. Checking each entry instead read the whole slot table
+// once a target: deprovisionAbsent was 3.6-4.0% of the CPU of the bench's
+// 1M steady plan (perf, two runs), and is 0.7-1.3% this way.
+func (x *stateIndex) unseen(seen *seenSet, fn func(key string, ie indexEntry)) {
+	for n := range int32(x.keys.len()) {
+		if seen.seenAt(n) {
+			continue
+		}
+		if s := x.at(n); s.present() {
+			key := x.keys.key(n)
+			fn(key, x.entry(s, key))
+		}
+	}
+}
+
 // each calls fn for every managed entry, in key order; only for a full
 // index.
 func (x *stateIndex) each(fn func(key string, p position, ie indexEntry)) {

@@ -169,6 +169,36 @@ func checkSharedIndexes(t *testing.T, managed map[string][]string) {
 	if sr.keys.len() != len(keys) {
 		t.Errorf("shared table holds %d keys, want the union of %d", sr.keys.len(), len(keys))
 	}
+	checkUnseen(t, sr.keys, runs, managed)
+}
+
+// checkUnseen reads every third key of the shared table, and checks that
+// each target's unseen entries are its managed keys that were not read:
+// what a full plan deprovisions.
+func checkUnseen(t *testing.T, keys *keyTable, runs []*targetRun, managed map[string][]string) {
+	t.Helper()
+	seen := newSeenSet(keys, keys.len())
+	read := map[string]bool{}
+	for n := int32(0); n < int32(keys.len()); n += 3 {
+		key := keys.key(n)
+		seen.add(key, position{n, true}, int64(n)+1)
+		read[key] = true
+	}
+	for _, tr := range runs {
+		name := tr.t.cfg.Name
+		var got, want []string
+		tr.index.unseen(seen, func(key string, ie indexEntry) {
+			got = append(got, key+"="+ie.id.String())
+		})
+		for _, key := range slices.Sorted(slices.Values(managed[name])) {
+			if !read[key] {
+				want = append(want, key+"="+name+"-"+key)
+			}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("target %s: unseen (-want +got):\n%s", name, diff)
+		}
+	}
 }
 
 // TestKeyTableFollowsANumericOrder reads keys in numeric order, E1000 to

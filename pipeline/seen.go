@@ -104,6 +104,9 @@ func (s *seenSet) setLine(n int32, line int64) {
 	s.lines[n], s.far[n] = farLine, line
 }
 
+// seenAt reports whether the key numbered n by the shared table was seen.
+func (s *seenSet) seenAt(n int32) bool { return s.lines[n] != 0 }
+
 func (s *seenSet) lineAt(n int32) int64 {
 	if l := s.lines[n]; l != farLine {
 		return int64(l)

@@ -310,6 +310,25 @@ func TestIndexRefusesIDsPastWhatSlotsAddress(t *testing.T) {
 	}
 }
 
+// TestKeyIDsMakeNoIDs: a target whose ids are all its keys (a file, a
+// SQL table) makes no room for ids in a full read's index.
+func TestKeyIDsMakeNoIDs(t *testing.T) {
+	st := memoryStore(t)
+	for i := range 100 {
+		key := fmt.Sprintf("E%03d", i)
+		if err := st.Commit("file", snapshots.Change{Entry: snapshots.Entry{Key: key, ID: key, Hash: spreadHash(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs := []*targetRun{{t: &target{cfg: &config.Target{Name: "file"}}, out: &plan.Target{Managed: 100}}}
+	if err := (&Engine{store: st}).loadIndexes(&sourceRun{full: true}, runs); err != nil {
+		t.Fatal(err)
+	}
+	if got := cap(runs[0].index.ids); got != 0 {
+		t.Errorf("a target whose ids are its keys made %d bytes for ids, want none", got)
+	}
+}
+
 // TestIndexKeepsIDsSmall: an entry whose id is its key keeps no second
 // copy, and one whose id is a lowercase UUID keeps its 16 bytes; every
 // entry reads back its id, beside ids kept as they are (an uppercase
@@ -362,6 +381,9 @@ func TestIndexKeepsIDsSmall(t *testing.T) {
 	})
 	if seen != len(want) {
 		t.Errorf("full index: %d entries, want %d", seen, len(want))
+	}
+	if cap(full.ids) < other {
+		t.Errorf("the full index's ids have room for %d bytes, want at least %d", cap(full.ids), other)
 	}
 	delta := &stateIndex{store: st, target: "dir", keys: newKeyTable(0), stride: 1}
 	for key, id := range want {

@@ -113,3 +113,32 @@ func lowerHex(c byte) (byte, bool) {
 	}
 	return 0, false
 }
+
+// idOffsets says where each key's id starts in a target's ids, by key
+// number. It is nil while every entry's id is its key, and is made at the
+// first that is not.
+type idOffsets []uint32
+
+// add records where the id of key n, the next key numbered, starts;
+// idIsKey for a key whose id is the key or that the target does not
+// manage. size is how many keys to make room for.
+func (o *idOffsets) add(n int, id uint32, size int) {
+	if *o == nil {
+		if id == idIsKey {
+			return
+		}
+		*o = make(idOffsets, n, max(size, n+1))
+		for i := range *o {
+			(*o)[i] = idIsKey
+		}
+	}
+	*o = append(*o, id)
+}
+
+// of is where key n's id starts.
+func (o idOffsets) of(n int32) uint32 {
+	if int(n) < len(o) {
+		return o[n]
+	}
+	return idIsKey
+}

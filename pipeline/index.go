@@ -52,21 +52,25 @@ type stateIndex struct {
 	keys        *keyTable
 	rows        []slot
 	stride, col int
-	ids         []byte // the arena of the slots' ids
+	ids         []byte    // the arena of the entries' ids
+	idOf        idOffsets // where key n's id starts in ids
 }
 
-// slot is one key's entry in one target: 12 bytes, since a 10M plan of
+// slot is one key's entry in one target: 8 bytes, since a 10M plan of
 // three targets holds 30M of them (at 16, with the flags in a field of
 // their own and the padding after, the 10M steady plan's own memory
-// peaked at 1.04 GB instead of 0.93). A key looked up and not managed (or,
-// in a shared table, managed by another target only) is not present.
+// peaked at 1.04 GB instead of 0.93). Its id's place is kept apart
+// (idOffsets), and only by targets whose ids are not their keys: at 12
+// bytes with it, the bench's 1M steady plan (three targets keyed by the
+// source's key) held 12 MB of offsets that all said "the key". A key
+// looked up and not managed (or, in a shared table, managed by another
+// target only) is not present.
 //
 // The flags take the fingerprint's low bits (slotFlags), so that a plan
 // compares 61 bits of it (sameFingerprint): a record that changed still
 // goes unnoticed only with odds of one in 2^61.
 type slot struct {
 	hash [2]uint32 // the fingerprint's high and low words, flags in the low bits
-	id   uint32    // where the id starts in the index's ids (see keepID)
 }
 
 const (
@@ -89,13 +93,14 @@ var errIDsFull = errors.New("its entries' ids pass the 4 GB a plan's index holds
 // lower it.
 var maxIDBytes = math.MaxUint32
 
-// newSlot is the slot of key's managed entry, its id kept in ids unless it
-// is the key. A slot points into ids with 32 bits, so ids may hold at most
-// 4 GB: 30M entries with ids of 140 bytes. Past that the offsets would
-// wrap and name other entries' ids, so it fails instead.
-func newSlot(ids *[]byte, key, id []byte, hash uint64, disabled, deprovisioned bool) (slot, error) {
+// newSlot is the slot of key's managed entry, and where its id starts in
+// ids: idIsKey when the id is the key, else where it was kept. An offset
+// is 32 bits, so ids may hold at most 4 GB: 30M entries with ids of 140
+// bytes. Past that the offsets would wrap and name other entries' ids, so
+// it fails instead.
+func newSlot(ids *[]byte, key, id []byte, hash uint64, disabled, deprovisioned bool) (slot, uint32, error) {
 	if len(*ids)+binary.MaxVarintLen64+len(id) > maxIDBytes {
-		return slot{}, errIDsFull
+		return slot{}, 0, errIDsFull
 	}
 	bits := hash&^slotFlags | slotPresent
 	if disabled {
@@ -104,11 +109,11 @@ func newSlot(ids *[]byte, key, id []byte, hash uint64, disabled, deprovisioned b
 	if deprovisioned {
 		bits |= slotDeprovisioned
 	}
-	s := slot{hash: [2]uint32{uint32(bits >> 32), uint32(bits)}, id: idIsKey}
-	if !bytes.Equal(id, key) {
-		s.id = keepID(ids, id)
+	s := slot{hash: [2]uint32{uint32(bits >> 32), uint32(bits)}}
+	if bytes.Equal(id, key) {
+		return s, idIsKey, nil
 	}
-	return s, nil
+	return s, keepID(ids, id), nil
 }
 
 // sameFingerprint reports whether a stored fingerprint (an entry's hash,
@@ -125,7 +130,7 @@ func indexBytes(keys *keyTable, runs []*targetRun) int64 {
 	}
 	n := keys.bytes() + int64(cap(runs[0].index.rows))*int64(unsafe.Sizeof(slot{}))
 	for _, tr := range runs {
-		n += int64(cap(tr.index.ids))
+		n += int64(cap(tr.index.ids)) + int64(cap(tr.index.idOf))*4
 	}
 	return n
 }
@@ -154,7 +159,7 @@ func (e *Engine) loadIndexes(sr *sourceRun, runs []*targetRun) error {
 		scans[i] = newIndexScan(tr.out.Managed)
 		go scans[i].run(e.store, tr.t.cfg.Name)
 	}
-	keys, rows := merge(scans, size)
+	keys, rows, idOf := merge(scans, size)
 	errs := make([]error, len(scans))
 	for i, sc := range scans {
 		errs[i] = sc.err // merge has drained every scan, so each has ended
@@ -174,7 +179,7 @@ func (e *Engine) loadIndexes(sr *sourceRun, runs []*targetRun) error {
 	})
 	for i, tr := range runs {
 		tr.index = &stateIndex{store: e.store, target: tr.t.cfg.Name, all: true, keys: keys, rows: rows,
-			stride: len(runs), col: i, ids: scans[i].ids}
+			stride: len(runs), col: i, ids: scans[i].ids, idOf: idOf[i]}
 	}
 	return nil
 }
@@ -208,6 +213,7 @@ type indexChunk struct {
 	arena []byte // keys
 	keys  []span
 	slots []slot
+	idOf  []uint32 // where each id starts in the scan's ids (see newSlot)
 }
 
 // chunkEntries is the size of a chunk; with three per scan, a scan holds
@@ -220,7 +226,7 @@ func newIndexScan(size int) *indexScan {
 		idsCap: size * 8}
 	for range chunks {
 		sc.free <- &indexChunk{arena: make([]byte, 0, chunkEntries*10), keys: make([]span, 0, chunkEntries),
-			slots: make([]slot, 0, chunkEntries)}
+			slots: make([]slot, 0, chunkEntries), idOf: make([]uint32, 0, chunkEntries)}
 	}
 	return sc
 }
@@ -231,12 +237,12 @@ func (sc *indexScan) run(store *snapshots.Store, target string) {
 		if sc.ids == nil && !bytes.Equal(e.ID, key) {
 			sc.ids = make([]byte, 0, sc.idsCap) // the target's first id that is not its key
 		}
-		s, err := newSlot(&sc.ids, key, e.ID, e.Hash, e.Disabled, e.Deprovisioned)
+		s, id, err := newSlot(&sc.ids, key, e.ID, e.Hash, e.Disabled, e.Deprovisioned)
 		if err != nil {
 			return fmt.Errorf("target %s: %w", target, err)
 		}
 		c.keys = append(c.keys, keep(&c.arena, key))
-		c.slots = append(c.slots, s)
+		c.slots, c.idOf = append(c.slots, s), append(c.idOf, id)
 		if len(c.keys) == chunkEntries {
 			sc.full <- c
 			c = <-sc.free
@@ -254,7 +260,7 @@ func (sc *indexScan) run(store *snapshots.Store, target string) {
 func (sc *indexScan) head() []byte {
 	if sc.cur != nil && sc.at == len(sc.cur.keys) {
 		c := sc.cur
-		c.arena, c.keys, c.slots = c.arena[:0], c.keys[:0], c.slots[:0]
+		c.arena, c.keys, c.slots, c.idOf = c.arena[:0], c.keys[:0], c.slots[:0], c.idOf[:0]
 		sc.free <- c
 		sc.cur = nil
 	}
@@ -270,11 +276,12 @@ func (sc *indexScan) head() []byte {
 }
 
 // merge numbers the union of the scans' keys, in key order, and lays out
-// each key's slots side by side, one per scan. It reads every scan to its
-// end, even one that failed.
-func merge(scans []*indexScan, size int) (*keyTable, []slot) {
+// each key's slots side by side, one per scan, with each scan's id
+// offsets. It reads every scan to its end, even one that failed.
+func merge(scans []*indexScan, size int) (*keyTable, []slot, []idOffsets) {
 	keys := newSortedKeyTable(size)
 	rows := make([]slot, 0, size*len(scans))
+	idOf := make([]idOffsets, len(scans))
 	for {
 		var least []byte
 		found := false
@@ -284,15 +291,18 @@ func merge(scans []*indexScan, size int) (*keyTable, []slot) {
 			}
 		}
 		if !found {
-			return keys, rows
+			return keys, rows, idOf
 		}
+		n := keys.len()
 		keys.add(least)
-		for _, sc := range scans {
+		for i, sc := range scans {
 			if k := sc.head(); k != nil && bytes.Equal(k, least) {
 				rows = append(rows, sc.cur.slots[sc.at])
+				idOf[i].add(n, sc.cur.idOf[sc.at], size)
 				sc.at++
 			} else {
 				rows = append(rows, slot{})
+				idOf[i].add(n, idIsKey, size)
 			}
 		}
 	}
@@ -300,23 +310,23 @@ func merge(scans []*indexScan, size int) (*keyTable, []slot) {
 
 func (x *stateIndex) at(n int32) *slot { return &x.rows[int(n)*x.stride+x.col] }
 
-// find returns key's slot. The caller holds mu for reading, or the index
-// is complete and no longer changes.
-func (x *stateIndex) find(key string) (*slot, bool) {
+// find returns key's number and slot. The caller holds mu for reading,
+// or the index is complete and no longer changes.
+func (x *stateIndex) find(key string) (int32, *slot, bool) {
 	n, ok := x.keys.find(key)
 	if !ok {
-		return nil, false
+		return 0, nil, false
 	}
-	return x.at(n), true
+	return n, x.at(n), true
 }
 
-// entry is key's entry, from its slot s.
-func (x *stateIndex) entry(s *slot, key string) indexEntry {
+// entry is key's entry, from its number n and its slot s.
+func (x *stateIndex) entry(n int32, s *slot, key string) indexEntry {
 	bits := s.bits()
 	ie := indexEntry{hash: bits &^ slotFlags, id: keptID{text: key}, disabled: bits&slotDisabled != 0,
 		deprovisioned: bits&slotDeprovisioned != 0}
-	if s.id != idIsKey {
-		ie.id = idAt(x.ids, s.id)
+	if id := x.idOf.of(n); id != idIsKey {
+		ie.id = idAt(x.ids, id)
 	}
 	return ie
 }
@@ -330,7 +340,7 @@ func (x *stateIndex) load(keys []string) error {
 	x.mu.RLock()
 	var missing []string
 	for _, k := range keys {
-		if _, ok := x.find(k); !ok {
+		if _, _, ok := x.find(k); !ok {
 			missing = append(missing, k)
 		}
 	}
@@ -341,18 +351,20 @@ func (x *stateIndex) load(keys []string) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	return x.store.Lookup(x.target, missing, func(en snapshots.Entry, ok bool) error {
-		if _, known := x.find(en.Key); known {
+		if _, _, known := x.find(en.Key); known {
 			return nil // another worker loaded it meanwhile
 		}
+		n := x.keys.len()
 		x.keys.add([]byte(en.Key))
-		s := slot{}
+		s, id := slot{}, uint32(idIsKey)
 		if ok {
 			var err error
-			if s, err = newSlot(&x.ids, []byte(en.Key), []byte(en.ID), en.Hash, en.Disabled, en.Deprovisioned); err != nil {
+			if s, id, err = newSlot(&x.ids, []byte(en.Key), []byte(en.ID), en.Hash, en.Disabled, en.Deprovisioned); err != nil {
 				return fmt.Errorf("target %s: %w", x.target, err)
 			}
 		}
 		x.rows = append(x.rows, s)
+		x.idOf.add(n, id, 0)
 		return nil
 	})
 }
@@ -360,22 +372,22 @@ func (x *stateIndex) load(keys []string) error {
 // get reports key's entry. Keys a delta has not loaded are looked up.
 func (x *stateIndex) get(key string) (indexEntry, bool, error) {
 	if x.all {
-		s, ok := x.find(key) // read-only once loaded: no lock
+		n, s, ok := x.find(key) // read-only once loaded: no lock
 		if !ok || !s.present() {
 			return indexEntry{}, false, nil
 		}
-		return x.entry(s, key), true, nil
+		return x.entry(n, s, key), true, nil
 	}
 	if err := x.load([]string{key}); err != nil {
 		return indexEntry{}, false, err
 	}
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	s, ok := x.find(key)
+	n, s, ok := x.find(key)
 	if !ok || !s.present() {
 		return indexEntry{}, false, nil
 	}
-	return x.entry(s, key), true, nil
+	return x.entry(n, s, key), true, nil
 }
 
 // lookup is get for a record whose position in a full read's shared
@@ -391,7 +403,7 @@ func (x *stateIndex) lookup(key string, p position) (indexEntry, bool, error) {
 	if !s.present() {
 		return indexEntry{}, false, nil
 	}
-	return x.entry(s, key), true, nil
+	return x.entry(p.n, s, key), true, nil
 }
 
 // matches reports whether a full read's record at p is managed with
@@ -419,7 +431,7 @@ func (x *stateIndex) unseen(seen *seenSet, fn func(key string, ie indexEntry)) {
 		}
 		if s := x.at(n); s.present() {
 			key := x.keys.key(n)
-			fn(key, x.entry(s, key))
+			fn(key, x.entry(n, s, key))
 		}
 	}
 }
@@ -430,7 +442,7 @@ func (x *stateIndex) each(fn func(key string, p position, ie indexEntry)) {
 	for n := range int32(x.keys.len()) {
 		if s := x.at(n); s.present() {
 			key := x.keys.key(n)
-			fn(key, position{n, true}, x.entry(s, key))
+			fn(key, position{n, true}, x.entry(n, s, key))
 		}
 	}
 }

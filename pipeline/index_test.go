@@ -259,11 +259,12 @@ func TestSlotKeepsFlagsBesideTheFingerprint(t *testing.T) {
 	for i := range 64 {
 		h := spreadHash(i) ^ uint64(i) // every pattern of the low bits
 		for _, flags := range [][2]bool{{false, false}, {true, false}, {false, true}, {true, true}} {
-			s, err := newSlot(&x.ids, []byte(fmt.Sprint("key", i)), []byte(fmt.Sprint("id", i)), h, flags[0], flags[1])
+			s, id, err := newSlot(&x.ids, []byte(fmt.Sprint("key", i)), []byte(fmt.Sprint("id", i)), h, flags[0], flags[1])
 			if err != nil {
 				t.Fatal(err)
 			}
-			ie := x.entry(&s, fmt.Sprint("key", i))
+			x.idOf = idOffsets{id}
+			ie := x.entry(0, &s, fmt.Sprint("key", i))
 			if !s.present() || ie.disabled != flags[0] || ie.deprovisioned != flags[1] || ie.id.String() != fmt.Sprint("id", i) {
 				t.Fatalf("slot of %x %v: present %v, entry %+v", h, flags, s.present(), ie)
 			}
@@ -280,8 +281,8 @@ func TestSlotKeepsFlagsBesideTheFingerprint(t *testing.T) {
 	if (slot{}).present() {
 		t.Errorf("the zero slot is present")
 	}
-	if n := unsafe.Sizeof(slot{}); n != 12 {
-		t.Errorf("a slot is %d bytes, want 12: a 10M plan holds 30M", n)
+	if n := unsafe.Sizeof(slot{}); n != 8 {
+		t.Errorf("a slot is %d bytes, want 8: a 10M plan holds 30M", n)
 	}
 }
 
@@ -311,7 +312,8 @@ func TestIndexRefusesIDsPastWhatSlotsAddress(t *testing.T) {
 }
 
 // TestKeyIDsMakeNoIDs: a target whose ids are all its keys (a file, a
-// SQL table) makes no room for ids in a full read's index.
+// SQL table) makes no room for ids, nor for where they start, in a full
+// read's index.
 func TestKeyIDsMakeNoIDs(t *testing.T) {
 	st := memoryStore(t)
 	for i := range 100 {
@@ -326,6 +328,9 @@ func TestKeyIDsMakeNoIDs(t *testing.T) {
 	}
 	if got := cap(runs[0].index.ids); got != 0 {
 		t.Errorf("a target whose ids are its keys made %d bytes for ids, want none", got)
+	}
+	if got := cap(runs[0].index.idOf); got != 0 {
+		t.Errorf("a target whose ids are its keys made room for %d id offsets, want none", got)
 	}
 }
 

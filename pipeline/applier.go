@@ -368,16 +368,18 @@ func (a *applier) commitMany(done []settled, journaled uint64) error {
 			}
 		}
 	}
-	log := make([]snapshots.HistoryEntry, 0, len(done))
+	room := 0
+	for _, d := range done {
+		room += recordRoom(d.op.Op)
+	}
+	log := newHistoryLog(len(done), room)
 	for _, d := range done {
 		if err := a.applied(d.op); err != nil {
 			return err
 		}
-		if h, ok := a.historyEntry(d.op.Op, "applied", nil); ok {
-			log = append(log, h)
-		}
+		log.add(a, d.op.Op)
 	}
-	a.writeHistory(log...)
+	a.writeHistory(log.entries...)
 	return nil
 }
 

@@ -2,7 +2,9 @@ package pipeline
 
 import (
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,5 +120,34 @@ func TestHistoryRedactsItsOwnCopy(t *testing.T) {
 	}
 	if got := op.Changes[1].New; got != "s3cret" {
 		t.Errorf("the op's password became %v after logging it", got)
+	}
+}
+
+// TestHistoryLogKeepsEachRecord: a batch's records share one buffer, which
+// grows as they are added; each still reads as the record of its own op,
+// byte for byte, in order.
+func TestHistoryLogKeepsEachRecord(t *testing.T) {
+	a := &applier{e: &Engine{}, t: &target{cfg: &config.Target{Name: "crm"}}}
+	var ops []connectors.Op
+	for i := range 40 {
+		op := connectors.Op{Action: connectors.Create, Key: fmt.Sprint("E", i)}
+		for j := range i % 7 {
+			op.Changes = append(op.Changes, connectors.Change{Attr: fmt.Sprint("a", j), New: strings.Repeat("x", 10*i)})
+		}
+		ops = append(ops, op)
+	}
+	ops = append(ops, connectors.Op{Action: connectors.AddMember, Object: connectors.Group, Key: "staff"})
+	log := newHistoryLog(len(ops), 100) // room for one record: the buffer must grow
+	for _, op := range ops {
+		log.add(a, op)
+	}
+	if len(log.entries) != 40 {
+		t.Fatalf("%d records, want one for each of the 40 user ops (none for the group)", len(log.entries))
+	}
+	for i, h := range log.entries {
+		want, _ := a.historyEntry(ops[i], "applied", nil)
+		if h.Key != ops[i].Key || string(h.Record) != string(want.Record) {
+			t.Errorf("record %d: key %s, %s; want %s, %s", i, h.Key, h.Record, ops[i].Key, want.Record)
+		}
 	}
 }

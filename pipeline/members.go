@@ -96,13 +96,15 @@ func (a *applier) commitBatch(action connectors.Action, name string, sent []plan
 	a.e.metric(func(m *Metrics) {
 		m.applyOps.WithLabelValues(a.t.cfg.Name, action.String(), "applied").Add(float64(len(sent)))
 	})
-	log := make([]snapshots.HistoryEntry, 0, len(sent))
+	room := 0
 	for _, op := range sent {
-		if h, ok := a.historyEntry(op.Op, "applied", nil); ok {
-			log = append(log, h)
-		}
+		room += recordRoom(op.Op)
 	}
-	a.writeHistory(log...)
+	log := newHistoryLog(len(sent), room)
+	for _, op := range sent {
+		log.add(a, op.Op)
+	}
+	a.writeHistory(log.entries...)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.rep.Applied[action] += len(sent)

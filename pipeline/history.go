@@ -57,9 +57,10 @@ func (a *applier) historyEntry(op connectors.Op, result string, err error) (snap
 func recordRoom(op connectors.Op) int { return 192 + 48*len(op.Changes) }
 
 // historyLog holds the provisioning-log records of a batch of ops in one
-// buffer: a first apply logs two records per user, and a buffer of each
-// record's own was 9M of a 1M apply's allocations. PutHistory copies the
-// records, so the buffer is garbage once they are written.
+// buffer: a first apply logs two records per user, each in a buffer of its
+// own until this (see snapshots' putLog for what the two changes saved).
+// PutHistory copies the records, so the buffer is garbage once they are
+// written.
 type historyLog struct {
 	buf     []byte
 	entries []snapshots.HistoryEntry

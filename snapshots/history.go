@@ -84,9 +84,12 @@ func (s *Store) PutHistory(retention time.Duration, entries ...HistoryEntry) err
 //
 // The references' keys and values are cut from one buffer, and their
 // Badger entries from one slice: a first apply logs two records per user,
-// and making each key, value and entry on its own was 1.3 GB of a 1M
-// apply's garbage, in four allocations per record. Badger holds on to
-// them until the transaction commits; nothing here writes them again.
+// and making each key, value and entry on its own took four or more
+// allocations a record. With the records' own buffers (pipeline's
+// historyLog), a 1M apply to SQLite made 109M allocations instead of 121M,
+// for the same bytes (go tool pprof, alloc_objects). Badger holds on to
+// the keys, values and entries until the transaction commits; nothing here
+// writes them again.
 func (s *Store) putLog(txn *badger.Txn, retention time.Duration, entries []HistoryEntry) error {
 	num, err := s.nextNumber()
 	if err != nil {

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -33,6 +35,16 @@ type hostFacts struct {
 	FileTouch float64 `json:"fileTouchMicros"`
 	// Pread is a 4 KB pread(2) of the same file at random, for scale.
 	Pread float64 `json:"preadMicros"`
+	// ReportingOrder is the order of the free blocks a guest's kernel hands
+	// back to its hypervisor (free page reporting: 9 is 2 MB), -1 without
+	// it, and ReportedGiB how much it has handed back since boot. Memory
+	// handed back is backed again at its next first touch, at the
+	// hypervisor's cost: on the bench's host that is most of AnonTouch, and
+	// a process that starts right after another has freed its memory, before
+	// the kernel reported it, touches memory that is still backed (see
+	// README, Performance).
+	ReportingOrder int     `json:"freePageReportingOrder"`
+	ReportedGiB    float64 `json:"freePagesReportedGiB"`
 }
 
 // host is this run's facts, probed once the floor has read its file.
@@ -50,6 +62,7 @@ const (
 // A fact it cannot measure stays zero.
 func probeHost(file string) hostFacts {
 	h := hostFacts{CPU: cpuModel("/proc/cpuinfo"), THP: pipeline.HugePageMode()}
+	h.ReportingOrder, h.ReportedGiB = pageReporting(pageReportingParams)
 	h.AnonTouch = anonTouch()
 	h.FileTouch, h.Pread = fileTouch(file)
 	return h
@@ -111,6 +124,29 @@ func micros(d time.Duration, n int) float64 {
 	return float64(d) / float64(time.Microsecond) / float64(n)
 }
 
+// pageReportingParams is where Linux shows free page reporting's settings.
+const pageReportingParams = "/sys/module/page_reporting/parameters"
+
+// pageReporting reads the order of the blocks free page reporting hands
+// back and how much it has handed back, from params; order -1 when the
+// kernel has none.
+func pageReporting(params string) (order int, gib float64) {
+	read := func(name string) (int64, bool) {
+		b, err := os.ReadFile(filepath.Join(params, name))
+		if err != nil {
+			return 0, false
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		return n, err == nil
+	}
+	o, ok := read("page_reporting_order")
+	if !ok {
+		return -1, 0
+	}
+	kib, _ := read("reported_kib") // not in every kernel
+	return int(o), float64(kib) / (1 << 20)
+}
+
 func cpuModel(cpuinfo string) string {
 	f, err := os.Open(cpuinfo)
 	if err != nil {
@@ -127,6 +163,10 @@ func cpuModel(cpuinfo string) string {
 }
 
 func (h hostFacts) String() string {
-	return fmt.Sprintf("host: %s; transparent huge pages %s; first touch of fresh memory %.2f µs per 4 KB, of a cached file's page through a map %.1f µs; a 4 KB pread %.1f µs",
+	s := fmt.Sprintf("host: %s; transparent huge pages %s; first touch of fresh memory %.2f µs per 4 KB, of a cached file's page through a map %.1f µs; a 4 KB pread %.1f µs",
 		h.CPU, h.THP, h.AnonTouch, h.FileTouch, h.Pread)
+	if h.ReportingOrder >= 0 {
+		s += fmt.Sprintf("; free memory handed back to the hypervisor in blocks of order %d (%.0f GiB since boot)", h.ReportingOrder, h.ReportedGiB)
+	}
+	return s
 }

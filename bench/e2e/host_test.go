@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -32,5 +33,27 @@ func TestCPUModel(t *testing.T) {
 	}
 	if got := cpuModel(file); got != "AMD EPYC 7B13" {
 		t.Errorf("cpuModel = %q", got)
+	}
+}
+
+func TestPageReporting(t *testing.T) {
+	dir := t.TempDir()
+	if order, _ := pageReporting(filepath.Join(dir, "none")); order != -1 {
+		t.Errorf("a kernel without free page reporting: order %d, want -1", order)
+	}
+	for name, v := range map[string]string{"page_reporting_order": "9\n", "reported_kib": "2097152\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(v), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if order, gib := pageReporting(dir); order != 9 || gib != 2 {
+		t.Errorf("pageReporting = %d, %g GiB; want 9, 2 GiB", order, gib)
+	}
+	h := hostFacts{ReportingOrder: 9, ReportedGiB: 2}
+	if s := h.String(); !strings.Contains(s, "blocks of order 9 (2 GiB since boot)") {
+		t.Errorf("host line does not say it: %s", s)
+	}
+	if s := (hostFacts{ReportingOrder: -1}).String(); strings.Contains(s, "hypervisor") {
+		t.Errorf("host line mentions reporting the kernel does not do: %s", s)
 	}
 }

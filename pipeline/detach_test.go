@@ -5,6 +5,9 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
 	"github.com/idsync/idsync/connectors"
 )
 
@@ -48,5 +51,27 @@ func TestDetachSparseCopiesOnlyWhereMostRowsAreDropped(t *testing.T) {
 				t.Errorf("after the buffer changed: got %q, want %q", got, want)
 			}
 		})
+	}
+}
+
+// TestDetachKeysCopiesEachKey reads the keys of a slice of an Arrow column
+// (its first value not at the buffer's start, an empty key among them),
+// then overwrites the column's bytes: every key read must keep its value.
+func TestDetachKeysCopiesEachKey(t *testing.T) {
+	b := array.NewStringBuilder(memory.DefaultAllocator)
+	defer b.Release()
+	want := []string{"E1", "E22", "", "Zoë", "E333"}
+	b.AppendValues(append([]string{"skipped", "also"}, want...), nil)
+	whole := b.NewStringArray()
+	defer whole.Release()
+	col := array.NewSlice(whole, 2, int64(2+len(want))).(*array.String)
+	defer col.Release()
+	got := make([]string, len(want))
+	detachKeys(col, got)
+	clear(whole.ValueBytes()) // as a batch's buffer reused would be
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("key %d: %q, want %q", i, got[i], want[i])
+		}
 	}
 }

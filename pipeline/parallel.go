@@ -4,7 +4,6 @@ import (
 	"context"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"unsafe"
 
@@ -188,9 +187,9 @@ func (e *Engine) evalBatch(ctx context.Context, sr *sourceRun, active []*targetR
 	out.scratch = sr.scratch.get()
 	rows := out.scratch.batch(n, len(active))
 	out.keys, out.lines, out.tombs, out.results, out.pos = rows.keys, rows.lines, rows.tombs, rows.results, rows.pos
+	detachKeys(keys, out.keys[:n])
 	for i := range n {
-		// Clone: Arrow strings alias the batch, which is released soon.
-		out.keys[i], out.lines[i], out.tombs[i] = strings.Clone(keys.Value(i)), pos.Value(i), tombs.Value(i)
+		out.lines[i], out.tombs[i] = pos.Value(i), tombs.Value(i)
 	}
 	for _, tr := range active {
 		if err := tr.index.load(out.keys); err != nil {

@@ -54,8 +54,8 @@ func detachSparse(results [][]*rowResult) {
 }
 
 // detach gives a result's strings memory of their own. Ids are copies
-// already (indexEntry.stored), and old values are decoded from state into
-// their own memory. Keys are copied out of the batch too (detachKeys), but
+// already (indexEntry.stored), old values are decoded from state into
+// their own memory, and a compact create's values are packed (a copy). Keys are copied out of the batch too (detachKeys), but
 // all of a batch's together: kept as they are, the ops of a steady plan
 // (1% changed) kept every batch's keys, 10 MB more at the peak.
 func (r *rowResult) detach() {
@@ -65,9 +65,6 @@ func (r *rowResult) detach() {
 		for j := range op.Changes {
 			op.Changes[j].New = cloneValue(op.Changes[j].New)
 		}
-	}
-	for i, v := range r.values {
-		r.values[i] = cloneValue(v)
 	}
 	for name, v := range r.desired {
 		r.desired[name] = cloneValue(v)

@@ -524,7 +524,7 @@ type rowResult struct {
 	desired connectors.Attrs
 	// values are the attributes of a compact create, ops[0] (see
 	// targetRun.compacts).
-	values []connectors.Value
+	values plan.Packed
 	pick   uniquePick
 }
 
@@ -570,12 +570,16 @@ func (e *Engine) evalRow(sr *sourceRun, tr *targetRun, ev *rules.Evaluator, s *r
 	r := s.result()
 	r.hash = h
 	r.pick = tr.pinUnique(&d, stored)
-	if stored == nil && d.InScope && tr.compacts(r.pick) {
+	compact := stored == nil && d.InScope && tr.compacts(r.pick)
+	if compact {
+		values := s.valuesFor(len(t.policy.Attrs))
 		r.ops = s.appendOps(func(ops []connectors.Op) []connectors.Op {
-			ops, r.values = diff.AppendCompactCreate(ops, t.policy, d)
-			return ops
+			return diff.AppendCompactCreate(ops, t.policy, d, values)
 		})
-	} else {
+		// Packed here, on a worker, not where the plan records it.
+		r.values, compact = s.packer().Pack(values)
+	}
+	if !compact {
 		r.ops = s.appendOps(func(ops []connectors.Op) []connectors.Op { return diff.AppendPresent(ops, t.policy, d, stored) })
 	}
 	for _, op := range r.ops {
@@ -619,7 +623,7 @@ func (sr *sourceRun) applyRow(tr *targetRun, key string, r *rowResult) {
 			tr.picks = append(tr.picks, r.pick)
 		}
 		tr.add(r.ops, r.desired)
-		if r.values != nil {
+		if r.values != "" {
 			// The create, just added: it has no Desired, and its Hash is
 			// set below.
 			op := &tr.out.Ops[len(tr.out.Ops)-len(r.ops)]

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/idsync/idsync/connectors"
+	"github.com/idsync/idsync/pipeline/plan"
 )
 
 // rowScratch is the memory a batch's rows are evaluated into: their
@@ -18,6 +19,7 @@ type rowScratch struct {
 	results []rowResult
 	ops     []connectors.Op
 	values  []connectors.Value
+	pack    plan.Packer // compact creates' values, packed
 	rows    rowSlices
 }
 
@@ -125,4 +127,13 @@ func (s *rowScratch) valuesFor(n int) []connectors.Value {
 	v := s.values[len(s.values)-n : len(s.values) : len(s.values)]
 	clear(v)
 	return v
+}
+
+// packer packs compact creates' values; nil for a nil scratch. Its blocks
+// are the plan's, not scratch: put keeps it as it is.
+func (s *rowScratch) packer() *plan.Packer {
+	if s == nil {
+		return nil
+	}
+	return &s.pack
 }

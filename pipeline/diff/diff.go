@@ -139,17 +139,18 @@ func appendCreate(ops []connectors.Op, p Policy, d Desired) []connectors.Op {
 }
 
 // AppendCompactCreate appends the ops of an identity new to the target,
-// like AppendPresent, but leaves the create's Changes empty: values are
-// its attribute values in policy order instead, nil for each attribute a
-// create leaves out (see plan.Compact).
-func AppendCompactCreate(ops []connectors.Op, p Policy, d Desired) ([]connectors.Op, []connectors.Value) {
-	values := make([]connectors.Value, len(p.Attrs))
+// like AppendPresent, but leaves the create's Changes empty: it sets
+// values, one per attribute in policy order, to the create's attribute
+// values instead, nil for each attribute a create leaves out (see
+// plan.Compact).
+func AppendCompactCreate(ops []connectors.Op, p Policy, d Desired, values []connectors.Value) []connectors.Op {
 	for i, a := range p.Attrs {
+		values[i] = nil
 		if v := d.Value(p, i); inCreate(a, v) {
 			values[i] = v
 		}
 	}
-	return appendCreateOps(ops, p, d, nil), values
+	return appendCreateOps(ops, p, d, nil)
 }
 
 // appendCreateOps appends a create with the given changes, then the

@@ -2,47 +2,55 @@ package plan
 
 import "github.com/idsync/idsync/connectors"
 
-// Compact returns a create whose attributes are kept as bare values, one
-// per name in its target's Attrs (nil where the create sets nothing),
-// instead of as Changes.
+// Compact returns a create whose attributes are kept packed (see Packed),
+// one value per name in its target's Attrs (absent where the create sets
+// nothing), instead of as Changes.
 //
 // A first sync's plan is millions of creates. As Changes, each attribute
 // took 48 bytes (its name, an old value a create never has, the new
-// value); as a value it takes 16. For a 1M-identity first plan that was
-// 600 MB less memory to allocate and fault in.
+// value); as a bare value 16, plus its string's header and bytes; packed,
+// about its text. For a 1M-identity first plan the first step was 600 MB
+// less memory to allocate and fault in.
 //
-// A compact op's Changes are empty: Target.Plain and Target.Expand turn
+// A compact op's Changes are empty: Target.Plain and Target.Own turn
 // it back into a plain one, and Op.Values reads the values as they are.
 // Only the planner makes compact ops; whatever reads a plan's changes
 // (printing, saving, applying) goes through one of these.
-func Compact(op connectors.Op, values []connectors.Value) Op {
+func Compact(op connectors.Op, values Packed) Op {
 	op.Changes = nil
 	return Op{Op: op, values: values}
 }
 
-// IsCompact reports whether op's attributes are held as bare values.
-func (o *Op) IsCompact() bool { return o.values != nil }
+// IsCompact reports whether op's attributes are held packed.
+func (o *Op) IsCompact() bool { return o.values != "" }
 
-// Values returns a compact op's values, one per name in its target's
-// Attrs, for a reader that walks them itself; nil for a plain op. They
-// are the plan's own: not to be changed.
-func (o *Op) Values() []connectors.Value { return o.values }
+// Values reads a compact op's values into dst[:0], one per name in its
+// target's Attrs, for a reader that walks them itself; nil for a plain
+// op. Strings in them are the plan's own memory, not copies.
+func (o *Op) Values(dst []PackedValue) []PackedValue {
+	if o.values == "" {
+		return nil
+	}
+	dst = dst[:0]
+	o.values.unpack(func(_ int, v PackedValue) { dst = append(dst, v) })
+	return dst
+}
 
 // Plain returns op with its changes in Changes: op itself, or a compact
 // op with its values turned into changes, which are appended to (*buf)[:0]
 // so that a caller reading many ops can reuse one buffer.
 func (t *Target) Plain(op Op, buf *[]connectors.Change) Op {
-	if op.values == nil {
+	if op.values == "" {
 		return op
 	}
 	changes := (*buf)[:0]
-	for i, v := range op.values {
-		if v != nil {
-			changes = append(changes, connectors.Change{Attr: t.Attrs[i], New: v})
+	op.values.unpack(func(i int, v PackedValue) {
+		if v.IsSet() {
+			changes = append(changes, connectors.Change{Attr: t.Attrs[i], New: v.Value()})
 		}
-	}
+	})
 	*buf = changes
-	op.Changes, op.values = changes, nil
+	op.Changes, op.values = changes, ""
 	return op
 }
 
@@ -50,9 +58,9 @@ func (t *Target) Plain(op Op, buf *[]connectors.Change) Op {
 // caller that keeps them past the next op: apply sends and stores them.
 // The plan's op stays compact.
 func (t *Target) Own(op Op) Op {
-	if op.values == nil {
+	if op.values == "" {
 		return op
 	}
-	own := make([]connectors.Change, 0, len(op.values))
+	own := make([]connectors.Change, 0, len(t.Attrs))
 	return t.Plain(op, &own)
 }

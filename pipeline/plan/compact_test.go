@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -14,7 +15,7 @@ func compactTarget() *Target {
 	create := connectors.Op{Action: connectors.Create, Key: "E1", Reason: "new", Disabled: true}
 	return &Target{Name: "dir", Attrs: []string{"a", "b", "c", "d"}, Ops: []Op{
 		{Op: connectors.Op{Action: connectors.Create, Object: connectors.Group, Key: "Sales", Group: "Sales"}},
-		Compact(create, []connectors.Value{"x", nil, int64(3), []string{"p", "q"}}),
+		Compact(create, packed([]connectors.Value{"x", nil, int64(3), []string{"p", "q"}})),
 		{Op: connectors.Op{Action: connectors.AddMember, Object: connectors.Group, Key: "E1", Group: "Sales"}, Hash: 9},
 	}}
 }
@@ -70,4 +71,13 @@ func TestSavedPlanHoldsCompactCreatesInFull(t *testing.T) {
 	if diff := cmp.Diff(want.Ops, got.Targets[0].Ops, cmp.AllowUnexported(Op{})); diff != "" {
 		t.Errorf("saved plan's ops (-want +got):\n%s", diff)
 	}
+}
+
+// packed is values packed, which must succeed.
+func packed(values []connectors.Value) Packed {
+	p, ok := new(Packer).Pack(values)
+	if !ok {
+		panic(fmt.Sprintf("cannot pack %#v", values))
+	}
+	return p
 }

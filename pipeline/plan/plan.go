@@ -95,7 +95,7 @@ type Op struct {
 	Hash uint64 `json:"hash,omitempty"`
 	// values are a compact create's attribute values, in place of its
 	// Changes: see Compact.
-	values []connectors.Value
+	values Packed
 }
 
 // Refresh is a fingerprint update with no op.

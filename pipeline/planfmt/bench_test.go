@@ -23,7 +23,7 @@ func BenchmarkJSONL(b *testing.B) {
 			for j, n := range names {
 				values[j] = fmt.Sprintf("%s-%d", n, i)
 			}
-			op := plan.Compact(create, values)
+			op := compactCreate(create, values)
 			if !compact {
 				op = t.Plain(op, new([]connectors.Change))
 			}

@@ -1,6 +1,7 @@
 package planfmt
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -27,7 +28,7 @@ func TestCompactCreatesPrintLikePlainOnes(t *testing.T) {
 		for i, values := range map[int][]connectors.Value{0: {"Ann", nil, []string{"a", "b"}, true}, 3: make([]connectors.Value, 4)} {
 			create := tg.Ops[i].Op
 			create.Changes = nil
-			tg.Ops[i] = plan.Compact(create, values)
+			tg.Ops[i] = compactCreate(create, values)
 		}
 		for name, format := range map[string]func(*strings.Builder, *plan.Plan) error{
 			"text":  func(b *strings.Builder, p *plan.Plan) error { return Text(b, p) },
@@ -48,4 +49,13 @@ func TestCompactCreatesPrintLikePlainOnes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// compactCreate is plan.Compact of create with values packed.
+func compactCreate(create connectors.Op, values []connectors.Value) plan.Op {
+	p, ok := new(plan.Packer).Pack(values)
+	if !ok {
+		panic(fmt.Sprintf("cannot pack %#v", values))
+	}
+	return plan.Compact(create, p)
 }

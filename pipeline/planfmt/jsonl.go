@@ -67,9 +67,11 @@ func JSONL(w io.Writer, p *plan.Plan) error {
 				b := out[i][:0]
 				var order changeOrder
 				var changes []connectors.Change
+				var values []plan.PackedValue
 				for _, op := range pc.ops {
 					if op.IsCompact() && len(pc.t.Sensitive) == 0 {
-						b = appendCompact(b, pc.t, op, pc.names)
+						values = op.Values(values)
+						b = appendCompact(b, pc.t, op, values, pc.names)
 						continue
 					}
 					op = redact(pc.t, pc.t.Plain(op, &changes))
@@ -112,11 +114,12 @@ func appendOp(b []byte, t *plan.Target, op plan.Op, changes []connectors.Change)
 // appendCompact appends a compact create (plan.Compact) as appendOp
 // would, walking its values in name order instead of making changes of
 // them and sorting those: a first plan is millions of such lines.
-func appendCompact(b []byte, t *plan.Target, op plan.Op, names *nameOrder) []byte {
+// values are op's, as Op.Values reads them.
+func appendCompact(b []byte, t *plan.Target, op plan.Op, values []plan.PackedValue, names *nameOrder) []byte {
 	b = appendHead(b, t, op)
-	values, n := op.Values(), 0
+	n := 0
 	for _, at := range names.order {
-		if values[at] == nil {
+		if !values[at].IsSet() {
 			continue
 		}
 		if n == 0 {
@@ -125,7 +128,11 @@ func appendCompact(b []byte, t *plan.Target, op plan.Op, names *nameOrder) []byt
 			b = append(b, ',')
 		}
 		b = append(b, names.quoted[at]...)
-		b = attrjson.AppendValue(b, values[at])
+		if s, ok := values[at].String(); ok {
+			b = attrjson.AppendString(b, s) // without boxing it
+		} else {
+			b = attrjson.AppendValue(b, values[at].Value())
+		}
 		n++
 	}
 	if n > 0 {

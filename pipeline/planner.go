@@ -572,7 +572,7 @@ func (e *Engine) evalRow(sr *sourceRun, tr *targetRun, ev *rules.Evaluator, s *r
 	r.pick = tr.pinUnique(&d, stored)
 	compact := stored == nil && d.InScope && tr.compacts(r.pick)
 	if compact {
-		values := s.valuesFor(len(t.policy.Attrs))
+		values := s.createValues(len(t.policy.Attrs))
 		r.ops = s.appendOps(func(ops []connectors.Op) []connectors.Op {
 			return diff.AppendCompactCreate(ops, t.policy, d, values)
 		})

@@ -19,7 +19,8 @@ type rowScratch struct {
 	results []rowResult
 	ops     []connectors.Op
 	values  []connectors.Value
-	pack    plan.Packer // compact creates' values, packed
+	pack    plan.Packer        // compact creates' values, packed
+	create  []connectors.Value // one compact create's values, until packed
 	rows    rowSlices
 }
 
@@ -77,6 +78,7 @@ func (p *scratchPool) put(s *rowScratch) {
 	clear(s.results)
 	clear(s.ops)
 	clear(s.values)
+	clear(s.create)
 	s.results, s.ops, s.values = s.results[:0], s.ops[:0], s.values[:0]
 	r := &s.rows
 	clear(r.keys)
@@ -136,4 +138,15 @@ func (s *rowScratch) packer() *plan.Packer {
 		return nil
 	}
 	return &s.pack
+}
+
+// createValues returns n values for one compact create, reused by the
+// next: Pack copies them. (From valuesFor, they took a second batch's
+// worth of values in each scratch.)
+func (s *rowScratch) createValues(n int) []connectors.Value {
+	if s == nil {
+		return make([]connectors.Value, n)
+	}
+	s.create = resized(s.create, n)
+	return s.create
 }

@@ -175,7 +175,7 @@ func (a *applier) units(ops []plan.Op, g *plan.Guard) []func(context.Context) er
 		ops = ops[1:]
 		if op.Action.Destructive() && g != nil && !a.opts.AllowDeletes {
 			a.rep.Held++
-			a.history(op.Op, "held", nil)
+			a.history(op.Op(), "held", nil)
 			a.e.metric(func(m *Metrics) { m.applyOps.WithLabelValues(a.t.cfg.Name, op.Action.String(), "held").Inc() })
 			a.e.opts.Progress.Add(1)
 			continue
@@ -253,7 +253,7 @@ func (a *applier) one(ctx context.Context, op plan.Op) error {
 		if err := a.e.journal(a.t.cfg.Name, op); err != nil {
 			return err
 		}
-		res, err = a.send(ctx, plan.Op{Op: sent, Desired: op.Desired})
+		res, err = a.send(ctx, sent)
 	}
 	return a.settle(ctx, op, res, err, deferred)
 }
@@ -301,7 +301,7 @@ func (a *applier) bulk(ctx context.Context, ba connectors.BulkApplier, ops []pla
 		// depend on whether the target takes bulk.
 		a.e.metric(func(m *Metrics) { m.targetRequests.WithLabelValues(a.t.cfg.Name, codeClass(errs[i])).Inc() })
 		if connectors.IsRetryable(errs[i]) || (errors.Is(errs[i], connectors.ErrExists) && op.Action == connectors.Create) {
-			results[i], errs[i] = a.send(ctx, plan.Op{Op: sent[i], Desired: op.Desired})
+			results[i], errs[i] = a.send(ctx, sent[i])
 		}
 	}
 	return a.settleMany(ctx, bulkOutcome{batch, results, errs, deferred, at}, journaled)
@@ -370,14 +370,14 @@ func (a *applier) commitMany(done []settled, journaled uint64) error {
 	}
 	room := 0
 	for _, d := range done {
-		room += recordRoom(d.op.Op)
+		room += recordRoom(d.op.Op())
 	}
 	log := newHistoryLog(len(done), room)
 	for _, d := range done {
 		if err := a.applied(d.op); err != nil {
 			return err
 		}
-		log.add(a, d.op.Op)
+		log.add(a, d.op.Op())
 	}
 	a.writeHistory(log.entries...)
 	return nil
@@ -389,22 +389,23 @@ func (a *applier) commitMany(done []settled, journaled uint64) error {
 // adopts. References wait for the next run (the fingerprint is cleared);
 // ops without the desired state (enable, disable) also leave it to then.
 func (a *applier) recreate(ctx context.Context, op plan.Op) error {
-	if op.Action != connectors.Update || op.Desired == nil {
+	desired := op.Desired()
+	if op.Action != connectors.Update || desired == nil {
 		return nil
 	}
-	re := plan.Op{Op: connectors.Op{Action: connectors.Create, Key: op.Key, Reason: "drift"}}
+	re := connectors.Op{Action: connectors.Create, Key: op.Key, Reason: "drift"}
 	for _, p := range a.t.policy.Attrs {
-		if v := op.Desired[p.Name]; !p.Reference && v != nil && v != "" {
+		if v := desired[p.Name]; !p.Reference && v != nil && v != "" {
 			re.Changes = append(re.Changes, connectors.Change{Attr: p.Name, New: v})
 		}
 	}
 	res, err := a.send(ctx, re)
 	if err != nil {
-		a.fail(re.Op, fmt.Errorf("recreating after drift: %w", err))
+		a.fail(re, fmt.Errorf("recreating after drift: %w", err))
 		return nil
 	}
 	a.log.Warn("drift: object recreated", "key", op.Key, "id", res.ID)
-	return a.e.commitUser(a.t.cfg.Name, re, res, nil)
+	return a.e.commitUser(a.t.cfg.Name, plan.NewOp(re, nil), res, nil)
 }
 
 // prepare resolves what op needs before sending. ok is false when the op
@@ -415,7 +416,7 @@ func (a *applier) prepare(op plan.Op) (sent connectors.Op, deferred []string, ok
 		return sent, nil, false, err
 	}
 	if sent.ID == "" && op.Action != connectors.Create {
-		a.fail(op.Op, fmt.Errorf("%s has no object in the target: its create did not succeed", op.Key))
+		a.fail(op.Op(), fmt.Errorf("%s has no object in the target: its create did not succeed", op.Key))
 		return sent, nil, false, nil
 	}
 	return sent, deferred, true, nil
@@ -432,16 +433,16 @@ func (a *applier) settle(ctx context.Context, op plan.Op, res connectors.Result,
 		// The object vanished behind idsync's back. Forget the dead link;
 		// the next run creates the object again if it is still wanted.
 		a.mu.Lock()
-		a.rep.Drift = append(a.rep.Drift, fmt.Sprintf("%s %s: object %s is gone from the target", op.Action, op.Key, op.ID))
+		a.rep.Drift = append(a.rep.Drift, fmt.Sprintf("%s %s: object %s is gone from the target", op.Action, op.Key, op.ID()))
 		a.mu.Unlock()
-		a.log.Warn("drift: object vanished", "key", op.Key, "id", op.ID, "action", op.Action.String())
+		a.log.Warn("drift: object vanished", "key", op.Key, "id", op.ID(), "action", op.Action.String())
 		a.forget(op)
-		if err := a.e.commitUser(a.t.cfg.Name, plan.Op{Op: connectors.Op{Action: connectors.Delete, Key: op.Key}}, res, nil); err != nil {
+		if err := a.e.commitUser(a.t.cfg.Name, plan.NewOp(connectors.Op{Action: connectors.Delete, Key: op.Key}, nil), res, nil); err != nil {
 			return err
 		}
 		return a.recreate(ctx, op)
 	default:
-		a.fail(op.Op, err)
+		a.fail(op.Op(), err)
 		a.log.Error("op failed", "key", op.Key, "action", op.Action.String(), "err", err)
 		return nil
 	}
@@ -457,7 +458,7 @@ func (a *applier) settle(ctx context.Context, op plan.Op, res connectors.Result,
 	if err := a.applied(op); err != nil {
 		return err
 	}
-	a.history(op.Op, "applied", nil)
+	a.history(op.Op(), "applied", nil)
 	return nil
 }
 
@@ -508,7 +509,7 @@ func (a *applier) userID(key string) (string, bool, error) {
 // It also fills in the target id of an object created earlier in this
 // apply: the plan could not know it.
 func (a *applier) resolveRefs(op plan.Op) (connectors.Op, []string, error) {
-	sent := op.Op
+	sent := op.Op()
 	if sent.ID == "" && op.Object == connectors.User && op.Action != connectors.Create {
 		id, _, err := a.userID(op.Key)
 		if err != nil {
@@ -521,7 +522,7 @@ func (a *applier) resolveRefs(op plan.Op) (connectors.Op, []string, error) {
 	}
 	var deferred []string
 	sent.Changes = nil
-	for _, c := range op.Changes {
+	for _, c := range op.Changes() {
 		if !a.t.reference(c.Attr) || c.New == nil || c.New == "" {
 			sent.Changes = append(sent.Changes, c)
 			continue

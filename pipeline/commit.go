@@ -106,7 +106,7 @@ func (e *Engine) userChange(target string, op plan.Op, res connectors.Result, de
 	now := e.opts.Now.Unix()
 	switch op.Action {
 	case connectors.Create, connectors.Adopt:
-		en.ID = cmp.Or(res.ID, op.ID)
+		en.ID = cmp.Or(res.ID, op.ID())
 		en.Disabled, en.Deprovisioned, en.Since = op.Disabled, false, now
 	case connectors.Enable:
 		en.Disabled, en.Deprovisioned, en.Since = false, false, now
@@ -114,7 +114,7 @@ func (e *Engine) userChange(target string, op plan.Op, res connectors.Result, de
 		en.Disabled, en.Deprovisioned, en.Since = true, diff.Deprovisioning(op.Reason), now
 	}
 	if op.Action == connectors.Create && len(deferred) == 0 && version == "" {
-		en.Attrs = encodeChanges(op.Changes) // a first sync's common case
+		en.Attrs = encodeChanges(op.Changes()) // a first sync's common case
 		return []snapshots.Change{{Entry: en, Journaled: true, Known: known}}, nil
 	}
 	// next is this call's own map: attrs was just decoded, and a create's
@@ -123,10 +123,10 @@ func (e *Engine) userChange(target string, op plan.Op, res connectors.Result, de
 	switch {
 	case op.Action == connectors.Create:
 		next = op.Attrs()
-	case op.Desired != nil:
-		next = maps.Clone(op.Desired)
+	case op.Desired() != nil:
+		next = maps.Clone(op.Desired())
 	}
-	if op.Action == connectors.Create || op.Desired != nil {
+	if op.Action == connectors.Create || op.Desired() != nil {
 		for _, attr := range deferred {
 			next[attr] = attrs[attr]
 		}
@@ -147,7 +147,7 @@ func (e *Engine) userChange(target string, op plan.Op, res connectors.Result, de
 func (e *Engine) commitGroup(target string, op plan.Op, res connectors.Result) error {
 	e.commitMu.Lock()
 	defer e.commitMu.Unlock()
-	g := &snapshots.GroupEntry{Name: op.Key, ID: cmp.Or(res.ID, op.ID)}
+	g := &snapshots.GroupEntry{Name: op.Key, ID: cmp.Or(res.ID, op.ID())}
 	return e.store.Commit(target, snapshots.Change{Group: g, Delete: op.Action == connectors.Delete})
 }
 

@@ -51,7 +51,7 @@ func TestCreatedIndexFindsWhatWasSet(t *testing.T) {
 func randomCreatedIndex(r *rand.Rand, n int) (c *createdIndex, want map[string]snapshots.Entry, ids map[string]string) {
 	var ops []plan.Op
 	for i := range n {
-		ops = append(ops, plan.Op{Op: connectors.Op{Action: connectors.Create, Key: fmt.Sprintf("K%05d", 2*i)}})
+		ops = append(ops, plan.NewOp(connectors.Op{Action: connectors.Create, Key: fmt.Sprintf("K%05d", 2*i)}, nil))
 	}
 	c, want, ids = newCreatedIndex(ops), map[string]snapshots.Entry{}, map[string]string{}
 	for i, op := range ops {

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/idsync/idsync/connectors"
 	"github.com/idsync/idsync/pipeline/config"
 	"github.com/idsync/idsync/pipeline/plan"
 	"github.com/idsync/idsync/snapshots"
@@ -127,12 +126,12 @@ func (f *fixture) apply(env map[string]string, opts ApplyOptions) (*plan.Plan, *
 // opList renders a plan's ops as "target action key attr,attr" lines.
 func opList(p *plan.Plan) []string {
 	var out []string
-	var buf []connectors.Change
+	var buf plan.PlainBuf
 	for _, t := range p.Targets {
 		for _, op := range t.Ops {
 			op = t.Plain(op, &buf) // a create may be compact, applied or not
 			s := t.Name + " " + op.Action.String() + " " + op.Key
-			for i, c := range op.Changes {
+			for i, c := range op.Changes() {
 				if i == 0 {
 					s += " "
 				} else {

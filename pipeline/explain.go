@@ -230,9 +230,9 @@ func (e *Engine) explainOps(ctx context.Context, t *target, x *Explanation, d *d
 func planOps(ops []connectors.Op, desired connectors.Attrs) []plan.Op {
 	out := make([]plan.Op, len(ops))
 	for i, op := range ops {
-		out[i] = plan.Op{Op: op}
+		out[i] = plan.NewOp(op, nil)
 		if op.Action == connectors.Update {
-			out[i].Desired = desired
+			out[i] = plan.NewOp(op, desired)
 		}
 	}
 	return out

@@ -135,7 +135,7 @@ func (tr *targetRun) deferReferences() error {
 	}
 	refs := tr.t.reference
 	if !slices.ContainsFunc(tr.out.Ops, func(op plan.Op) bool {
-		return op.Action == connectors.Update && slices.ContainsFunc(op.Changes, func(c connectors.Change) bool { return refs(c.Attr) })
+		return op.Action == connectors.Update && slices.ContainsFunc(op.Changes(), func(c connectors.Change) bool { return refs(c.Attr) })
 	}) {
 		return nil // no reference changes (a first plan creates, it does not update)
 	}
@@ -149,8 +149,8 @@ func (tr *targetRun) deferReferences() error {
 	kept := tr.out.Ops[:0]
 	for _, op := range tr.out.Ops {
 		if op.Action == connectors.Update {
-			changes := op.Changes[:0:0]
-			for _, c := range op.Changes {
+			changes := op.Changes()[:0:0]
+			for _, c := range op.Changes() {
 				ref, _ := c.New.(string)
 				if !refs(c.Attr) || ref == "" || creating[ref] {
 					changes = append(changes, c)
@@ -165,7 +165,7 @@ func (tr *targetRun) deferReferences() error {
 				}
 				changes = append(changes, c)
 			}
-			op.Changes = changes
+			op = op.WithChanges(changes)
 			if len(changes) == 0 {
 				continue
 			}
@@ -193,8 +193,8 @@ func (e *Engine) planGroups(tr *targetRun) error {
 			delta[op.Group]++
 			if _, ok := tr.groups[op.Group]; !ok && !creating[op.Group] {
 				creating[op.Group] = true
-				extra = append(extra, plan.Op{Op: connectors.Op{Action: connectors.Create, Object: connectors.Group,
-					Key: op.Group, Group: op.Group, Reason: diff.ReasonNew}})
+				extra = append(extra, plan.NewOp(connectors.Op{Action: connectors.Create, Object: connectors.Group,
+					Key: op.Group, Group: op.Group, Reason: diff.ReasonNew}, nil))
 			}
 		case op.Action == connectors.RemoveMember:
 			delta[op.Group]--
@@ -212,8 +212,8 @@ func (e *Engine) planGroups(tr *targetRun) error {
 	if tr.t.cfg.DeleteEmptyGroups {
 		for name, d := range delta {
 			if g, ok := tr.groups[name]; ok && d < 0 && g.Members+d <= 0 {
-				extra = append(extra, plan.Op{Op: connectors.Op{Action: connectors.Delete, Object: connectors.Group,
-					Key: name, ID: g.ID, Group: name, Reason: diff.ReasonEmptyGroup}})
+				extra = append(extra, plan.NewOp(connectors.Op{Action: connectors.Delete, Object: connectors.Group,
+					Key: name, ID: g.ID, Group: name, Reason: diff.ReasonEmptyGroup}, nil))
 			}
 		}
 	}

@@ -81,17 +81,19 @@ func TestHistoryJSON(t *testing.T) {
 func TestJournalJSON(t *testing.T) {
 	g := randomJSON{rand.New(rand.NewPCG(5, 6))}
 	for i := range 3000 {
-		op := plan.Op{Op: connectors.Op{Action: connectors.Actions[g.r.IntN(len(connectors.Actions))], Object: connectors.Kind(g.r.IntN(2)),
-			Key: g.str(), ID: g.str(), Changes: g.changes(), Reason: g.str(), Disabled: g.r.IntN(2) == 0, Group: g.str(), Version: g.str()}}
+		c := connectors.Op{Action: connectors.Actions[g.r.IntN(len(connectors.Actions))], Object: connectors.Kind(g.r.IntN(2)),
+			Key: g.str(), ID: g.str(), Changes: g.changes(), Reason: g.str(), Disabled: g.r.IntN(2) == 0, Group: g.str(), Version: g.str()}
 		if g.r.IntN(2) == 0 {
-			op.Members = []string{g.str(), g.str()}
+			c.Members = []string{g.str(), g.str()}
 		}
+		var desired connectors.Attrs
 		if n := g.r.IntN(4); n > 0 {
-			op.Desired = connectors.Attrs{} // n == 3: empty, which omitempty drops
+			desired = connectors.Attrs{} // n == 3: empty, which omitempty drops
 			for range n % 3 {
-				op.Desired[g.str()] = g.value()
+				desired[g.str()] = g.value()
 			}
 		}
+		op := plan.NewOp(c, desired)
 		if g.r.IntN(2) == 0 {
 			op.Hash = g.r.Uint64()
 		}

@@ -5,9 +5,6 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
-	"unsafe"
-
-	"github.com/idsync/idsync/pipeline/plan"
 )
 
 // A first sync's plan keeps nearly all it allocates, about 1.8 GB for
@@ -28,6 +25,14 @@ import (
 // of 1.77-1.78 GB against 1.74-1.75 GB). Later plans get a bounded
 // advice, once a process (hugeheap_later.go).
 
+// createUnit is what hugeHeapFor counts for each expected create: the
+// bytes a create's op took in the lists when its factors were measured.
+// Ops take 88 bytes since (plan.Op), but the values, the rules' strings,
+// the batches and an apply's garbage around them did not shrink with
+// them, and advising more heap than a plan touches costs only address
+// space.
+const createUnit = 168
+
 // hugeHeapFor is how much heap to advise for a plan expected to make
 // creates creates: four times the op lists they take, sixteen times when
 // the plan is to be applied, up to hugeHeapMost, and none when those lists
@@ -42,7 +47,7 @@ import (
 // three pairs; as landed, 31.7 and 31.9 s against 36.3 and 36.9 s, at
 // peaks 0.1-0.2 GB higher.
 func hugeHeapFor(creates int64, apply bool) int64 {
-	ops := max(creates, 0) * int64(unsafe.Sizeof(plan.Op{}))
+	ops := max(creates, 0) * createUnit
 	if ops < hugeHeapLeast {
 		return 0
 	}

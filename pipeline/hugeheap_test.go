@@ -4,9 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"unsafe"
-
-	"github.com/idsync/idsync/pipeline/plan"
 )
 
 // hostSettings points the huge-page checks at files holding thp and
@@ -70,7 +67,7 @@ func TestWantsHugeHeap(t *testing.T) {
 }
 
 func TestHugeHeapFor(t *testing.T) {
-	op := int64(unsafe.Sizeof(plan.Op{}))
+	op := int64(createUnit)
 	least := (hugeHeapLeast + op - 1) / op         // the fewest creates whose ops fill hugeHeapLeast
 	for creates, want := range map[int64][2]int64{ // printed, applied
 		-1:         {0, 0},

@@ -48,7 +48,7 @@ func journalRecords(ops []plan.Op) []snapshots.JournalRecord {
 		if op.Object != connectors.User {
 			continue
 		}
-		rec := plan.Op{Op: connectors.Op{Action: op.Action, Key: op.Key}}
+		rec := plan.NewOp(connectors.Op{Action: op.Action, Key: op.Key}, nil)
 		records = append(records, snapshots.JournalRecord{Key: op.Key, Record: appendJournalOp(nil, &rec)})
 	}
 	return records
@@ -70,21 +70,21 @@ func appendJournalOp(b []byte, op *plan.Op) []byte {
 	}
 	b = append(b, `,"key":`...)
 	b = attrjson.AppendString(b, op.Key)
-	b = attrjson.AppendField(b, "id", op.ID)
-	if len(op.Changes) > 0 {
+	b = attrjson.AppendField(b, "id", op.ID())
+	if changes := op.Changes(); len(changes) > 0 {
 		b = append(b, `,"changes":`...)
-		b = appendChanges(b, op.Changes)
+		b = appendChanges(b, changes)
 	}
 	b = attrjson.AppendField(b, "reason", op.Reason)
 	b = attrjson.AppendField(b, "group", op.Group)
-	b = attrjson.AppendField(b, "version", op.Version)
-	if len(op.Members) > 0 {
+	b = attrjson.AppendField(b, "version", op.Version())
+	if members := op.Members(); len(members) > 0 {
 		b = append(b, `,"members":`...)
-		b = attrjson.AppendValue(b, op.Members)
+		b = attrjson.AppendValue(b, members)
 	}
-	if len(op.Desired) > 0 {
+	if desired := op.Desired(); len(desired) > 0 {
 		b = append(b, `,"desired":`...)
-		b = attrjson.AppendAttrs(b, op.Desired)
+		b = attrjson.AppendAttrs(b, desired)
 	}
 	if op.Hash != 0 {
 		b = append(b, `,"hash":`...)
@@ -217,13 +217,13 @@ func (e *Engine) resync(ctx context.Context, t *target, conn connectors.Target, 
 // values the target holds, and no fingerprint, so the record is evaluated
 // again next run.
 func landed(t *target, key string, obj connectors.Object) plan.Op {
-	op := plan.Op{Op: connectors.Op{Action: connectors.Create, Key: key, Disabled: obj.Disabled}}
+	op := connectors.Op{Action: connectors.Create, Key: key, Disabled: obj.Disabled}
 	for _, a := range t.policy.Attrs {
 		if v := obj.Attrs[a.Name]; !a.Reference && v != nil && v != "" {
 			op.Changes = append(op.Changes, connectors.Change{Attr: a.Name, New: v})
 		}
 	}
-	return op
+	return plan.NewOp(op, nil)
 }
 
 func findCreated(ctx context.Context, conn connectors.Target, key string) ([]connectors.Object, error) {

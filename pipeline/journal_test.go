@@ -45,7 +45,7 @@ func TestRecoveryResolvesCreatesWithUnknownOutcome(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if _, err := conn.Apply(t.Context(), creates[0].Op); err != nil { // E1 lands; the crash hits before commit
+			if _, err := conn.Apply(t.Context(), creates[0].Op()); err != nil { // E1 lands; the crash hits before commit
 				t.Fatal(err)
 			}
 			e.Close()

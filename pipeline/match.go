@@ -40,7 +40,9 @@ func (e *Engine) resolveMatches(ctx context.Context, sr *sourceRun, tr *targetRu
 				File: file, Line: int(sr.seen.lineOf(op.Key)), Key: op.Key, Reason: err.Error()})
 			tr.failed[op.Key] = true
 		case adopt != nil:
-			op.Op = *adopt
+			hash := op.Hash
+			*op = plan.NewOp(*adopt, op.Desired())
+			op.Hash = hash
 		}
 	}
 	return nil
@@ -82,7 +84,7 @@ func (e *Engine) adoption(tr *targetRun, op *plan.Op, attr string, found []conne
 		return nil, fmt.Errorf("match conflict: object %s (%s=%v) is also matched by key %s in this run", obj.ID, attr, value, owner)
 	}
 	tr.claimed[obj.ID] = op.Key
-	op.Desired = desired // an adoption writes only differences; state keeps the whole
+	op.SetDesired(desired) // an adoption writes only differences; state keeps the whole
 	adopt := diff.Adopt(tr.t.policy, diff.Desired{Key: op.Key, InScope: true, Enabled: !op.Disabled, Attrs: desired}, obj)
 	adopt.Disabled = op.Disabled
 	return &adopt, nil

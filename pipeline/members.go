@@ -16,7 +16,7 @@ func (a *applier) members(ctx context.Context, batch []plan.Op) error {
 	if err != nil {
 		return err
 	}
-	fail := func(op plan.Op, err error) { a.fail(op.Op, err) }
+	fail := func(op plan.Op, err error) { a.fail(op.Op(), err) }
 	if !ok {
 		for _, op := range batch {
 			fail(op, fmt.Errorf("group %s does not exist in the target", name))
@@ -47,7 +47,7 @@ func (a *applier) members(ctx context.Context, batch []plan.Op) error {
 	if len(sent) == 0 {
 		return nil
 	}
-	if _, err := a.send(ctx, plan.Op{Op: req}); err != nil {
+	if _, err := a.send(ctx, req); err != nil {
 		for _, op := range sent {
 			fail(op, err)
 		}
@@ -98,11 +98,11 @@ func (a *applier) commitBatch(action connectors.Action, name string, sent []plan
 	})
 	room := 0
 	for _, op := range sent {
-		room += recordRoom(op.Op)
+		room += recordRoom(op.Op())
 	}
 	log := newHistoryLog(len(sent), room)
 	for _, op := range sent {
-		log.add(a, op.Op)
+		log.add(a, op.Op())
 	}
 	a.writeHistory(log.entries...)
 	a.mu.Lock()

@@ -23,7 +23,7 @@ func TestMemberCountsFollowTheGroups(t *testing.T) {
 		var ops []plan.Op
 		var entries []snapshots.Entry
 		for _, k := range keys {
-			ops = append(ops, plan.Op{Op: connectors.Op{Action: action, Key: k, Group: "eng"}})
+			ops = append(ops, plan.NewOp(connectors.Op{Action: action, Key: k, Group: "eng"}, nil))
 			entries = append(entries, snapshots.Entry{Key: k, ID: "id-" + k})
 		}
 		if err := e.commitMembers("dir", "eng", ops, entries, nil); err != nil {
@@ -74,7 +74,7 @@ func TestMembershipCommitsOfCreatedUsers(t *testing.T) {
 	}
 	var creates []plan.Op
 	for _, k := range []string{"K1", "K2", "K3", "K4"} {
-		creates = append(creates, plan.Op{Op: connectors.Op{Action: connectors.Create, Key: k}})
+		creates = append(creates, plan.NewOp(connectors.Op{Action: connectors.Create, Key: k}, nil))
 	}
 	created := newCreatedIndex(creates)
 	for i, k := range []string{"K1", "K2", "K3"} { // K4's create was not committed
@@ -92,7 +92,7 @@ func TestMembershipCommitsOfCreatedUsers(t *testing.T) {
 		var ops []plan.Op
 		var entries []snapshots.Entry
 		for _, k := range keys {
-			ops = append(ops, plan.Op{Op: connectors.Op{Action: connectors.AddMember, Key: k, Group: group}})
+			ops = append(ops, plan.NewOp(connectors.Op{Action: connectors.AddMember, Key: k, Group: group}, nil))
 			entries = append(entries, snapshots.Entry{Key: k, ID: "id-" + k})
 		}
 		if err := e.commitMembers("dir", group, ops, entries, created); err != nil {

@@ -101,7 +101,7 @@ func comparable(p *plan.Plan) []string {
 	var out []string
 	for _, t := range p.Targets {
 		for _, op := range t.Ops {
-			out = append(out, fmt.Sprintf("%s %s %s %s %s %v %v", op.Action, op.Object, op.Key, op.Group, op.ID, op.Disabled, op.Changes))
+			out = append(out, fmt.Sprintf("%s %s %s %s %s %v %v", op.Action, op.Object, op.Key, op.Group, op.ID(), op.Disabled, op.Changes()))
 		}
 	}
 	return out

@@ -29,7 +29,7 @@ func TestPermuteMovesEveryOpWhereFromSays(t *testing.T) {
 			t.Run(fmt.Sprint(n, " ", name), func(t *testing.T) {
 				ops := make([]plan.Op, n)
 				for i := range ops {
-					ops[i] = plan.Op{Op: connectors.Op{Key: strconv.Itoa(i)}, Hash: uint64(i)}
+					ops[i] = hashed(plan.NewOp(connectors.Op{Key: strconv.Itoa(i)}, nil), uint64(i))
 				}
 				want := make([]plan.Op, n)
 				for i, at := range from {
@@ -44,4 +44,10 @@ func TestPermuteMovesEveryOpWhereFromSays(t *testing.T) {
 			})
 		}
 	}
+}
+
+// hashed is op with its fingerprint set.
+func hashed(op plan.Op, hash uint64) plan.Op {
+	op.Hash = hash
+	return op
 }

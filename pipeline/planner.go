@@ -496,11 +496,11 @@ func (tr *targetRun) add(ops []connectors.Op, desired connectors.Attrs) {
 		tr.out.Ops = grown
 	}
 	for _, op := range ops {
-		po := plan.Op{Op: op}
+		var full connectors.Attrs
 		if op.Action == connectors.Update {
-			po.Desired = desired
+			full = desired
 		}
-		tr.out.Ops = append(tr.out.Ops, po)
+		tr.out.Ops = append(tr.out.Ops, plan.NewOp(op, full))
 	}
 }
 
@@ -627,7 +627,7 @@ func (sr *sourceRun) applyRow(tr *targetRun, key string, r *rowResult) {
 			// The create, just added: it has no Desired, and its Hash is
 			// set below.
 			op := &tr.out.Ops[len(tr.out.Ops)-len(r.ops)]
-			*op = plan.Compact(op.Op, r.values)
+			*op = plan.Compact(op.Op(), r.values)
 		}
 		tr.fingerprint(len(r.ops), r.hash)
 		if r.ops[0].Action == connectors.Create && tr.matcher != nil && tr.t.match >= 0 {

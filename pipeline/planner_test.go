@@ -220,7 +220,7 @@ func TestSelectUniquePicksFreeValuesDeterministically(t *testing.T) {
 	if diff := cmp.Diff(wantOps, opList(p)); diff != "" {
 		t.Errorf("day 2 ops (-want +got):\n%s", diff)
 	}
-	if got := p.Targets[0].Ops[0].Changes[0].New; got != "jsmith" {
+	if got := p.Targets[0].Ops[0].Changes()[0].New; got != "jsmith" {
 		// john.smith is still held by E1's object until E1's update is
 		// applied, so E4 gets the third candidate.
 		t.Errorf("E4 login = %v, want jsmith", got)
@@ -237,7 +237,7 @@ func creates(p *plan.Plan) []string {
 	for _, op := range p.Targets[0].Ops {
 		if op.Action == connectors.Create {
 			s := op.Key
-			for _, c := range op.Changes {
+			for _, c := range op.Changes() {
 				s += fmt.Sprintf(" %s=%v", c.Attr, c.New)
 			}
 			out = append(out, s)

@@ -59,7 +59,7 @@ func everything(p *plan.Plan) []string {
 	var out []string
 	for _, t := range p.Targets {
 		for _, op := range t.Ops {
-			out = append(out, fmt.Sprintf("%s %+v", t.Name, op))
+			out = append(out, fmt.Sprintf("%s %+v desired=%v hash=%d values=%+v", t.Name, op.Op(), op.Desired(), op.Hash, op.Values(nil)))
 		}
 		for _, r := range t.Refresh {
 			out = append(out, fmt.Sprintf("%s %+v", t.Name, r))

@@ -7,18 +7,17 @@ import (
 	"time"
 
 	"github.com/idsync/idsync/connectors"
-	"github.com/idsync/idsync/pipeline/plan"
 )
 
 // send applies one op with retries; a create that collides with an
 // existing object is turned into an adoption of it.
-func (a *applier) send(ctx context.Context, op plan.Op) (connectors.Result, error) {
+func (a *applier) send(ctx context.Context, op connectors.Op) (connectors.Result, error) {
 	start := time.Now()
 	defer a.e.metric(func(m *Metrics) {
 		m.applyDuration.WithLabelValues(a.t.cfg.Name, op.Action.String()).Observe(time.Since(start).Seconds())
 	})
 	for attempt := 0; ; attempt++ {
-		res, err := a.conn.Apply(ctx, op.Op)
+		res, err := a.conn.Apply(ctx, op)
 		a.e.metric(func(m *Metrics) { m.targetRequests.WithLabelValues(a.t.cfg.Name, codeClass(err)).Inc() })
 		if err == nil || !connectors.IsRetryable(err) || attempt >= a.opts.Retries {
 			if errors.Is(err, connectors.ErrExists) && op.Action == connectors.Create && op.Object == connectors.User {
@@ -45,7 +44,7 @@ func backoff(o ApplyOptions, attempt int, retryAfter time.Duration) time.Duratio
 	return min(max(d, retryAfter), o.MaxBackoff)
 }
 
-func (a *applier) adoptOnConflict(ctx context.Context, op plan.Op) (connectors.Result, error) {
+func (a *applier) adoptOnConflict(ctx context.Context, op connectors.Op) (connectors.Result, error) {
 	m, ok := a.conn.(connectors.Matcher)
 	if !ok || a.t.match < 0 {
 		return connectors.Result{}, connectors.Terminal(connectors.ErrExists, "create of %s collided and the target has no match rule", op.Key)

@@ -39,8 +39,8 @@ func TestSortOpsIsAStableSortByRankGroupKey(t *testing.T) {
 			default:
 				key = fmt.Sprintf("k%02d", r.IntN(20))
 			}
-			ops[i] = plan.Op{Op: connectors.Op{Action: actions[r.IntN(len(actions))], Object: connectors.Kind(r.IntN(2)),
-				Key: key, Group: fmt.Sprint("g", r.IntN(groups)), Reason: fmt.Sprint(i)}}
+			ops[i] = plan.NewOp(connectors.Op{Action: actions[r.IntN(len(actions))], Object: connectors.Kind(r.IntN(2)),
+				Key: key, Group: fmt.Sprint("g", r.IntN(groups)), Reason: fmt.Sprint(i)}, nil)
 		}
 		want := slices.Clone(ops)
 		slices.SortStableFunc(want, func(a, b plan.Op) int {
@@ -63,8 +63,8 @@ func BenchmarkSortOps(b *testing.B) {
 		ops := make([]plan.Op, 0, 2*users)
 		for i := range users {
 			key := fmt.Sprintf(format, 900_000+i)
-			ops = append(ops, plan.Op{Op: connectors.Op{Action: connectors.Create, Key: key}},
-				plan.Op{Op: connectors.Op{Action: connectors.AddMember, Object: connectors.Group, Key: key, Group: fmt.Sprint("dept", i%12)}})
+			ops = append(ops, plan.NewOp(connectors.Op{Action: connectors.Create, Key: key}, nil),
+				plan.NewOp(connectors.Op{Action: connectors.AddMember, Object: connectors.Group, Key: key, Group: fmt.Sprint("dept", i%12)}, nil))
 		}
 		read := slices.Clone(ops)
 		b.Run(name, func(b *testing.B) {

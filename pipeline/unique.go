@@ -135,13 +135,14 @@ func (e *Engine) lookupCandidates(ctx context.Context, tr *targetRun) (map[strin
 func (tr *targetRun) setValue(ops []int, attr string, v string) {
 	for _, i := range ops {
 		op := &tr.out.Ops[i]
-		for j := range op.Changes {
-			if op.Changes[j].Attr == attr {
-				op.Changes[j].New = v
+		changes := op.Changes() // the op's own: set in place
+		for j := range changes {
+			if changes[j].Attr == attr {
+				changes[j].New = v
 			}
 		}
-		if op.Desired != nil {
-			op.Desired[attr] = v
+		if desired := op.Desired(); desired != nil {
+			desired[attr] = v
 		}
 	}
 }

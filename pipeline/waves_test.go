@@ -116,7 +116,7 @@ func TestWavesEndWhereOneRunWould(t *testing.T) {
 			users, refs := 0, 0
 			for _, op := range ops {
 				switch {
-				case op.Action == connectors.Update && len(op.Changes) == 1 && op.Changes[0].Attr == "manager":
+				case op.Action == connectors.Update && len(op.Changes()) == 1 && op.Changes()[0].Attr == "manager":
 					refs++
 				case op.Object == connectors.User:
 					users++

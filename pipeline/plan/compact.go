@@ -18,7 +18,9 @@ import "github.com/idsync/idsync/connectors"
 // (printing, saving, applying) goes through one of these.
 func Compact(op connectors.Op, values Packed) Op {
 	op.Changes = nil
-	return Op{Op: op, values: values}
+	o := NewOp(op, nil)
+	o.values = values
+	return o
 }
 
 // IsCompact reports whether op's attributes are held packed.
@@ -36,31 +38,43 @@ func (o *Op) Values(dst []PackedValue) []PackedValue {
 	return dst
 }
 
+// PlainBuf is memory Target.Plain reuses from one op to the next.
+type PlainBuf struct {
+	changes []connectors.Change
+	more    opMore
+}
+
 // Plain returns op with its changes in Changes: op itself, or a compact
-// op with its values turned into changes, which are appended to (*buf)[:0]
-// so that a caller reading many ops can reuse one buffer.
-func (t *Target) Plain(op Op, buf *[]connectors.Change) Op {
+// op with its values turned into changes. Those are kept in buf, so that
+// a caller reading many ops can reuse one buffer; they are valid until
+// its next use.
+func (t *Target) Plain(op Op, buf *PlainBuf) Op {
 	if op.values == "" {
 		return op
 	}
-	changes := (*buf)[:0]
+	changes := buf.changes[:0]
 	op.values.unpack(func(i int, v PackedValue) {
 		if v.IsSet() {
 			changes = append(changes, connectors.Change{Attr: t.Attrs[i], New: v.Value()})
 		}
 	})
-	*buf = changes
-	op.Changes, op.values = changes, ""
+	buf.changes = changes
+	buf.more = opMore{changes: changes}
+	if op.more != nil {
+		buf.more = *op.more
+		buf.more.changes = changes
+	}
+	op.more, op.values = &buf.more, ""
 	return op
 }
 
-// Own returns op as Plain does, but with Changes of its own, for a
+// Own returns op as Plain does, but with changes of its own, for a
 // caller that keeps them past the next op: apply sends and stores them.
 // The plan's op stays compact.
 func (t *Target) Own(op Op) Op {
 	if op.values == "" {
 		return op
 	}
-	own := make([]connectors.Change, 0, len(t.Attrs))
-	return t.Plain(op, &own)
+	own := &PlainBuf{changes: make([]connectors.Change, 0, len(t.Attrs))}
+	return t.Plain(op, own)
 }

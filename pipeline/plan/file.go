@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-
-	"github.com/idsync/idsync/connectors"
 )
 
 // Write saves p for a later `apply --plan`, as one JSON object of the
@@ -70,12 +68,12 @@ func writeTarget(bw *bufio.Writer, t *Target) error {
 	}
 	_, _ = bw.Write(before)
 	_, _ = bw.WriteString(`"ops":[`)
-	var changes []connectors.Change
+	var buf PlainBuf
 	for i := range t.Ops {
 		if i > 0 {
 			_ = bw.WriteByte(',')
 		}
-		plain := t.Plain(t.Ops[i], &changes)
+		plain := t.Plain(t.Ops[i], &buf)
 		op, err := json.Marshal(&plain)
 		if err != nil {
 			return err
@@ -87,7 +85,7 @@ func writeTarget(bw *bufio.Writer, t *Target) error {
 	return err
 }
 
-// Read loads a saved plan, restoring exact value types.
+// Read loads a saved plan.
 func Read(r io.Reader) (*Plan, error) {
 	dec := json.NewDecoder(r)
 	dec.UseNumber()
@@ -98,15 +96,5 @@ func Read(r io.Reader) (*Plan, error) {
 	if p.Version != Version {
 		return nil, fmt.Errorf("plan format v%d is not supported (this idsync writes v%d)", p.Version, Version)
 	}
-	for _, t := range p.Targets {
-		for i := range t.Ops {
-			op := &t.Ops[i]
-			op.Desired = connectors.AttrsFromJSON(op.Desired)
-			for j := range op.Changes {
-				op.Changes[j].Old = connectors.FromJSON(op.Changes[j].Old)
-				op.Changes[j].New = connectors.FromJSON(op.Changes[j].New)
-			}
-		}
-	}
-	return &p, nil
+	return &p, nil // Op.UnmarshalJSON restored the values' types
 }

@@ -15,15 +15,15 @@ import (
 func TestSavedPlanRoundTripsExactTypes(t *testing.T) {
 	p := &Plan{Version: Version, Now: time.Date(2025, 3, 3, 9, 0, 0, 0, time.UTC), Sources: []Source{{Name: "hr", Full: true, Targets: []string{"dir"}}}, Targets: []*Target{{
 		Name: "dir", Serial: 7, Managed: 2,
-		Ops: []Op{{
-			Op: connectors.Op{Action: connectors.Update, Key: "E1", ID: "1", Reason: "changed",
+		Ops: []Op{hashed(NewOp(
+			connectors.Op{Action: connectors.Update, Key: "E1", ID: "1", Reason: "changed",
 				Changes: []connectors.Change{{Attr: "level", Old: int64(2), New: int64(3)}, {Attr: "groups", Old: []string{"a"}, New: []string{"a", "b"}}}},
-			Desired: connectors.Attrs{"level": int64(3), "ratio": 0.5, "groups": []string{"a", "b"}, "active": true},
-			Hash:    18446744073709551615, // above 2^53: must survive JSON exactly
-		}},
+			connectors.Attrs{"level": int64(3), "ratio": 0.5, "groups": []string{"a", "b"}, "active": true}),
+			18446744073709551615, // above 2^53: must survive JSON exactly
+		)},
 		Guard: &Guard{Reason: "max-deletes", Count: 3, Limit: 2},
 	}}}
-	if diff := cmp.Diff(p, roundTrip(t, p), cmp.AllowUnexported(Op{})); diff != "" {
+	if diff := cmp.Diff(p, roundTrip(t, p), cmp.AllowUnexported(Op{}, opMore{})); diff != "" {
 		t.Errorf("round trip (-want +got):\n%s", diff)
 	}
 }
@@ -53,7 +53,7 @@ func TestReadRefusesOtherVersions(t *testing.T) {
 // document encoding/json makes of the whole plan, including targets with
 // no ops, a string that reads like the ops field, and rejects.
 func TestWriteHasThePlansJSONShape(t *testing.T) {
-	op := Op{Op: connectors.Op{Action: connectors.Create, Key: "E1", Changes: []connectors.Change{{Attr: "n", New: "x"}}}, Hash: 5}
+	op := hashed(NewOp(connectors.Op{Action: connectors.Create, Key: "E1", Changes: []connectors.Change{{Attr: "n", New: "x"}}}, nil), 5)
 	for _, p := range []*Plan{
 		{Version: Version},
 		{Version: Version, Sources: []Source{{Name: "hr"}}, Targets: []*Target{

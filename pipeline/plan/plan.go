@@ -81,23 +81,6 @@ type Escrowed struct {
 	Dropped   bool      `json:"dropped,omitempty"`
 }
 
-// Op is one planned op with what apply needs to record afterwards.
-type Op struct {
-	connectors.Op
-	// Desired is the complete attribute set the object has after an adopt
-	// or update; apply stores it as the last-known state. A create's changes
-	// are its complete set, so creates leave it nil (plans of a first run
-	// are mostly creates, and this halves their memory).
-	Desired connectors.Attrs `json:"desired,omitempty"`
-	// Hash is the record-and-policy fingerprint to store once this op
-	// succeeds. Zero on every op but the last of its key, so a key whose
-	// ops were cut short is evaluated again next run.
-	Hash uint64 `json:"hash,omitempty"`
-	// values are a compact create's attribute values, in place of its
-	// Changes: see Compact.
-	values Packed
-}
-
 // Refresh is a fingerprint update with no op.
 type Refresh struct {
 	Key  string `json:"key"`

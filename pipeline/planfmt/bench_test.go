@@ -25,13 +25,13 @@ func BenchmarkJSONL(b *testing.B) {
 			}
 			op := compactCreate(create, values)
 			if !compact {
-				op = t.Plain(op, new([]connectors.Change))
+				op = t.Plain(op, new(plan.PlainBuf))
 			}
 			t.Ops = append(t.Ops, op)
 		}
 		for i := range 100_000 {
-			t.Ops = append(t.Ops, plan.Op{Op: connectors.Op{Action: connectors.AddMember, Object: connectors.Group,
-				Key: fmt.Sprintf("E%07d", i), Group: "Engineering", Reason: "new"}})
+			t.Ops = append(t.Ops, plan.NewOp(connectors.Op{Action: connectors.AddMember, Object: connectors.Group,
+				Key: fmt.Sprintf("E%07d", i), Group: "Engineering", Reason: "new"}, nil))
 		}
 		p := &plan.Plan{Targets: []*plan.Target{t}}
 		b.Run(map[bool]string{false: "plain", true: "compact"}[compact], func(b *testing.B) {

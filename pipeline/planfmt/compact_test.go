@@ -21,12 +21,12 @@ func TestCompactCreatesPrintLikePlainOnes(t *testing.T) {
 		for _, p := range []*plan.Plan{plain, compact} {
 			p.Targets[0].Sensitive = sensitive
 			// A create with nothing to set prints no changes at all.
-			p.Targets[0].Ops = append(p.Targets[0].Ops, plan.Op{Op: connectors.Op{Action: connectors.Create, Key: "E4", Reason: "new"}})
+			p.Targets[0].Ops = append(p.Targets[0].Ops, plan.NewOp(connectors.Op{Action: connectors.Create, Key: "E4", Reason: "new"}, nil))
 		}
 		tg := compact.Targets[0]
 		tg.Attrs = []string{"name", "mail", "groups", "active"}
 		for i, values := range map[int][]connectors.Value{0: {"Ann", nil, []string{"a", "b"}, true}, 3: make([]connectors.Value, 4)} {
-			create := tg.Ops[i].Op
+			create := tg.Ops[i].Op()
 			create.Changes = nil
 			tg.Ops[i] = compactCreate(create, values)
 		}

@@ -66,7 +66,7 @@ func JSONL(w io.Writer, p *plan.Plan) error {
 			wg.Go(func() {
 				b := out[i][:0]
 				var order changeOrder
-				var changes []connectors.Change
+				var plain plan.PlainBuf
 				var values []plan.PackedValue
 				for _, op := range pc.ops {
 					if op.IsCompact() && len(pc.t.Sensitive) == 0 {
@@ -74,8 +74,8 @@ func JSONL(w io.Writer, p *plan.Plan) error {
 						b = appendCompact(b, pc.t, op, values, pc.names)
 						continue
 					}
-					op = redact(pc.t, pc.t.Plain(op, &changes))
-					b = appendOp(b, pc.t, op, order.sorted(op.Changes))
+					op = redact(pc.t, pc.t.Plain(op, &plain))
+					b = appendOp(b, pc.t, op, order.sorted(op.Changes()))
 				}
 				out[i] = b
 			})
@@ -177,7 +177,7 @@ func appendHead(b []byte, t *plan.Target, op plan.Op) []byte {
 	if op.Disabled {
 		b = append(b, `,"disabled":true`...)
 	}
-	return attrjson.AppendField(b, "id", op.ID)
+	return attrjson.AppendField(b, "id", op.ID())
 }
 
 // appendTail appends a line's fields after its changes, and its end.

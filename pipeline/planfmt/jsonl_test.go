@@ -22,12 +22,12 @@ func referenceJSONL(t *testing.T, p *plan.Plan) string {
 	for _, tg := range p.Targets {
 		for _, op := range tg.Ops {
 			op = redact(tg, op)
-			line := jsonOp{Target: tg.Name, Action: op.Action, Object: op.Object.String(), Key: op.Key, ID: op.ID,
+			line := jsonOp{Target: tg.Name, Action: op.Action, Object: op.Object.String(), Key: op.Key, ID: op.ID(),
 				Group: op.Group, Disabled: op.Disabled, Reason: op.Reason, Held: tg.Guard != nil && op.Action.Destructive()}
 			if op.Action == connectors.AddMember || op.Action == connectors.RemoveMember {
 				line.Object, line.Member = "group", op.Key
 			}
-			for _, c := range op.Changes {
+			for _, c := range op.Changes() {
 				if line.Changes == nil {
 					line.Changes = connectors.Attrs{}
 				}
@@ -104,7 +104,7 @@ func TestJSONLMatchesEncodingJSON(t *testing.T) {
 			for range r.IntN(5) { // attributes may repeat: the last one wins, as in a map
 				op.Changes = append(op.Changes, connectors.Change{Attr: attrs[r.IntN(len(attrs))], Old: randomValue(r), New: randomValue(r)})
 			}
-			tg.Ops = append(tg.Ops, plan.Op{Op: op})
+			tg.Ops = append(tg.Ops, plan.NewOp(op, nil))
 		}
 		p := &plan.Plan{Targets: []*plan.Target{tg}}
 		checkJSONL(t, fmt.Sprint("case ", i), p)
@@ -133,7 +133,7 @@ func TestJSONLMatchesEncodingJSON(t *testing.T) {
 			}
 			op.Changes = append(op.Changes, connectors.Change{Attr: n, New: randomValue(r)})
 		}
-		same.Ops = append(same.Ops, plan.Op{Op: op})
+		same.Ops = append(same.Ops, plan.NewOp(op, nil))
 	}
 	checkJSONL(t, "runs of the same attributes", &plan.Plan{Targets: []*plan.Target{same}})
 }

@@ -14,11 +14,11 @@ func samplePlan() *plan.Plan {
 	return &plan.Plan{Targets: []*plan.Target{{
 		Name: "dir", Managed: 10,
 		Ops: []plan.Op{
-			{Op: connectors.Op{Action: connectors.Create, Key: "E1", Reason: "new",
-				Changes: []connectors.Change{{Attr: "name", New: "Ann"}, {Attr: "groups", New: []string{"a", "b"}}, {Attr: "active", New: true}}}},
-			{Op: connectors.Op{Action: connectors.Update, Key: "E2", ID: "2", Reason: "changed",
-				Changes: []connectors.Change{{Attr: "dept", Old: "Sales", New: "Legal"}, {Attr: "phone", Old: "555", New: nil}}}},
-			{Op: connectors.Op{Action: connectors.Disable, Key: "E3", ID: "3", Reason: "left-scope"}},
+			plan.NewOp(connectors.Op{Action: connectors.Create, Key: "E1", Reason: "new",
+				Changes: []connectors.Change{{Attr: "name", New: "Ann"}, {Attr: "groups", New: []string{"a", "b"}}, {Attr: "active", New: true}}}, nil),
+			plan.NewOp(connectors.Op{Action: connectors.Update, Key: "E2", ID: "2", Reason: "changed",
+				Changes: []connectors.Change{{Attr: "dept", Old: "Sales", New: "Legal"}, {Attr: "phone", Old: "555", New: nil}}}, nil),
+			plan.NewOp(connectors.Op{Action: connectors.Disable, Key: "E3", ID: "3", Reason: "left-scope"}, nil),
 		},
 		Guard: &plan.Guard{Reason: "max-deletes", Count: 1, Limit: 0},
 	}}}

@@ -61,8 +61,8 @@ func text(w io.Writer, p *plan.Plan, ops bool) error {
 
 // Line renders one op of target t as plan text.
 func Line(t *plan.Target, op plan.Op) string {
-	var changes []connectors.Change
-	op = t.Plain(op, &changes)
+	var plain plan.PlainBuf
+	op = t.Plain(op, &plain)
 	return fmt.Sprintf("%c %-13s %s/%s%s", op.Action.Symbol(), op.Action, t.Name, subject(op), details(redact(t, op)))
 }
 
@@ -74,15 +74,14 @@ func redact(t *plan.Target, op plan.Op) plan.Op {
 	if len(t.Sensitive) == 0 {
 		return op
 	}
-	changes := make([]connectors.Change, len(op.Changes))
-	for i, c := range op.Changes {
+	changes := make([]connectors.Change, len(op.Changes()))
+	for i, c := range op.Changes() {
 		if slices.Contains(t.Sensitive, c.Attr) {
 			c.Old, c.New = hide(c.Old), hide(c.New)
 		}
 		changes[i] = c
 	}
-	op.Changes = changes
-	return op
+	return op.WithChanges(changes)
 }
 
 func hide(v connectors.Value) connectors.Value {
@@ -108,10 +107,10 @@ func subject(op plan.Op) string {
 
 func details(op plan.Op) string {
 	var b strings.Builder
-	if op.ID != "" {
-		fmt.Fprintf(&b, " id=%s", op.ID)
+	if op.ID() != "" {
+		fmt.Fprintf(&b, " id=%s", op.ID())
 	}
-	for _, c := range op.Changes {
+	for _, c := range op.Changes() {
 		if op.Action == connectors.Create {
 			fmt.Fprintf(&b, " %s=%s", c.Attr, show(c.New))
 		} else {

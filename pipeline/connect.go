@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
 	"github.com/idsync/idsync/connectors"
 	"github.com/idsync/idsync/connectors/batch"
 	"github.com/idsync/idsync/connectors/csv"
@@ -26,9 +28,10 @@ var batchRows = 0
 var deltaBatchRows = 1024
 
 // openSource builds the source connector for s, reading its delta file
-// when delta is set; rejects go to reject.
-func openSource(s *source, delta bool, reject connectors.RejectFunc) (connectors.Source, error) {
-	bo := batch.Options{MaxFieldBytes: s.cfg.MaxFieldBytes, Rows: batchRows}
+// when delta is set; rejects go to reject, and alloc (nil for Go's) makes
+// the batches' buffers.
+func openSource(s *source, delta bool, reject connectors.RejectFunc, alloc memory.Allocator) (connectors.Source, error) {
+	bo := batch.Options{MaxFieldBytes: s.cfg.MaxFieldBytes, Rows: batchRows, Allocator: alloc}
 	path := s.cfg.Path
 	if delta {
 		path = s.cfg.Delta

@@ -24,14 +24,15 @@ func detachKeys(keys *array.String, out []string) {
 }
 
 // detachSparse copies out of a batch the strings its rows' results keep,
-// when fewer than half of its rows produced work.
+// when fewer than half of its rows produced work, and reports whether it
+// did: whether the results keep nothing of the batch.
 //
 // A value read straight from a column aliases the batch's Arrow buffer, so
 // one value kept in an op keeps the whole buffer alive: after a 1M steady
 // plan, its 33k ops held 81 MB of buffers, most of the file. In a batch
 // whose rows mostly produce work (a first sync) the ops keep nearly all of
 // the buffer's bytes anyway, and copying them would only add to the peak.
-func detachSparse(results [][]*rowResult) {
+func detachSparse(results [][]*rowResult) bool {
 	working := 0
 	for _, row := range results {
 		for _, r := range row {
@@ -42,7 +43,7 @@ func detachSparse(results [][]*rowResult) {
 		}
 	}
 	if working*2 >= len(results) {
-		return
+		return false
 	}
 	for _, row := range results {
 		for _, r := range row {
@@ -51,6 +52,7 @@ func detachSparse(results [][]*rowResult) {
 			}
 		}
 	}
+	return true
 }
 
 // detach gives a result's strings memory of their own. Ids are copies

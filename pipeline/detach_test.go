@@ -2,8 +2,11 @@ package pipeline
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"unsafe"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -72,5 +75,49 @@ func TestDetachKeysCopiesEachKey(t *testing.T) {
 		if got[i] != want[i] {
 			t.Errorf("key %d: %q, want %q", i, got[i], want[i])
 		}
+	}
+}
+
+// TestRecycledBatchesLeaveNoValueBehind plans renames among unchanged
+// records in batches of 8, which are detached and recycled, and compares
+// that plan with one made without recycling. Tests overwrite a recycled
+// batch's bytes (batch.Recycler), so a value an op still reads from its
+// batch shows up as a different plan. The name rule is a conditional: its
+// value points into the batch (a bare field's is often a copy, see
+// rules.boxes).
+func TestRecycledBatchesLeaveNoValueBehind(t *testing.T) {
+	t.Cleanup(func() { batchRows, recycleBatches = 0, true })
+	cfg := strings.Replace(smallConfig, "name: user.name", `name: 'user.level > 0 ? user.name : "nobody"'`, 1)
+	if cfg == smallConfig {
+		t.Fatal("smallConfig has no name rule to replace")
+	}
+	var day1, day2 strings.Builder
+	for _, b := range []*strings.Builder{&day1, &day2} {
+		b.WriteString("id,name,dept,level\n")
+	}
+	for i := range 64 {
+		fmt.Fprintf(&day1, "E%d,Person %d,a,1\n", i, i)
+		if i%16 == 5 {
+			fmt.Fprintf(&day2, "E%d,Renamed %d,a,1\n", i, i)
+		} else {
+			fmt.Fprintf(&day2, "E%d,Person %d,a,1\n", i, i)
+		}
+	}
+	f := newFixture(t, map[string]string{"idsync.yaml": cfg, "day1.csv": day1.String(), "day2.csv": day2.String()})
+	f.apply(map[string]string{"HR": "day1.csv"}, ApplyOptions{})
+	var plans [2][]string
+	for i, recycle := range []bool{false, true} {
+		batchRows, recycleBatches = 8, recycle
+		p, err := f.engine(map[string]string{"HR": "day2.csv"}).Plan(t.Context(), PlanOptions{Full: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plans[i] = everything(p)
+	}
+	if all := strings.Join(plans[0], "\n"); len(plans[0]) != 4 || strings.Count(all, "New:Renamed") != 4 {
+		t.Fatalf("plan without recycling = %q, want E5, E21, E37 and E53 renamed", plans[0])
+	}
+	if diff := cmp.Diff(plans[0], plans[1]); diff != "" {
+		t.Errorf("plan without recycling (-) and with (+):\n%s", diff)
 	}
 }

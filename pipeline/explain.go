@@ -84,7 +84,7 @@ func (e *Engine) Explain(ctx context.Context, targetName, key string) (*Explanat
 			x.Lines = append(x.Lines, int64(re.Line))
 			x.Rejected = re.Error()
 		}
-	})
+	}, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/idsync/idsync/connectors"
+	"github.com/idsync/idsync/connectors/batch"
 	"github.com/idsync/idsync/pipeline/diff"
 	"github.com/idsync/idsync/pipeline/plan"
 	"github.com/idsync/idsync/rules"
@@ -63,6 +64,9 @@ type targetRun struct {
 // sourceRun is one source read.
 type sourceRun struct {
 	scratch scratchPool // the batches' working memory, safe to share
+	// batches is the allocator the source builds its batches with; a
+	// batch whose results keep nothing of it is recycled (readParallel).
+	batches batch.Recycler
 	// mu guards everything below: the source reports rejects from its own
 	// goroutine while results are applied.
 	mu   sync.Mutex
@@ -298,7 +302,7 @@ func (e *Engine) planSource(ctx context.Context, s *source, full, apply bool, gc
 			active = append(active, tr)
 		}
 	}
-	src, err := openSource(s, !full, sr.reject)
+	src, err := openSource(s, !full, sr.reject, &sr.batches)
 	if err != nil {
 		return nil, err
 	}

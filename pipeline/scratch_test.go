@@ -15,14 +15,16 @@ import (
 // and in one batch. With 7, each batch's scratch memory is handed on and
 // reused over a hundred times while other batches wait their turn, so a
 // result given out of it too early, or an op of one row written over by
-// the next, shows up as a different plan.
+// the next, shows up as a different plan. The one batch is not recycled,
+// and recycled batches are overwritten in tests (batch.Recycler), so a
+// value left pointing into a batch shows up too.
 func TestSmallBatchesPlanTheSameOps(t *testing.T) {
 	c, restore := oracleSeeds[0], batchRows
-	t.Cleanup(func() { batchRows = restore })
+	t.Cleanup(func() { batchRows, recycleBatches = restore, true })
 	f := newFixture(t, c.files())
 	plans := func(env map[string]string) (small, whole []string) {
 		for _, rows := range []int{7, 0} {
-			batchRows = rows
+			batchRows, recycleBatches = rows, rows != 0
 			p, err := f.engine(env).Plan(t.Context(), PlanOptions{Full: true})
 			if err != nil {
 				t.Fatal(err)

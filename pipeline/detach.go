@@ -24,15 +24,16 @@ func detachKeys(keys *array.String, out []string) {
 }
 
 // detachSparse copies out of a batch the strings its rows' results keep,
-// when fewer than half of its rows produced work, and reports whether it
-// did: whether the results keep nothing of the batch.
+// when fewer than half of its rows produced work or when that is cheap
+// (detachDense), and reports whether it did: whether the results keep
+// nothing of the batch, which can then be recycled.
 //
 // A value read straight from a column aliases the batch's Arrow buffer, so
 // one value kept in an op keeps the whole buffer alive: after a 1M steady
 // plan, its 33k ops held 81 MB of buffers, most of the file. In a batch
 // whose rows mostly produce work (a first sync) the ops keep nearly all of
 // the buffer's bytes anyway, and copying them would only add to the peak.
-func detachSparse(results [][]*rowResult) bool {
+func detachSparse(results [][]*rowResult, groups *groupNames) bool {
 	working := 0
 	for _, row := range results {
 		for _, r := range row {
@@ -43,7 +44,7 @@ func detachSparse(results [][]*rowResult) bool {
 		}
 	}
 	if working*2 >= len(results) {
-		return false
+		return detachDense(results, groups)
 	}
 	for _, row := range results {
 		for _, r := range row {
@@ -74,6 +75,66 @@ func (r *rowResult) detach() {
 	for i := range r.pick.attrs {
 		r.pick.attrs[i].candidates = cloneStrings(r.pick.attrs[i].candidates)
 	}
+}
+
+// detachDense detaches a batch whose rows mostly produced work, when
+// all its ops keep of it are group names: its creates are compact (their
+// values packed, a copy) and the rest are memberships. That is a first
+// sync's batch, unless a target matches or picks unique values. Its ops'
+// keys are detachKeys' copy already; the group names, a few distinct ones
+// over and over, are shared copies (groupNames). A batch with other
+// values to copy keeps them where they are, and is not recycled: copying
+// them would only add to the peak, as its ops keep most of its bytes.
+func detachDense(results [][]*rowResult, groups *groupNames) bool {
+	for _, row := range results {
+		for _, r := range row {
+			if r == nil {
+				continue
+			}
+			if len(r.desired) > 0 || len(r.pick.attrs) > 0 {
+				return false
+			}
+			for _, op := range r.ops {
+				if len(op.Changes) > 0 {
+					return false
+				}
+			}
+		}
+	}
+	for _, row := range results {
+		for _, r := range row {
+			if r == nil {
+				continue
+			}
+			for i := range r.ops {
+				if g := r.ops[i].Group; g != "" {
+					r.ops[i].Group = groups.copy(g)
+				}
+			}
+		}
+	}
+	return true
+}
+
+// groupNames hands out copies of group names, one copy of each name: a
+// first sync's memberships name a few groups a million times over. It
+// holds at most maxGroupNames; names past that are copied each time.
+type groupNames map[string]string
+
+const maxGroupNames = 1 << 12
+
+func (g *groupNames) copy(name string) string {
+	if s, ok := (*g)[name]; ok {
+		return s
+	}
+	s := strings.Clone(name)
+	if *g == nil {
+		*g = groupNames{}
+	}
+	if len(*g) < maxGroupNames {
+		(*g)[s] = s
+	}
+	return s
 }
 
 func cloneValue(v connectors.Value) connectors.Value {

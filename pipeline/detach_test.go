@@ -40,7 +40,10 @@ func TestDetachSparseCopiesOnlyWhereMostRowsAreDropped(t *testing.T) {
 					}
 				}
 			}
-			detachSparse(results)
+			var groups groupNames
+			if detached := detachSparse(results, &groups); detached != (working*2 < len(results)) {
+				t.Errorf("detachSparse = %v", detached)
+			}
 			copy(buf, "XXXXXXXXXXXXXXXXXX")
 			r := results[0][0]
 			got := []string{r.ops[0].Changes[0].New.(string), r.ops[0].Changes[1].New.([]string)[0], r.ops[1].Group,
@@ -53,6 +56,50 @@ func TestDetachSparseCopiesOnlyWhereMostRowsAreDropped(t *testing.T) {
 				t.Errorf("after the buffer changed: got %q, want %q", got, want)
 			}
 		})
+	}
+}
+
+// TestDetachDenseCopiesOnlyGroupNames makes a batch's worth of results
+// where every row produced work, as in a first sync: compact creates (no
+// changes) and memberships whose group names alias one buffer. They are
+// detached, each name copied once, and survive the buffer's change. One
+// op with changes anywhere leaves the batch as it is.
+func TestDetachDenseCopiesOnlyGroupNames(t *testing.T) {
+	buf := []byte("Sales Legal")
+	sales, legal := unsafe.String(&buf[0], 5), unsafe.String(&buf[6], 5)
+	batch := func(changes bool) [][]*rowResult {
+		results := make([][]*rowResult, 4)
+		for i := range results {
+			group := []string{sales, legal}[i%2]
+			r := &rowResult{ops: []connectors.Op{
+				{Action: connectors.Create, Key: fmt.Sprint("E", i)},
+				{Action: connectors.AddMember, Key: fmt.Sprint("E", i), Group: group},
+			}}
+			if changes && i == 3 {
+				r.ops[0].Changes = []connectors.Change{{Attr: "dept", New: group}}
+			}
+			results[i] = []*rowResult{r}
+		}
+		return results
+	}
+	var groups groupNames
+	if batch(true)[3][0].ops[0].Changes == nil || detachSparse(batch(true), &groups) {
+		t.Fatal("a batch with changes to keep was detached")
+	}
+	results := batch(false)
+	if !detachSparse(results, &groups) {
+		t.Fatal("a batch of compact creates and memberships was not detached")
+	}
+	copy(buf, "XXXXXXXXXXX")
+	var got []string
+	for _, row := range results {
+		got = append(got, row[0].ops[1].Group)
+	}
+	if want := []string{"Sales", "Legal", "Sales", "Legal"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("group names after the buffer changed: %q, want %q", got, want)
+	}
+	if unsafe.StringData(got[0]) != unsafe.StringData(got[2]) || len(groups) != 2 {
+		t.Errorf("each name was not copied once: %d names held", len(groups))
 	}
 }
 
@@ -78,46 +125,56 @@ func TestDetachKeysCopiesEachKey(t *testing.T) {
 	}
 }
 
-// TestRecycledBatchesLeaveNoValueBehind plans renames among unchanged
-// records in batches of 8, which are detached and recycled, and compares
-// that plan with one made without recycling. Tests overwrite a recycled
-// batch's bytes (batch.Recycler), so a value an op still reads from its
-// batch shows up as a different plan. The name rule is a conditional: its
-// value points into the batch (a bare field's is often a copy, see
-// rules.boxes).
+// TestRecycledBatchesLeaveNoValueBehind plans a first sync, then renames
+// among unchanged records, in batches of 8, which are detached and
+// recycled (densely, then sparsely), and compares each plan with one made
+// without recycling. Tests overwrite a recycled batch's bytes
+// (batch.Recycler), so a value an op still reads from its batch shows up
+// as a different plan. The name rule is a conditional: its value points
+// into the batch (a bare field's is often a copy, see rules.boxes); so do
+// the groups rule's names.
 func TestRecycledBatchesLeaveNoValueBehind(t *testing.T) {
 	t.Cleanup(func() { batchRows, recycleBatches = 0, true })
 	cfg := strings.Replace(smallConfig, "name: user.name", `name: 'user.level > 0 ? user.name : "nobody"'`, 1)
-	if cfg == smallConfig {
-		t.Fatal("smallConfig has no name rule to replace")
+	cfg = strings.Replace(cfg, "match: login", "groups: '[user.dept]'", 1) // compact creates, and memberships
+	if !strings.Contains(cfg, "nobody") || !strings.Contains(cfg, "groups:") {
+		t.Fatal("smallConfig has no name or match rule to replace")
 	}
 	var day1, day2 strings.Builder
 	for _, b := range []*strings.Builder{&day1, &day2} {
 		b.WriteString("id,name,dept,level\n")
 	}
 	for i := range 64 {
-		fmt.Fprintf(&day1, "E%d,Person %d,a,1\n", i, i)
+		fmt.Fprintf(&day1, "E%d,Person %d,d%d,1\n", i, i, i%3)
 		if i%16 == 5 {
-			fmt.Fprintf(&day2, "E%d,Renamed %d,a,1\n", i, i)
+			fmt.Fprintf(&day2, "E%d,Renamed %d,d%d,1\n", i, i, i%3)
 		} else {
-			fmt.Fprintf(&day2, "E%d,Person %d,a,1\n", i, i)
+			fmt.Fprintf(&day2, "E%d,Person %d,d%d,1\n", i, i, i%3)
 		}
 	}
 	f := newFixture(t, map[string]string{"idsync.yaml": cfg, "day1.csv": day1.String(), "day2.csv": day2.String()})
-	f.apply(map[string]string{"HR": "day1.csv"}, ApplyOptions{})
-	var plans [2][]string
-	for i, recycle := range []bool{false, true} {
-		batchRows, recycleBatches = 8, recycle
-		p, err := f.engine(map[string]string{"HR": "day2.csv"}).Plan(t.Context(), PlanOptions{Full: true})
-		if err != nil {
-			t.Fatal(err)
+	plans := func(file string) (plans [2][]string) {
+		for i, recycle := range []bool{false, true} {
+			batchRows, recycleBatches = 8, recycle
+			p, err := f.engine(map[string]string{"HR": file}).Plan(t.Context(), PlanOptions{Full: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			plans[i] = everything(p)
 		}
-		plans[i] = everything(p)
+		return plans
 	}
-	if all := strings.Join(plans[0], "\n"); len(plans[0]) != 4 || strings.Count(all, "New:Renamed") != 4 {
-		t.Fatalf("plan without recycling = %q, want E5, E21, E37 and E53 renamed", plans[0])
-	}
-	if diff := cmp.Diff(plans[0], plans[1]); diff != "" {
-		t.Errorf("plan without recycling (-) and with (+):\n%s", diff)
+	for _, day := range []struct {
+		file, want string
+		n, count   int
+	}{{"day1.csv", "Group:d2", 64*2 + 3, 22}, {"day2.csv", "New:Renamed", 4, 4}} {
+		got := plans(day.file)
+		if all := strings.Join(got[0], "\n"); len(got[0]) != day.n || strings.Count(all, day.want) != day.count {
+			t.Fatalf("%s: plan without recycling has %d ops, %d with %s; want %d and %d", day.file, len(got[0]), strings.Count(all, day.want), day.want, day.n, day.count)
+		}
+		if diff := cmp.Diff(got[0], got[1]); diff != "" {
+			t.Errorf("%s: plan without recycling (-) and with (+):\n%s", day.file, diff)
+		}
+		f.apply(map[string]string{"HR": day.file}, ApplyOptions{})
 	}
 }

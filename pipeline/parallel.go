@@ -239,7 +239,7 @@ func (e *Engine) evalBatch(ctx context.Context, sr *sourceRun, active []*targetR
 			out.results[i][j] = r
 		}
 	}
-	out.detached = detachSparse(out.results)
+	out.detached = detachSparse(out.results, &out.scratch.groups)
 	return out
 }
 

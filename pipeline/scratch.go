@@ -22,6 +22,7 @@ type rowScratch struct {
 	pack    plan.Packer        // compact creates' values, packed
 	create  []connectors.Value // one compact create's values, until packed
 	rows    rowSlices
+	groups  groupNames // memberships' group names, copied out of batches
 }
 
 // rowSlices are a batch's per-row slices (batchDone's, and the records'

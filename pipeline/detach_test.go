@@ -130,13 +130,12 @@ func TestDetachKeysCopiesEachKey(t *testing.T) {
 // recycled (densely, then sparsely), and compares each plan with one made
 // without recycling. Tests overwrite a recycled batch's bytes
 // (batch.Recycler), so a value an op still reads from its batch shows up
-// as a different plan. The name rule is a conditional: its value points
-// into the batch (a bare field's is often a copy, see rules.boxes); so do
-// the groups rule's names.
+// as a different plan. The rules' strings are built in the evaluators'
+// arenas, which are reused (and overwritten in tests) with the batches.
 func TestRecycledBatchesLeaveNoValueBehind(t *testing.T) {
 	t.Cleanup(func() { batchRows, recycleBatches = 0, true })
-	cfg := strings.Replace(smallConfig, "name: user.name", `name: 'user.level > 0 ? user.name : "nobody"'`, 1)
-	cfg = strings.Replace(cfg, "match: login", "groups: '[user.dept]'", 1) // compact creates, and memberships
+	cfg := strings.Replace(smallConfig, "name: user.name", `name: 'user.level > 0 ? user.name + "!" : "nobody"'`, 1)
+	cfg = strings.Replace(cfg, "match: login", `groups: '["g-" + user.dept]'`, 1) // compact creates, and memberships
 	if !strings.Contains(cfg, "nobody") || !strings.Contains(cfg, "groups:") {
 		t.Fatal("smallConfig has no name or match rule to replace")
 	}
@@ -167,7 +166,7 @@ func TestRecycledBatchesLeaveNoValueBehind(t *testing.T) {
 	for _, day := range []struct {
 		file, want string
 		n, count   int
-	}{{"day1.csv", "Group:d2", 64*2 + 3, 22}, {"day2.csv", "New:Renamed", 4, 4}} {
+	}{{"day1.csv", "Group:g-d2", 64*2 + 3, 22}, {"day2.csv", "New:Renamed", 4, 4}} {
 		got := plans(day.file)
 		if all := strings.Join(got[0], "\n"); len(got[0]) != day.n || strings.Count(all, day.want) != day.count {
 			t.Fatalf("%s: plan without recycling has %d ops, %d with %s; want %d and %d", day.file, len(got[0]), strings.Count(all, day.want), day.want, day.n, day.count)

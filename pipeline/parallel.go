@@ -97,6 +97,7 @@ func (e *Engine) readParallel(ctx context.Context, sr *sourceRun, src connectors
 	for range max(1, runtime.GOMAXPROCS(0)) {
 		wg.Go(func() {
 			ev := sr.s.env.NewEvaluator(e.opts.Now)
+			ev.UseTextArena()
 			var h rowHasher
 			for w := range work {
 				budget.Release(w.bytes)
@@ -108,6 +109,7 @@ func (e *Engine) readParallel(ctx context.Context, sr *sourceRun, src connectors
 				if out.detached && recycleBatches {
 					sr.batches.Recycle(w.b)
 				}
+				ev.ResetText(out.detached && recycleBatches)
 				w.b.Release()
 				select {
 				case done <- out:

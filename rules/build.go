@@ -27,7 +27,7 @@ func build(app appendFunc) strFunc {
 		if !ok {
 			return "", false
 		}
-		return string(buf), true
+		return ev.arena.keep(buf), true
 	}
 }
 

@@ -32,8 +32,10 @@ type Evaluator struct {
 	// (see evalShared).
 	batch uint64
 	memo  []memoized
-	// text is the buffer string rules build their values in (see build).
-	text []byte
+	// text is the buffer string rules build their values in (see build),
+	// and arena where they are kept when the caller asks (UseTextArena).
+	text  []byte
+	arena textArena
 	// boxes shares repeated strings of each string column (see boxes).
 	boxes []boxes
 	seed  maphash.Seed

@@ -180,6 +180,7 @@ func (e *Engine) Apply(ctx context.Context, p *plan.Plan, opts ApplyOptions) (*R
 			return rep, err
 		}
 	}
+	e.keepMergedIndexes(p)
 	// Reclaim the space of expired provisioning-log records; a failure
 	// costs only disk until the next apply.
 	if err := e.store.RunLogGC(); err != nil {

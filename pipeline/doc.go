@@ -4,6 +4,8 @@
 //
 // Where to look: planner.go and parallel.go read a source and evaluate its
 // records; index.go and keytable.go hold the state they compare with,
+// which indexblob.go keeps merged for the next plan (and indexkeep.go
+// merges anew after an apply),
 // details.go reads ahead what changed records are diffed against, and
 // detach.go keeps a plan from holding the batches it read; waves.go bounds
 // a plan to each target's opsPerRun; finish.go sorts and completes it;

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"unsafe"
 
@@ -151,38 +152,76 @@ func (e *Engine) loadIndexes(sr *sourceRun, runs []*targetRun) error {
 		}
 		return nil
 	}
-	// Each target's entries are scanned in key order, side by side, and
-	// merged into one table as they come.
-	scans := make([]*indexScan, len(runs))
+	names := make([]string, len(runs))
 	size := 0
 	for i, tr := range runs {
-		size = max(size, tr.out.Managed)
-		scans[i] = newIndexScan(tr.out.Managed)
-		go scans[i].run(e.store, tr.t.cfg.Name)
+		names[i], size = tr.t.cfg.Name, max(size, tr.out.Managed)
 	}
-	keys, rows, idOf := merge(scans, size)
-	errs := make([]error, len(scans))
-	for i, sc := range scans {
-		errs[i] = sc.err // merge has drained every scan, so each has ended
-	}
-	if err := errors.Join(errs...); err != nil {
+	m, from, err := e.mergeIndexes(sr.s.cfg.Name, names, size)
+	if err != nil {
 		return err
 	}
-	sr.keys = keys
+	sr.keys = m.keys
 	e.metric(func(m *Metrics) {
-		for i, tr := range runs {
-			from := "store"
-			if scans[i].fromCache {
-				from = "cache"
-			}
-			m.indexReads.WithLabelValues(tr.t.cfg.Name, from).Inc()
+		for i, name := range names {
+			m.indexReads.WithLabelValues(name, from[i]).Inc()
 		}
 	})
 	for i, tr := range runs {
-		tr.index = &stateIndex{store: e.store, target: tr.t.cfg.Name, all: true, keys: keys, rows: rows,
-			stride: len(runs), col: i, ids: scans[i].ids, idOf: idOf[i]}
+		tr.index = &stateIndex{store: e.store, target: tr.t.cfg.Name, all: true, keys: m.keys, rows: m.rows,
+			stride: len(runs), col: i, ids: m.ids[i], idOf: m.idOf[i]}
 	}
 	return nil
+}
+
+// mergeIndexes is the merged index of targets (in order) of source, with
+// where each target's entries came from: "merged" when it was read back
+// whole (indexblob.go), else "cache" or "store". size is about how many
+// keys the largest target has. A merged index made from cache files is
+// kept for the next plan.
+func (e *Engine) mergeIndexes(source string, targets []string, size int) (*mergedIndex, []string, error) {
+	from := make([]string, len(targets))
+	name, gens := blobName(source, targets), make([]uint64, len(targets))
+	for i, t := range targets {
+		gens[i] = e.store.IndexGen(t)
+	}
+	payload, err := e.store.ReadDerived(name, gens)
+	if err != nil {
+		e.opts.Log.Warn("merging the state index anew: its copy cannot be read", "source", source, "err", err)
+	}
+	if payload != nil {
+		if m, err := decodeBlob(payload, len(targets)); err == nil {
+			for i := range from {
+				from[i] = "merged"
+			}
+			return m, from, nil
+		}
+	}
+	// Each target's entries are scanned in key order, side by side, and
+	// merged into one table as they come.
+	scans := make([]*indexScan, len(targets))
+	for i, t := range targets {
+		scans[i] = newIndexScan(size)
+		go scans[i].run(e.store, t)
+	}
+	m := merge(scans, size)
+	errs := make([]error, len(scans))
+	for i, sc := range scans {
+		errs[i] = sc.err // merge has drained every scan, so each has ended
+		m.ids[i], gens[i], from[i] = sc.ids, sc.scanned.Gen, "store"
+		if sc.scanned.FromCache {
+			from[i] = "cache"
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, nil, err
+	}
+	if !slices.Contains(gens, 0) {
+		if err := e.store.WriteDerived(name, gens, m.sections()...); err != nil {
+			e.opts.Log.Warn("the merged state index could not be kept for the next plan", "source", source, "err", err)
+		}
+	}
+	return m, from, nil
 }
 
 // indexScan streams one target's entries, in key order, to merge a chunk
@@ -200,10 +239,10 @@ type indexScan struct {
 	// as held whether or not it is touched, so 8 MB made for each of the
 	// bench's three targets at 1M entries let the heap grow 12 MB further
 	// before each collection.
-	ids       []byte
-	idsCap    int
-	err       error // set before full is closed
-	fromCache bool  // the entries came from the state's index cache files
+	ids     []byte
+	idsCap  int
+	err     error // set before full is closed
+	scanned snapshots.Scanned
 
 	cur *indexChunk // merge's chunk, and its place in it
 	at  int
@@ -234,7 +273,7 @@ func newIndexScan(size int) *indexScan {
 
 func (sc *indexScan) run(store *snapshots.Store, target string) {
 	c := <-sc.free
-	fromCache, err := store.ScanIndexFrom(target, func(key []byte, e *snapshots.IndexEntry) error {
+	scanned, err := store.ScanIndexFrom(target, func(key []byte, e *snapshots.IndexEntry) error {
 		if sc.ids == nil && !bytes.Equal(e.ID, key) {
 			sc.ids = make([]byte, 0, sc.idsCap) // the target's first id that is not its key
 		}
@@ -253,7 +292,7 @@ func (sc *indexScan) run(store *snapshots.Store, target string) {
 	if len(c.keys) > 0 {
 		sc.full <- c
 	}
-	sc.err, sc.fromCache = err, fromCache
+	sc.err, sc.scanned = err, scanned
 	close(sc.full)
 }
 
@@ -278,8 +317,9 @@ func (sc *indexScan) head() []byte {
 
 // merge numbers the union of the scans' keys, in key order, and lays out
 // each key's slots side by side, one per scan, with each scan's id
-// offsets. It reads every scan to its end, even one that failed.
-func merge(scans []*indexScan, size int) (*keyTable, []slot, []idOffsets) {
+// offsets (its ids are the scan's, set once it has ended). It reads every
+// scan to its end, even one that failed.
+func merge(scans []*indexScan, size int) *mergedIndex {
 	keys := newSortedKeyTable(size)
 	rows := make([]slot, 0, size*len(scans))
 	idOf := make([]idOffsets, len(scans))
@@ -292,7 +332,7 @@ func merge(scans []*indexScan, size int) (*keyTable, []slot, []idOffsets) {
 			}
 		}
 		if !found {
-			return keys, rows, idOf
+			return &mergedIndex{keys: keys, rows: rows, ids: make([][]byte, len(scans)), idOf: idOf}
 		}
 		n := keys.len()
 		keys.add(least)

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"math/rand/v2"
 	"slices"
@@ -120,10 +121,16 @@ func TestFullIndexesShareOneKeyTable(t *testing.T) {
 }
 
 // checkSharedIndexes commits managed's keys (target to keys) with ids
-// named after both, loads the full indexes and checks each target's view.
+// named after both, loads the full indexes and checks each target's view:
+// first merged from the targets' files, then read back merged
+// (indexblob.go).
 func checkSharedIndexes(t *testing.T, managed map[string][]string) {
 	t.Helper()
-	st := memoryStore(t)
+	st, err := snapshots.Open(t.TempDir(), snapshots.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
 	var runs []*targetRun
 	all := map[string]bool{}
 	for _, name := range []string{"a", "b", "c"} {
@@ -137,11 +144,23 @@ func checkSharedIndexes(t *testing.T, managed map[string][]string) {
 		runs = append(runs, &targetRun{t: &target{cfg: &config.Target{Name: name}}, out: &plan.Target{Managed: len(managed[name])}})
 	}
 	keys := slices.Sorted(maps.Keys(all))
-	e := &Engine{store: st}
-	sr := &sourceRun{full: true}
-	if err := e.loadIndexes(sr, runs); err != nil {
-		t.Fatal(err)
+	e := &Engine{store: st, opts: Options{Log: slog.New(slog.DiscardHandler)}}
+	for _, want := range []string{"store", "merged"} {
+		sr := fullRun()
+		if _, from, err := e.mergeIndexes("hr", []string{"a", "b", "c"}, 0); err != nil || from[0] != want {
+			t.Fatalf("the index came from %v (%v); want %s", from, err, want)
+		}
+		if err := e.loadIndexes(sr, runs); err != nil {
+			t.Fatal(err)
+		}
+		checkIndexViews(t, sr, runs, keys, managed)
 	}
+}
+
+// checkIndexViews checks each target's view of the shared index of
+// managed, whose keys are keys.
+func checkIndexViews(t *testing.T, sr *sourceRun, runs []*targetRun, keys []string, managed map[string][]string) {
+	t.Helper()
 	for _, tr := range runs {
 		name := tr.t.cfg.Name
 		var got []string
@@ -300,7 +319,7 @@ func TestIndexRefusesIDsPastWhatSlotsAddress(t *testing.T) {
 	}
 	load := func() error {
 		runs := []*targetRun{{t: &target{cfg: &config.Target{Name: "dir"}}, out: &plan.Target{Managed: 100}}}
-		return (&Engine{store: st}).loadIndexes(&sourceRun{full: true}, runs)
+		return (&Engine{store: st}).loadIndexes(fullRun(), runs)
 	}
 	if err := load(); err != nil {
 		t.Fatalf("ids well within the bound: %v", err)
@@ -323,7 +342,7 @@ func TestKeyIDsMakeNoIDs(t *testing.T) {
 		}
 	}
 	runs := []*targetRun{{t: &target{cfg: &config.Target{Name: "file"}}, out: &plan.Target{Managed: 100}}}
-	if err := (&Engine{store: st}).loadIndexes(&sourceRun{full: true}, runs); err != nil {
+	if err := (&Engine{store: st}).loadIndexes(fullRun(), runs); err != nil {
 		t.Fatal(err)
 	}
 	if got := cap(runs[0].index.ids); got != 0 {
@@ -370,7 +389,7 @@ func TestIndexKeepsIDsSmall(t *testing.T) {
 		}
 	}
 	runs := []*targetRun{{t: &target{cfg: &config.Target{Name: "dir"}}, out: &plan.Target{Managed: len(want)}}}
-	if err := (&Engine{store: st}).loadIndexes(&sourceRun{full: true}, runs); err != nil {
+	if err := (&Engine{store: st}).loadIndexes(fullRun(), runs); err != nil {
 		t.Fatal(err)
 	}
 	full := runs[0].index
@@ -400,4 +419,10 @@ func TestIndexKeepsIDsSmall(t *testing.T) {
 	if len(delta.ids) != other {
 		t.Errorf("the delta index's ids take %d bytes, want %d", len(delta.ids), other)
 	}
+}
+
+// fullRun is a full read's run of a source named hr, as loadIndexes
+// takes it.
+func fullRun() *sourceRun {
+	return &sourceRun{full: true, s: &source{cfg: &config.Source{Name: "hr"}}}
 }

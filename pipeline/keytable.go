@@ -80,6 +80,14 @@ func newSortedKeyTable(size int) *keyTable {
 	return k
 }
 
+// sortedKeyTableOf is a sorted table over keys already laid out as one
+// keeps them (a merged index read back: indexblob.go).
+func sortedKeyTableOf(arena []byte, ends []uint32) *keyTable {
+	k := newSortedKeyTable(0)
+	k.arena, k.ends = arena, ends
+	return k
+}
+
 // cellsFor is the number of cells that keeps n keys at most three
 // quarters full: a power of two, so a hash picks a cell by its low bits.
 func cellsFor(n int) int {

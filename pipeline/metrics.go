@@ -63,7 +63,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		watermarkAge: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "idsync_watermark_age_seconds",
 			Help: "Seconds since the source's watermark last advanced."}, []string{"source"}),
 		indexReads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "idsync_index_reads_total",
-			Help: "Full reads of a target's state index, from the index cache files (cache) or from the store (store)."}, []string{"target", "from"}),
+			Help: "Full reads of a target's state index: read back merged with its source's other targets (merged), or merged anew from the index cache files (cache) or from the store (store)."}, []string{"target", "from"}),
 		detailsReads: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "idsync_details_reads_total",
 			Help: "Records whose stored details a plan read, from the index cache files (cache) or from the store (store)."}, []string{"from"}),
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -41,9 +42,9 @@ func TestMetricsAfterAKnownRun(t *testing.T) {
 # TYPE idsync_apply_ops_total counter
 idsync_apply_ops_total{action="create",result="applied",target="dir"} 12
 idsync_apply_ops_total{action="disable",result="applied",target="dir"} 3
-# HELP idsync_index_reads_total Full reads of a target's state index, from the index cache files (cache) or from the store (store).
+# HELP idsync_index_reads_total Full reads of a target's state index: read back merged with its source's other targets (merged), or merged anew from the index cache files (cache) or from the store (store).
 # TYPE idsync_index_reads_total counter
-idsync_index_reads_total{from="cache",target="dir"} 1
+idsync_index_reads_total{from="merged",target="dir"} 1
 # HELP idsync_plan_ops_total Ops planned.
 # TYPE idsync_plan_ops_total counter
 idsync_plan_ops_total{action="create",target="dir"} 12
@@ -56,7 +57,7 @@ idsync_source_records_rejected_total{reason="invalid-value",source="hr"} 1
 idsync_target_requests_total{code="ok",target="dir"} 15
 `
 	// Day 1's plan made the index cache files, and its apply's commits
-	// were read back into them: day 2's plan reads them.
+	// were read back into them and merged: day 2's plan reads that.
 	if err := testutil.CollectAndCompare(reg, strings.NewReader(want), "idsync_apply_ops_total", "idsync_index_reads_total", "idsync_plan_ops_total",
 		"idsync_source_records_rejected_total", "idsync_target_requests_total"); err != nil {
 		t.Error(err)
@@ -74,33 +75,52 @@ idsync_target_requests_total{code="ok",target="dir"} 15
 }
 
 // TestIndexReadsSayWhereFrom: a state's first full plan reads its index
-// from the store and makes the cache files; the next one reads those,
-// and one that finds them gone reads the store again.
+// from the store and makes the cache files, and its apply merges them
+// anew after its commits; the next plan reads that merged index back, one
+// that finds only it gone merges the files, and one that finds them gone
+// too reads the store again. Each plan is the same.
 func TestIndexReadsSayWhereFrom(t *testing.T) {
 	f := newFixture(t, map[string]string{"idsync.yaml": smallConfig, "day1.csv": smallDay1})
 	f.apply(nil, ApplyOptions{}) // its plan makes the files
 	e := f.engine(map[string]string{"HR": "day1.csv"})
 	e.opts.Metrics = NewMetrics(prometheus.NewPedanticRegistry())
-	reads := func() (cache, store float64) {
-		return testutil.ToFloat64(e.opts.Metrics.indexReads.WithLabelValues("dir", "cache")),
-			testutil.ToFloat64(e.opts.Metrics.indexReads.WithLabelValues("dir", "store"))
-	}
-	plan := func() {
+	var plans [][]string
+	reads := func() (got []float64) {
 		t.Helper()
-		if _, err := e.Plan(t.Context(), PlanOptions{}); err != nil {
+		p, err := e.Plan(t.Context(), PlanOptions{})
+		if err != nil {
 			t.Fatal(err)
 		}
+		plans = append(plans, everything(p))
+		for _, from := range []string{"merged", "cache", "store"} {
+			got = append(got, testutil.ToFloat64(e.opts.Metrics.indexReads.WithLabelValues("dir", from)))
+		}
+		return got
 	}
-	plan()
-	if cache, store := reads(); cache != 1 || store != 0 {
-		t.Fatalf("after the apply: %v reads from the cache, %v from the store; want 1 and 0", cache, store)
+	cache := filepath.Join(f.dir, "state", "index-cache")
+	if got := reads(); !slices.Equal(got, []float64{1, 0, 0}) {
+		t.Fatalf("after the apply: %v reads merged, from the cache, from the store; want 1, 0, 0", got)
 	}
-	if err := os.RemoveAll(filepath.Join(f.dir, "state", "index-cache")); err != nil {
+	derived, err := filepath.Glob(filepath.Join(cache, "derived-*"))
+	if err != nil || len(derived) != 1 {
+		t.Fatalf("derived files %v (%v), want one", derived, err)
+	}
+	if err := os.Remove(derived[0]); err != nil {
 		t.Fatal(err)
 	}
-	plan()
-	if cache, store := reads(); cache != 1 || store != 1 {
-		t.Fatalf("with the files gone: %v reads from the cache, %v from the store; want 1 and 1", cache, store)
+	if got := reads(); !slices.Equal(got, []float64{1, 1, 0}) {
+		t.Fatalf("with the merged index gone: %v reads merged, from the cache, from the store; want 1, 1, 0", got)
+	}
+	if err := os.RemoveAll(cache); err != nil {
+		t.Fatal(err)
+	}
+	if got := reads(); !slices.Equal(got, []float64{1, 1, 1}) {
+		t.Fatalf("with the files gone: %v reads merged, from the cache, from the store; want 1, 1, 1", got)
+	}
+	for i, p := range plans[1:] {
+		if diff := cmp.Diff(plans[0], p); diff != "" {
+			t.Errorf("plan %d differs from the first (-first +it):\n%s", i+2, diff)
+		}
 	}
 }
 

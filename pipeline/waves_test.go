@@ -201,7 +201,7 @@ func TestWaveBoundCountsWorkNotGuesses(t *testing.T) {
 		policy: diff.Policy{Attrs: []diff.AttrPolicy{{Name: "name"}, {Name: "manager", Reference: true}}}},
 		out: &plan.Target{Managed: 1}, failed: map[string]bool{}}
 	e := &Engine{store: st}
-	sr := &sourceRun{full: true}
+	sr := fullRun()
 	if err := e.loadIndexes(sr, []*targetRun{tr}); err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,10 @@
 //   - indexrefresh.go: bringing files up to date;
 //   - indexfile.go: the format;
 //   - indexlookup.go, indexview.go: single entries, and a lookup's hold
-//     on the files.
+//     on the files;
+//   - derived.go: what a caller made from some targets' files (a plan's
+//     merged index), stamped with their generations and given back only
+//     while they are unchanged.
 //
 // It depends on Badger (and x/sys, for madvise; S2 from
 // klauspost/compress, for the log) and has its own types.

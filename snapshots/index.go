@@ -100,25 +100,36 @@ func (s *Store) ScanIndex(target string, fn func(key []byte, e *IndexEntry) erro
 	return err
 }
 
-// ScanIndexFrom is ScanIndex, and says whether the entries came from the
-// cache files: a plan counts it (a cache that is never used costs a full
-// plan a third more CPU, and would otherwise go unseen).
-func (s *Store) ScanIndexFrom(target string, fn func(key []byte, e *IndexEntry) error) (fromCache bool, err error) {
+// Scanned says where a scan's entries came from.
+type Scanned struct {
+	// FromCache: the cache files, not Badger. A plan counts it (a cache
+	// that is never used costs a full plan a third more CPU, and would
+	// otherwise go unseen).
+	FromCache bool
+	// Gen is the generation of the files that hold exactly the entries
+	// scanned, 0 when none do: what a file derived from them is stamped
+	// with (WriteDerived).
+	Gen uint64
+}
+
+// ScanIndexFrom is ScanIndex, and says where the entries came from.
+func (s *Store) ScanIndexFrom(target string, fn func(key []byte, e *IndexEntry) error) (Scanned, error) {
 	if s.cache.dir == "" {
-		return false, s.db.View(func(txn *badger.Txn) error { return s.scanIndexAt(txn, target, nil, fn) })
+		return Scanned{}, s.db.View(func(txn *badger.Txn) error { return s.scanIndexAt(txn, target, nil, fn) })
 	}
 	t, has, dirty, txn, ok := s.cache.take(s.db, target)
 	defer txn.Discard()
 	if !ok {
-		return false, s.scanIndexAt(txn, target, nil, fn)
+		return Scanned{}, s.scanIndexAt(txn, target, nil, fn)
 	}
 	if has {
-		if done, err := s.readCached(txn, target, t, dirty, fn); done {
-			return err == nil, err
+		if done, gen, err := s.readCached(txn, target, t, dirty, fn); done {
+			return Scanned{FromCache: err == nil, Gen: gen}, err
 		}
 		// Files that cannot be read are made again, from Badger.
 	}
-	return false, s.scanToCache(txn, target, fn)
+	gen, err := s.scanToCache(txn, target, fn)
+	return Scanned{Gen: gen}, err
 }
 
 // HasIndexFiles reports whether target's entries have files, which a
@@ -127,9 +138,10 @@ func (s *Store) ScanIndexFrom(target string, fn func(key []byte, e *IndexEntry) 
 func (s *Store) HasIndexFiles(target string) bool { return s.cache.has(target) }
 
 // readCached brings target's files up to date as of txn and reads them.
-// done is false when they could not be read, before fn saw any entry.
+// done is false when they could not be read, before fn saw any entry;
+// gen is the files' generation when they are kept.
 func (s *Store) readCached(txn *badger.Txn, target string, t cachedTarget, dirty map[string]struct{},
-	fn func(key []byte, e *IndexEntry) error) (done bool, err error) {
+	fn func(key []byte, e *IndexEntry) error) (done bool, gen uint64, err error) {
 	delivered := false
 	var e IndexEntry
 	nt, err := s.cache.refresh(txn, target, t, dirty)
@@ -143,18 +155,18 @@ func (s *Store) readCached(txn *badger.Txn, target string, t cachedTarget, dirty
 		})
 	}
 	if err != nil && !delivered {
-		return false, err
+		return false, 0, err
 	}
-	s.cache.put(target, nt, err == nil)
+	gen = s.cache.put(target, nt, err == nil)
 	if err == nil {
 		s.cache.reads.Add(1)
 	}
-	return true, err
+	return true, gen, err
 }
 
 // scanToCache scans target in Badger as of txn, writing new files on the
-// way when it can.
-func (s *Store) scanToCache(txn *badger.Txn, target string, fn func(key []byte, e *IndexEntry) error) error {
+// way when it can, and says their generation when it kept them.
+func (s *Store) scanToCache(txn *badger.Txn, target string, fn func(key []byte, e *IndexEntry) error) (gen uint64, err error) {
 	name := s.cache.newFile()
 	w, err := createIndexFile(s.cache.path(name), false)
 	if err != nil {
@@ -169,9 +181,9 @@ func (s *Store) scanToCache(txn *badger.Txn, target string, fn func(key []byte, 
 		s.cache.put(target, cachedTarget{}, false)
 	default:
 		ferr := w.finish()
-		s.cache.put(target, cachedTarget{Base: name, BaseN: w.records}, ferr == nil)
+		gen = s.cache.put(target, cachedTarget{Base: name, BaseN: w.records}, ferr == nil)
 	}
-	return err
+	return gen, err
 }
 
 // scanIndexAt is ScanIndex from Badger, as of txn, copying each entry to

@@ -2,6 +2,7 @@ package snapshots
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
@@ -55,6 +56,11 @@ type indexCache struct {
 type cachedTarget struct {
 	Base, Overlay   string
 	BaseN, OverlayN uint64 // their records
+	// Gen names this set of files, at random and never 0, so that a file
+	// derived from them (derived.go) can tell whether they are still the
+	// target's: file names alone can come back, since a new process
+	// numbers its files past those it finds, not past those it removed.
+	Gen uint64
 }
 
 // maxDirty bounds the keys recorded for one target: a first apply of a
@@ -201,8 +207,9 @@ func (c *indexCache) take(db *badger.DB, target string) (t cachedTarget, has boo
 
 // put ends a scan of target, with files valid as of its transaction (or
 // none, on failure). They are kept unless a commit since dropped the
-// target.
-func (c *indexCache) put(target string, t cachedTarget, ok bool) {
+// target; kept is their generation (cachedTarget.Gen), 0 when they are
+// not kept.
+func (c *indexCache) put(target string, t cachedTarget, ok bool) (kept uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.busy, target)
@@ -210,11 +217,37 @@ func (c *indexCache) put(target string, t cachedTarget, ok bool) {
 	if _, recording := c.dirty[target]; !ok || !recording {
 		c.removeFiles(t, old) // new files this scan made
 		c.drop(target)
-		return
+		return 0
 	}
-	if !had || old != t {
+	if !had || old.files() != t.files() {
 		c.saved = false
 		c.removeFiles(old, t)
+		t.Gen = newGen()
 	}
 	c.targets[target] = t
+	return t.Gen
+}
+
+// files is t but for its generation.
+func (t cachedTarget) files() cachedTarget {
+	t.Gen = 0
+	return t
+}
+
+// newGen is a new files' generation: random, and never 0.
+func newGen() uint64 { return rand.Uint64() | 1 }
+
+// gen is target's files' generation when they are up to date: no commit
+// since they were made, and no scan under way. It is 0 otherwise.
+func (c *indexCache) gen(target string) uint64 {
+	if c.dir == "" {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.targets[target]
+	if !ok || t.Base == "" || len(c.dirty[target]) > 0 || c.busy[target] {
+		return 0
+	}
+	return t.Gen
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	badger "github.com/dgraph-io/badger/v4"
 )
@@ -38,6 +39,7 @@ func (c *indexCache) open(dir string, db *badger.DB) error {
 		return err
 	}
 	var m cacheManifest
+	fresh := false
 	b, err := os.ReadFile(filepath.Join(c.dir, manifestName))
 	if err == nil && json.Unmarshal(b, &m) == nil && m.Format == FormatVersion && m.Files == indexFiles {
 		err = db.View(func(txn *badger.Txn) error {
@@ -49,9 +51,15 @@ func (c *indexCache) open(dir string, db *badger.DB) error {
 				if err != nil {
 					return err
 				}
-				if serial == t.Serial && count == t.Count {
-					c.targets[name] = t.cachedTarget
+				if serial != t.Serial || count != t.Count {
+					continue
 				}
+				if t.Gen == 0 {
+					// Written before files had generations: they get one,
+					// which the manifest then has to keep.
+					t.Gen, fresh = newGen(), true
+				}
+				c.targets[name] = t.cachedTarget
 			}
 			return nil
 		})
@@ -62,7 +70,7 @@ func (c *indexCache) open(dir string, db *badger.DB) error {
 	for name := range c.targets {
 		c.dirty[name] = map[string]struct{}{}
 	}
-	c.saved = len(c.targets) == len(m.Targets)
+	c.saved = len(c.targets) == len(m.Targets) && !fresh
 	if !c.saved {
 		// Its files go below; a manifest left naming them could match a
 		// state that reaches its stamp again after a crash lost commits.
@@ -87,9 +95,9 @@ func targetStamp(txn *badger.Txn, target string) (n, count uint64, err error) {
 // removeUnused deletes the files no target uses and numbers new ones past
 // every file seen.
 func (c *indexCache) removeUnused() error {
-	used := map[string]bool{}
+	used, gens := map[string]bool{}, map[uint64]bool{}
 	for _, t := range c.targets {
-		used[t.Base], used[t.Overlay] = true, true
+		used[t.Base], used[t.Overlay], gens[t.Gen] = true, true, true
 	}
 	files, err := os.ReadDir(c.dir)
 	if err != nil {
@@ -99,6 +107,9 @@ func (c *indexCache) removeUnused() error {
 		var n uint64
 		if _, err := fmt.Sscanf(f.Name(), "%d.idx", &n); err == nil {
 			c.seq = max(c.seq, n)
+		}
+		if strings.HasPrefix(f.Name(), derivedPrefix) && derivedCurrent(filepath.Join(c.dir, f.Name()), gens) {
+			continue
 		}
 		if f.Name() != manifestName && !used[f.Name()] {
 			if err := os.Remove(filepath.Join(c.dir, f.Name())); err != nil {

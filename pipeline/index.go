@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"unsafe"
 
@@ -161,7 +162,7 @@ func (e *Engine) loadIndexes(sr *sourceRun, runs []*targetRun) error {
 	if err != nil {
 		return err
 	}
-	sr.keys = m.keys
+	sr.keys, sr.releaseIndex = m.keys, m.release
 	e.metric(func(m *Metrics) {
 		for i, name := range names {
 			m.indexReads.WithLabelValues(name, from[i]).Inc()
@@ -185,7 +186,7 @@ func (e *Engine) mergeIndexes(source string, targets []string, size int) (*merge
 	for i, t := range targets {
 		gens[i] = e.store.IndexGen(t)
 	}
-	payload, err := e.store.ReadDerived(name, gens)
+	payload, release, err := e.store.MapDerived(name, gens)
 	if err != nil {
 		e.opts.Log.Warn("merging the state index anew: its copy cannot be read", "source", source, "err", err)
 	}
@@ -194,9 +195,11 @@ func (e *Engine) mergeIndexes(source string, targets []string, size int) (*merge
 			for i := range from {
 				from[i] = "merged"
 			}
+			m.release = release
 			return m, from, nil
 		}
 	}
+	release()
 	// Each target's entries are scanned in key order, side by side, and
 	// merged into one table as they come.
 	scans := make([]*indexScan, len(targets))
@@ -471,7 +474,10 @@ func (x *stateIndex) unseen(seen *seenSet, fn func(key string, ie indexEntry)) {
 			continue
 		}
 		if s := x.at(n); s.present() {
-			key := x.keys.key(n)
+			// The key is a copy: the op that deprovisions it keeps it,
+			// and the table may be a mapped file, unmapped once the plan
+			// is made (indexblob.go).
+			key := strings.Clone(x.keys.key(n))
 			fn(key, x.entry(n, s, key))
 		}
 	}

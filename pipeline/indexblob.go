@@ -14,7 +14,10 @@ import (
 // CPU, 210-350 ms of it before the 1M steady plan could evaluate a record.
 // Once merged, it is kept as a derived file of the store, stamped with the
 // generations of the files it came from (snapshots/derived.go); the next
-// plan that finds them unchanged reads it back in one piece instead.
+// plan that finds them unchanged maps it instead, and uses it where it is.
+// Only ids (diff.Stored's, a copy) and absent keys (unseen, a copy) leave
+// the index for the plan; the mapping goes when the source's plan is made
+// (sourceRun.releaseIndex), and tests make any later use of it fault.
 //
 // It is in the process's own byte order and layout: a machine of another
 // order finds the marker wrong and merges anew. Every section starts at a
@@ -36,6 +39,9 @@ type mergedIndex struct {
 	rows []slot
 	ids  [][]byte    // by target
 	idOf []idOffsets // by target
+	// release unmaps a merged index read back (nil for one merged
+	// anew): see sourceRun.releaseIndex.
+	release func()
 }
 
 // blobName is the derived file of the merged index of targets (in order)

@@ -25,8 +25,13 @@ func (e *Engine) keepMergedIndexes(p *plan.Plan) {
 		if !stale {
 			continue
 		}
-		if _, _, err := e.mergeIndexes(s.cfg.Name, names, size); err != nil {
+		m, _, err := e.mergeIndexes(s.cfg.Name, names, size)
+		if err != nil {
 			e.opts.Log.Warn("the merged state index could not be made for the next plan", "source", s.cfg.Name, "err", err)
+			continue
+		}
+		if m.release != nil {
+			m.release()
 		}
 	}
 }

@@ -81,13 +81,17 @@ type sourceRun struct {
 	ready chan struct{}
 	// keys numbers every key in state on a full read, shared by the
 	// targets' indexes (nil on a delta).
-	keys    *keyTable
-	seen    *seenSet           // key -> first line
-	dups    map[string][]int64 // key -> every line it appears on
-	unkeyed int                // rejected records whose key is unknown
-	rows    int                // records delivered in batches
-	rejects []plan.Reject
-	gc      *sparseGC // hears how many ops the read has produced
+	keys *keyTable
+	// releaseIndex, when set, unmaps the merged index keys and the
+	// targets' indexes are read from (indexblob.go). planSource calls it
+	// once the plan is made: nothing after reads the index.
+	releaseIndex func()
+	seen         *seenSet           // key -> first line
+	dups         map[string][]int64 // key -> every line it appears on
+	unkeyed      int                // rejected records whose key is unknown
+	rows         int                // records delivered in batches
+	rejects      []plan.Reject
+	gc           *sparseGC // hears how many ops the read has produced
 	// presizeBudget, when above zero, asks for the op lists to be sized
 	// once from the first batch, in at most that many bytes (presizeOps);
 	// presized says it is done.
@@ -291,6 +295,11 @@ func isTargetDown(err error) bool {
 
 func (e *Engine) planSource(ctx context.Context, s *source, full, apply bool, gc *sparseGC, presizeBudget int64, details *detailsWork) (*sourceRun, error) {
 	sr := &sourceRun{s: s, full: full, dups: map[string][]int64{}, ready: make(chan struct{}), gc: gc, presizeBudget: presizeBudget}
+	defer func() {
+		if sr.releaseIndex != nil {
+			sr.releaseIndex()
+		}
+	}()
 	var active []*targetRun // skipped targets are reported, in config order, but given no ops
 	for _, t := range s.targets {
 		tr, err := e.startTarget(ctx, t)

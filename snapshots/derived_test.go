@@ -1,6 +1,7 @@
 package snapshots
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -24,6 +25,16 @@ func derivedOf(t *testing.T, s *Store, targets []string) (payload []byte, gens [
 		b.WriteString("--\n")
 	}
 	return []byte(b.String()), gens
+}
+
+// readDerived is MapDerived's payload, copied before it is released.
+func readDerived(s *Store, name string, gens []uint64) ([]byte, error) {
+	payload, release, err := s.MapDerived(name, gens)
+	defer release()
+	if payload == nil {
+		return nil, err
+	}
+	return bytes.Clone(payload), err
 }
 
 // truthOf is derivedOf read from Badger, past the cache.
@@ -57,7 +68,7 @@ func TestDerivedFileIsReadOnlyWhileExact(t *testing.T) {
 				must(t, s.Commit(targets[r.IntN(len(targets))], randomChanges(r, 40)...))
 			case 1:
 				gens := []uint64{s.IndexGen(targets[0]), s.IndexGen(targets[1])}
-				got, err := s.ReadDerived(name, gens)
+				got, err := readDerived(s, name, gens)
 				must(t, err)
 				if got == nil {
 					stale++
@@ -105,13 +116,13 @@ func TestDamagedDerivedFileIsNotRead(t *testing.T) {
 		func(b []byte) []byte { return append(b, 0) },
 	} {
 		must(t, s.WriteDerived("derived-x", gens, payload))
-		if got, err := s.ReadDerived("derived-x", gens); err != nil || string(got) != string(payload) {
+		if got, err := readDerived(s, "derived-x", gens); err != nil || string(got) != string(payload) {
 			t.Fatalf("intact: read %q (%v)", got, err)
 		}
 		b, err := os.ReadFile(path)
 		must(t, err)
 		must(t, os.WriteFile(path, damage(b), 0o600))
-		if got, err := s.ReadDerived("derived-x", gens); err != nil || got != nil {
+		if got, err := readDerived(s, "derived-x", gens); err != nil || got != nil {
 			t.Fatalf("damaged: read %q (%v), want nothing", got, err)
 		}
 		if _, err := os.Stat(path); !os.IsNotExist(err) {
@@ -124,11 +135,11 @@ func TestDamagedDerivedFileIsNotRead(t *testing.T) {
 	must(t, s.WriteDerived("derived-x", gens, payload))
 	must(t, s.Close())
 	s = diskStore(t, dir)
-	if got, err := s.ReadDerived("derived-x", gens); err != nil || string(got) != string(payload) {
+	if got, err := readDerived(s, "derived-x", gens); err != nil || string(got) != string(payload) {
 		t.Fatalf("after reopening: read %q (%v)", got, err)
 	}
 	must(t, s.Commit("dir", Change{Entry: Entry{Key: "E2", ID: "2", Hash: 2}}))
-	if got, err := s.ReadDerived("derived-x", []uint64{s.IndexGen("dir")}); err != nil || got != nil {
+	if got, err := readDerived(s, "derived-x", []uint64{s.IndexGen("dir")}); err != nil || got != nil {
 		t.Fatalf("after a commit: read %q (%v), want nothing", got, err)
 	}
 	derivedOf(t, s, []string{"dir"}) // new files, a new generation

@@ -176,9 +176,10 @@ func (e *Engine) loadIndexes(sr *sourceRun, runs []*targetRun) error {
 }
 
 // mergeIndexes is the merged index of targets (in order) of source, with
-// where each target's entries came from: "merged" when it was read back
-// whole (indexblob.go), else "cache" or "store". size is about how many
-// keys the largest target has. A merged index made from cache files is
+// where each target's entries came from: "merged" when the index was
+// kept and is mapped back (indexblob.go; its release must then be
+// called), else "cache" or "store". size is about how many keys the
+// largest target has. An index merged from files that the store keeps is
 // kept for the next plan.
 func (e *Engine) mergeIndexes(source string, targets []string, size int) (*mergedIndex, []string, error) {
 	from := make([]string, len(targets))

@@ -124,7 +124,7 @@ func (s *Store) MapDerived(name string, gens []uint64) (payload []byte, release 
 	if err != nil || size == 0 || uint64(fi.Size()) != head+size {
 		return nil, none, s.dropDerived(path)
 	}
-	all, unmap, err := mapFile(f, int(head+size))
+	all, unmap, err := mapRange(f, 0, int(head+size))
 	if err != nil {
 		return nil, none, err
 	}

@@ -21,17 +21,28 @@ import (
 // are set by load and read-only after; refs and gone are guarded by the
 // cache's mu.
 type indexTable struct {
-	path   string
-	once   sync.Once
-	err    error
-	f      *os.File
-	s2     bool   // its blocks are compressed (fileS2)
-	end    int64  // offset of the file's end: past the last block
-	list   []byte // the block list, as the file has it
-	blocks []blockRef
-	refs   int  // lookups using the table
-	gone   bool // its file was dropped: close it once refs is 0
+	path string
+	once sync.Once
+	err  error
+	f    *os.File
+	s2   bool  // its blocks are compressed (fileS2)
+	end  int64 // offset of the file's end: past the last block
+	// list is the block list, as the file has it, mapped: at 10M
+	// identities the details' file alone lists 1.3M blocks, and a delta
+	// plan read 40 MB of lists and their parsed refs into fresh memory,
+	// which this host backs at about 16 µs a page. unmap releases it.
+	list  []byte
+	unmap func()
+	// every holds every blockStride-th block: a lookup searches these,
+	// then walks the list from the one before its key (blockAt).
+	every []blockRef
+	refs  int  // lookups using the table
+	gone  bool // its file was dropped: close it once refs is 0
 }
+
+// blockStride is how many blocks a lookup may walk in the list past the
+// last of every it searched. Tests lower it.
+var blockStride = 32
 
 // load reads and checks the file's footer and block list.
 func (t *indexTable) load() error {
@@ -71,31 +82,36 @@ func (t *indexTable) read() error {
 	if ft.blocks > 1<<30 || listAt != int64(ft.end)+1+int64(uvarintLen(ft.blocks)) {
 		return bad("block list out of place")
 	}
-	list := make([]byte, ft.blocks)
-	if _, err := f.ReadAt(list, listAt); err != nil {
+	t.end = int64(ft.end)
+	if ft.blocks == 0 {
+		return nil // no blocks: no key is in the file
+	}
+	if t.list, t.unmap, err = mapRange(f, listAt, int(ft.blocks)); err != nil {
 		return err
 	}
-	if crc32.Checksum(list, crcTable) != ft.blocksCRC {
+	if crc32.Checksum(t.list, crcTable) != ft.blocksCRC {
 		return bad("block list checksum")
 	}
-	t.end, t.list = int64(ft.end), list
-	// Two passes: the first counts the blocks, so that the second fills a
-	// slice of the right size (growing it copied megabytes, each copy
-	// faulting in fresh pages).
-	n, err := walkBlockList(list, ft.end, nil)
+	n, err := walkBlockList(t.list, ft.end, nil)
 	if err != nil {
 		return bad(err.Error())
 	}
-	t.blocks = make([]blockRef, 0, n)
-	_, err = walkBlockList(list, ft.end, func(b blockRef) { t.blocks = append(t.blocks, b) })
+	t.every = make([]blockRef, 0, (n+blockStride-1)/blockStride)
+	i := 0
+	_, err = walkBlockList(t.list, ft.end, func(b blockRef) {
+		if i%blockStride == 0 {
+			t.every = append(t.every, b)
+		}
+		i++
+	})
 	return err
 }
 
-// blockRef is a block's place in the file, and where its first key is in
-// the block list.
+// blockRef is a block's place in the file, where its first key is in
+// the block list, and where the next block's entry starts there.
 type blockRef struct {
-	keyFrom, keyTo uint32
-	off            int64
+	keyFrom, keyTo, next uint32
+	off                  int64
 }
 
 // walkBlockList checks a block list and calls fn (when not nil) for each
@@ -103,18 +119,14 @@ type blockRef struct {
 func walkBlockList(list []byte, end uint64, fn func(blockRef)) (blocks int, err error) {
 	last := int64(-1)
 	for at := 0; at < len(list); blocks++ {
-		klen, n := binary.Uvarint(list[at:])
-		if n <= 0 || uint64(len(list)-at-n) < klen {
+		b, ok := blockEntry(list, at)
+		if !ok {
 			return 0, errors.New("block list cut short")
 		}
-		b := blockRef{keyFrom: uint32(at + n), keyTo: uint32(at + n + int(klen))}
-		at = int(b.keyTo)
-		off, m := binary.Uvarint(list[at:])
-		if m <= 0 || off >= end || int64(off) <= last {
+		if uint64(b.off) >= end || b.off <= last {
 			return 0, errors.New("block offset")
 		}
-		at += m
-		b.off, last = int64(off), int64(off)
+		at, last = int(b.next), b.off
 		if fn != nil {
 			fn(b)
 		}
@@ -122,17 +134,54 @@ func walkBlockList(list []byte, end uint64, fn func(blockRef)) (blocks int, err 
 	return blocks, nil
 }
 
+// blockEntry decodes the block list's entry at at.
+func blockEntry(list []byte, at int) (blockRef, bool) {
+	klen, n := binary.Uvarint(list[at:])
+	if n <= 0 || uint64(len(list)-at-n) < klen {
+		return blockRef{}, false
+	}
+	b := blockRef{keyFrom: uint32(at + n), keyTo: uint32(at + n + int(klen))}
+	off, m := binary.Uvarint(list[b.keyTo:])
+	if m <= 0 || off > 1<<62 {
+		return blockRef{}, false
+	}
+	b.off, b.next = int64(off), b.keyTo+uint32(m)
+	return b, true
+}
+
 func uvarintLen(v uint64) int { return len(binary.AppendUvarint(nil, v)) }
 
-func (t *indexTable) firstKey(i int) []byte {
-	return t.list[t.blocks[i].keyFrom:t.blocks[i].keyTo]
+// startsAfter says whether block b's first key comes after key. (The
+// conversion in a comparison copies nothing.)
+func (t *indexTable) startsAfter(b blockRef, key string) bool {
+	return string(t.list[b.keyFrom:b.keyTo]) > key
+}
+
+// blockAt is the last block whose first key is at most key, and where the
+// block after it starts (the file's end for the last). ok is false when
+// key comes before every block.
+func (t *indexTable) blockAt(key string) (b blockRef, next int64, ok bool) {
+	i := sort.Search(len(t.every), func(i int) bool { return t.startsAfter(t.every[i], key) }) - 1
+	if i < 0 {
+		return blockRef{}, 0, false
+	}
+	// The list was checked whole when loaded: its entries decode.
+	b = t.every[i]
+	for int(b.next) < len(t.list) {
+		after, _ := blockEntry(t.list, int(b.next))
+		if t.startsAfter(after, key) {
+			return b, after.off, true
+		}
+		b = after
+	}
+	return b, t.end, true
 }
 
 // tableReader is one lookup's reader of a table: it keeps the block it
 // read last, since a batch's keys come in order and often share one.
 type tableReader struct {
 	t      *indexTable
-	at     int    // the block held, or -1
+	at     int64  // the offset of the block held, or -1
 	buf    []byte // its bytes as read
 	blockB []byte // its records
 	dec    []byte // room for them, when the file compresses them
@@ -160,14 +209,12 @@ func (r *tableReader) done() {
 // overlay) and whether the file has a record for it. entry aliases the
 // reader's block: valid until the next find.
 func (r *tableReader) find(key string) (entry []byte, found bool, err error) {
-	t := r.t
-	// The last block whose first key is at most key.
-	i := sort.Search(len(t.blocks), func(i int) bool { return string(t.firstKey(i)) > key }) - 1
-	if i < 0 {
+	b, next, ok := r.t.blockAt(key)
+	if !ok {
 		return nil, false, nil
 	}
-	if i != r.at {
-		if err := r.readBlock(i); err != nil {
+	if b.off != r.at {
+		if err := r.readBlock(b.off, next); err != nil {
 			return nil, false, err
 		}
 	}
@@ -204,14 +251,11 @@ func compareKey(k []byte, key string) int {
 	return 0
 }
 
-// readBlock reads block i and checks its length and CRC.
-func (r *tableReader) readBlock(i int) error {
+// readBlock reads the block at off, which ends at next, and checks its
+// length and CRC.
+func (r *tableReader) readBlock(off, next int64) error {
 	t := r.t
-	next := t.end
-	if i+1 < len(t.blocks) {
-		next = t.blocks[i+1].off
-	}
-	size := int(next - t.blocks[i].off)
+	size := int(next - off)
 	if size > 1<<30 {
 		return r.bad("block too large")
 	}
@@ -220,7 +264,7 @@ func (r *tableReader) readBlock(i int) error {
 	}
 	r.at = -1
 	r.buf = r.buf[:size]
-	if _, err := t.f.ReadAt(r.buf, t.blocks[i].off); err != nil {
+	if _, err := t.f.ReadAt(r.buf, off); err != nil {
 		return err
 	}
 	n, w := binary.Uvarint(r.buf)
@@ -241,7 +285,7 @@ func (r *tableReader) readBlock(i int) error {
 		}
 		data = r.dec
 	}
-	r.at, r.blockB = i, data
+	r.at, r.blockB = off, data
 	return nil
 }
 

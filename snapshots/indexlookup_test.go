@@ -43,8 +43,16 @@ func eachFileKind(t *testing.T, fn func(t *testing.T, s2 bool)) {
 }
 
 // TestIndexTableFindsEveryRecord reads each record of a many-block file
-// by key, and keys that fall before, between and after them.
-func TestIndexTableFindsEveryRecord(t *testing.T) { eachFileKind(t, testIndexTableFindsEveryRecord) }
+// by key, and keys that fall before, between and after them, with a
+// lookup searching every block, every third, and every 32nd (walking the
+// list from there).
+func TestIndexTableFindsEveryRecord(t *testing.T) {
+	defer func(n int) { blockStride = n }(blockStride)
+	for _, stride := range []int{1, 3, 32} {
+		blockStride = stride
+		t.Run(fmt.Sprint("stride=", stride), func(t *testing.T) { eachFileKind(t, testIndexTableFindsEveryRecord) })
+	}
+}
 
 func testIndexTableFindsEveryRecord(t *testing.T, s2 bool) {
 	path := filepath.Join(t.TempDir(), "1.idx")
@@ -52,8 +60,8 @@ func testIndexTableFindsEveryRecord(t *testing.T, s2 bool) {
 	tb := &indexTable{path: path}
 	must(t, tb.load())
 	defer tb.close()
-	if len(tb.blocks) < 20 {
-		t.Fatalf("%d blocks: the test needs many", len(tb.blocks))
+	if blocks, err := walkBlockList(tb.list, uint64(tb.end), nil); err != nil || blocks < 20 || len(tb.every) != (blocks+blockStride-1)/blockStride {
+		t.Fatalf("%d blocks (%v), %d searched: the test needs many", blocks, err, len(tb.every))
 	}
 	r := newTableReader(tb)
 	defer r.done()

@@ -124,6 +124,9 @@ func (c *indexCache) closeTables() {
 // close closes the table's file, if load opened it. Only once no lookup
 // holds the table, so no load is under way.
 func (t *indexTable) close() {
+	if t.unmap != nil {
+		t.unmap()
+	}
 	if t.f != nil {
 		_ = t.f.Close()
 	}

@@ -9,14 +9,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// mapFile maps the first n bytes of f for reading, and returns what
-// unmaps them.
-func mapFile(f *os.File, n int) ([]byte, func(), error) {
-	b, err := unix.Mmap(int(f.Fd()), 0, n, unix.PROT_READ, unix.MAP_SHARED)
+// mapRange maps n bytes of f from off for reading, and returns what
+// unmaps them. A mapping starts on a page, so the one made may start a
+// little before off.
+func mapRange(f *os.File, off int64, n int) ([]byte, func(), error) {
+	start := off &^ int64(os.Getpagesize()-1)
+	b, err := unix.Mmap(int(f.Fd()), start, n+int(off-start), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		return nil, nil, err
 	}
-	return b, func() { releaseMapping(b) }, nil
+	return b[off-start:], func() { releaseMapping(b) }, nil
 }
 
 // releaseMapping unmaps b. Under test it leaves the addresses mapped but

@@ -36,7 +36,9 @@
 //     on the files;
 //   - derived.go: what a caller made from some targets' files (a plan's
 //     merged index), stamped with their generations and given back only
-//     while they are unchanged.
+//     while they are unchanged;
+//   - mapfile_unix.go: the memory maps both of those, and the lookups'
+//     block lists, are read through.
 //
 // It depends on Badger (and x/sys, for madvise; S2 from
 // klauspost/compress, for the log) and has its own types.

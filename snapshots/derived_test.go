@@ -88,7 +88,7 @@ func TestDerivedFileIsReadOnlyWhileExact(t *testing.T) {
 			}
 		}
 		if r.IntN(4) == 0 {
-			must(t, s.db.Close()) // killed: no manifest
+			killStore(t, s)
 		} else {
 			must(t, s.Close())
 		}

@@ -42,6 +42,11 @@ func entryText(key string, e Entry) string {
 
 func diskStore(t *testing.T, dir string) *Store { return diskStoreAs(t, dir, Options{}) }
 
+// killStore stops s as a killed process leaves it: Badger's files closed,
+// but not the store, so the cache writes no manifest and the next Open
+// must find its files stale.
+func killStore(t *testing.T, s *Store) { must(t, s.db.Close()) }
+
 // planStore opens dir as a plan does: without compactions.
 func planStore(t *testing.T, dir string) *Store {
 	return diskStoreAs(t, dir, Options{NoCompactions: true})
@@ -168,8 +173,8 @@ func TestIndexCacheFollowsEveryWrite(t *testing.T) {
 		reads += s.cache.reads.Load()
 		lookups += s.cache.lookups.Load()
 		switch r.IntN(5) {
-		case 0: // killed: no Close of the store, so no manifest
-			must(t, s.db.Close())
+		case 0:
+			killStore(t, s)
 		case 1:
 			tg := fmt.Sprintf("loaded%d", loads)
 			loads++

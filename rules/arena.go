@@ -14,6 +14,7 @@ type textArena struct {
 	on     bool
 	blocks [][]byte // every block, the one being cut from last
 	next   int      // the block being cut from
+	boxes  boxSlabs
 }
 
 const textBlock = 64 << 10
@@ -37,6 +38,14 @@ func (a *textArena) keep(b []byte) string {
 	return unsafe.String(&blk[at], len(b))
 }
 
+// box returns s as an `any`: boxed in the slabs when the arena is on.
+func (a *textArena) box(s string) any {
+	if !a.on {
+		return s
+	}
+	return a.boxes.box(s)
+}
+
 // UseTextArena makes the strings rules build come from blocks that
 // ResetText hands over for reuse. The caller must then call ResetText
 // after each batch, saying whether anything it keeps still points into
@@ -50,6 +59,7 @@ func (ev *Evaluator) UseTextArena() { ev.arena.on = true }
 // collector, and new blocks are made.
 func (ev *Evaluator) ResetText(reuse bool) {
 	a := &ev.arena
+	a.boxes.reset(reuse)
 	if !reuse {
 		a.blocks, a.next = nil, 0
 		return

@@ -102,6 +102,9 @@ func (ev *Evaluator) eval(p *Program, i int) (any, error) {
 func (ev *Evaluator) read(idx, i int) (any, error) {
 	if ev.strs[idx] != nil {
 		if s, ok := readStr(ev, idx, i); ok {
+			if ev.boxes[idx].off {
+				return ev.arena.box(s), nil // a column of mostly distinct values
+			}
 			return ev.boxes[idx].box(ev.seed, s), nil
 		}
 		return nil, nil // a null

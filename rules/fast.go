@@ -37,7 +37,13 @@ func (e *Env) compileFast(a *celast.AST) fastFunc {
 	switch kindOf(a, root) {
 	case types.StringKind:
 		if f := c.str(root); f != nil {
-			return func(ev *Evaluator, i int) (any, bool) { return f(ev, i) }
+			return func(ev *Evaluator, i int) (any, bool) {
+				s, ok := f(ev, i)
+				if !ok {
+					return nil, false
+				}
+				return ev.arena.box(s), true
+			}
 		}
 	case types.BoolKind:
 		if f := c.boolean(root); f != nil {

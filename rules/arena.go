@@ -46,6 +46,24 @@ func (a *textArena) box(s string) any {
 	return a.boxes.box(s)
 }
 
+// list returns n empty strings for a list: in the slabs when the arena
+// is on.
+func (a *textArena) list(n int) []string {
+	if !a.on {
+		return make([]string, n)
+	}
+	return a.boxes.strs.take(n)
+}
+
+// boxList returns list as an `any`: boxed in the slabs when the arena is
+// on.
+func (a *textArena) boxList(list []string) any {
+	if !a.on {
+		return list
+	}
+	return a.boxes.boxList(list)
+}
+
 // UseTextArena makes the strings rules build come from blocks that
 // ResetText hands over for reuse. The caller must then call ResetText
 // after each batch, saying whether anything it keeps still points into

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -9,7 +10,7 @@ import (
 )
 
 // TestBoxedValuesKeepUntilReused keeps the values (as `any`) that a built
-// string and a copied column of distinct strings yield. Each is right when
+// string, a copied column of distinct strings and a list yield. Each is right when
 // made; once the arena is reset for reuse, those boxed in its slabs read
 // the marker tests fill reused slots with; reset without reuse, all keep
 // their values.
@@ -18,6 +19,7 @@ func TestBoxedValuesKeepUntilReused(t *testing.T) {
 	progs, issues := env.Compile([]Expr{
 		{Name: "mail", Text: "user.given + '.' + user.id + '@example.com'", Kind: ValueRule},
 		{Name: "id", Text: "user.id", Kind: ValueRule},
+		{Name: "groups", Text: "[user.id, user.given + '!']", Kind: ListRule},
 	})
 	if len(issues) > 0 {
 		t.Fatal(issues)
@@ -25,7 +27,7 @@ func TestBoxedValuesKeepUntilReused(t *testing.T) {
 	ev := env.NewEvaluator(time.Now())
 	ev.UseTextArena()
 	for batch, reuse := range []bool{true, false, true} {
-		ids := make([]string, 3*boxSlab) // past one slab
+		ids := make([]string, 3*slabSize) // past one slab
 		for i := range ids {
 			ids[i] = fmt.Sprint("E", batch, "-", i)
 		}
@@ -33,11 +35,14 @@ func TestBoxedValuesKeepUntilReused(t *testing.T) {
 		if err := ev.Bind(rec); err != nil {
 			t.Fatal(err)
 		}
-		want := func(p, i int) string {
-			if p == 0 {
+		want := func(p, i int) any {
+			switch p {
+			case 0:
 				return ids[i] + "." + ids[i] + "@example.com"
+			case 1:
+				return ids[i]
 			}
-			return ids[i]
+			return []string{ids[i], ids[i] + "!"}
 		}
 		kept := make([][]any, len(progs))
 		for p, prog := range progs {
@@ -47,7 +52,7 @@ func TestBoxedValuesKeepUntilReused(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if v != any(want(p, i)) {
+				if !reflect.DeepEqual(v, want(p, i)) {
 					t.Fatalf("batch %d %s row %d: %v, want %q", batch, prog.Name, i, v, want(p, i))
 				}
 				kept[p][i] = v
@@ -57,10 +62,10 @@ func TestBoxedValuesKeepUntilReused(t *testing.T) {
 		for p, prog := range progs {
 			marked := 0
 			for i, v := range kept[p] {
-				switch v {
-				case any(reusedBox):
+				switch {
+				case reflect.DeepEqual(v, reusedBox) || reflect.DeepEqual(v, []string{reusedBox}):
 					marked++
-				case any(want(p, i)):
+				case reflect.DeepEqual(v, want(p, i)):
 				default:
 					t.Fatalf("batch %d %s row %d: %v after the reset", batch, prog.Name, i, v)
 				}

@@ -55,7 +55,13 @@ func (e *Env) compileFast(a *celast.AST) fastFunc {
 		}
 	case types.ListKind:
 		if f := c.strList(root); f != nil {
-			return func(ev *Evaluator, i int) (any, bool) { return f(ev, i) }
+			return func(ev *Evaluator, i int) (any, bool) {
+				list, ok := f(ev, i)
+				if !ok {
+					return nil, false
+				}
+				return ev.arena.boxList(list), true
+			}
 		}
 	}
 	return nil
@@ -77,7 +83,7 @@ func (c *fastCompiler) strList(e celast.Expr) func(*Evaluator, int) ([]string, b
 		elems = append(elems, f)
 	}
 	return func(ev *Evaluator, i int) ([]string, bool) {
-		out := make([]string, len(elems))
+		out := ev.arena.list(len(elems))
 		for j, f := range elems {
 			var ok bool
 			if out[j], ok = f(ev, i); !ok {

@@ -92,8 +92,17 @@ func Open(ctx context.Context, opts Options) (*Target, error) {
 			return nil, fmt.Errorf("sqlite target: attribute name %q is reserved", a)
 		}
 	}
+	// mmap_size lets SQLite read the database's pages through a mapping
+	// of the file instead of a read call each. Adding members checks each
+	// member's user row (foreign_keys), and a group's members are spread
+	// over the whole users table, far past SQLite's page cache: at a
+	// million users, 12 groups' members took 6.8-8.1 s to add, against
+	// 4.3-5.0 s mapped. The size is SQLite's default limit (2 GB); a
+	// larger database reads its further pages as before. Writes still go
+	// through the WAL.
 	dsn := "file:" + (&url.URL{Path: opts.Path}).EscapedPath() +
-		"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)"
+		"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)" +
+		"&_pragma=mmap_size(2147418112)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite target %s: %w", opts.Path, err)

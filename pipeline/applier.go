@@ -379,7 +379,7 @@ func (a *applier) commitMany(done []settled, journaled uint64) error {
 		}
 		log.add(a, d.op.Op())
 	}
-	a.writeHistory(log.entries...)
+	log.write(a)
 	return nil
 }
 

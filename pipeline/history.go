@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"slices"
+	"sync"
+	"testing"
 	"time"
 
 	"github.com/idsync/idsync/connectors"
@@ -67,9 +69,29 @@ type historyLog struct {
 }
 
 // newHistoryLog makes a log for n ops whose records take about room
-// bytes (the sum of their recordRoom).
+// bytes (the sum of their recordRoom), in the buffers of one written
+// before when there is one: made afresh for each batch, they were 0.96 GB
+// of garbage in a first apply of 1M users.
 func newHistoryLog(n, room int) *historyLog {
-	return &historyLog{buf: make([]byte, 0, room), entries: make([]snapshots.HistoryEntry, 0, n)}
+	l := historyLogs.Get().(*historyLog)
+	l.buf, l.entries = slices.Grow(l.buf[:0], room), slices.Grow(l.entries[:0], n)
+	return l
+}
+
+var historyLogs = sync.Pool{New: func() any { return &historyLog{} }}
+
+// write stores the log's records, and hands its buffers to the next log:
+// PutHistory copies the records.
+func (l *historyLog) write(a *applier) {
+	a.writeHistory(l.entries...)
+	clear(l.entries) // they name the ops' keys
+	if testing.Testing() {
+		// A record still read after this reads garbage.
+		for i, b := 0, l.buf[:cap(l.buf)]; i < len(b); i++ {
+			b[i] = 0xa5
+		}
+	}
+	historyLogs.Put(l)
 }
 
 // add logs op as applied.

@@ -104,7 +104,7 @@ func (a *applier) commitBatch(action connectors.Action, name string, sent []plan
 	for _, op := range sent {
 		log.add(a, op.Op())
 	}
-	a.writeHistory(log.entries...)
+	log.write(a)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.rep.Applied[action] += len(sent)

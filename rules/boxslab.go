@@ -24,30 +24,29 @@ type boxSlabs struct {
 	lists slabs[[]string] // boxed lists' headers
 }
 
-// slabs hands out runs of slots from slabs of slabSize.
+// slabs hands out runs of slots from slabs of slabBytes each.
 type slabs[T any] struct {
 	all  [][]T // every slab, the one being filled last
 	next int   // the slab being filled
 }
 
-const slabSize = 4096 // slots a slab holds: 64 KB of string headers
+const slabBytes = 64 << 10
 
-// take returns n zeroed slots, capped so that appending cannot reach the
-// next run.
+// take returns n slots, capped so that appending cannot reach the next
+// run. They hold what an earlier batch left there: the caller sets each.
 func (s *slabs[T]) take(n int) []T {
 	for s.next < len(s.all) && cap(s.all[s.next])-len(s.all[s.next]) < n {
 		s.next++
 	}
 	if s.next == len(s.all) {
-		s.all = append(s.all, make([]T, 0, max(slabSize, n)))
+		var zero T
+		s.all = append(s.all, make([]T, 0, max(slabBytes/int(unsafe.Sizeof(zero)), n)))
 	}
 	slab := s.all[s.next]
 	at := len(slab)
 	slab = slab[:at+n]
 	s.all[s.next] = slab
-	run := slab[at : at+n : at+n]
-	clear(run)
-	return run
+	return slab[at : at+n : at+n]
 }
 
 // reset starts the slabs over: with reuse, their slots are written over

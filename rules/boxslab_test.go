@@ -27,7 +27,7 @@ func TestBoxedValuesKeepUntilReused(t *testing.T) {
 	ev := env.NewEvaluator(time.Now())
 	ev.UseTextArena()
 	for batch, reuse := range []bool{true, false, true} {
-		ids := make([]string, 3*slabSize) // past one slab
+		ids := make([]string, 3*slabBytes/16) // past one slab of string headers
 		for i := range ids {
 			ids[i] = fmt.Sprint("E", batch, "-", i)
 		}

@@ -11,7 +11,8 @@
 //     watermarks, and per-target serials and counts;
 //   - the provisioning log, whose records are stored a call's worth
 //     together and compressed, so they go to Badger's value log, written
-//     once (history.go).
+//     once (history.go), each such value beside a filter of its records'
+//     keys that lookups read (logfilter.go).
 //
 // Details reads one entry's attributes and groups; DetailsOf walks many
 // keys' in every target, in key order (details.go). A store opened

@@ -1,10 +1,12 @@
 package snapshots
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,28 +20,44 @@ import (
 // their retention (a TTL) runs out.
 //
 // The records of one PutHistory call are stored together, as one value
-// under a log key (v6), and each record's history key holds only where
-// its record is. The log is most of the bytes an apply writes (a first
+// under a log key (v6), with a filter of their keys beside it (v10, see
+// logfilter.go). The log is most of the bytes an apply writes (a first
 // apply of 1M users wrote 700 MB of it), and written one per key it went
 // through the LSM tree's memtables, flushes and compactions, which cost a
 // third of the apply. Values this large go to Badger's value log instead,
 // written once; RunLogGC reclaims them once they expire.
+//
+// From v6 to v9 each record also had a history key, which held where its
+// record was (a reference); before v6 it held the record. Those still
+// read, beside the values found through their filters.
 const (
-	famHistory = 'h' // h<key>\x00<unix-nanos, 8 bytes><target> -> reference (v6) or record
+	famHistory = 'h' // h<key>\x00<unix-nanos, 8 bytes><target> -> reference (v6-v9) or record
 	famLog     = 'L' // L<number, 8 bytes> -> the records of one PutHistory call
+	famFilter  = 'K' // K<number, 8 bytes> -> the filter of log value <number> (v10)
 )
 
 // logSeqKey numbers the log values and the journal batches.
 var logSeqKey = []byte("m/log-seq")
 
-// A log value is stored compressed (v8): logPacked, then the value S2
+// A log value is stored compressed (v8): a mark, then the value S2
 // compresses. Its records are JSON that repeats itself (field names, the
 // run, the time, the target), and S2 made them 12x smaller at about 1.6
 // GB/s, so a first apply of 1M users writes about 60 MB of log instead of
 // 700 MB: a tenth of the disk, and of the value-log pages the write
-// touches through Badger's map. Values from before v8 begin with their
-// record count, never 0, and still read.
-const logPacked = 0
+// touches through Badger's map.
+//
+//   - logPacked (v8, v9): the record count, each record's length, then the
+//     records. Values from before v8 are that, uncompressed, and begin
+//     with their record count, never 0. References point into both.
+//   - logKeyed (v10): the record count, then each record with its key,
+//     target and time (see appendLogRecord), since no history key holds
+//     them any more. Only a filter leads to such a value, so a value from
+//     before v8 of one record, which also begins with 1, is never taken
+//     for one.
+const (
+	logPacked = 0
+	logKeyed  = 1
+)
 
 // A reference is refMark, the log value's number and the record's index in
 // it. Records are JSON, which never starts with refMark, so history keys of
@@ -83,60 +101,47 @@ func (s *Store) PutHistory(retention time.Duration, entries ...HistoryEntry) err
 	})
 }
 
-// putLog writes entries as one log value and a reference to each.
-//
-// The references' keys and values are cut from one buffer, and their
-// Badger entries from one slice: a first apply logs two records per user,
-// and making each key, value and entry on its own took four or more
-// allocations a record. With the records' own buffers (pipeline's
-// historyLog), a 1M apply to SQLite made 109M allocations instead of 121M,
-// for the same bytes (go tool pprof, alloc_objects). Badger holds on to
-// the keys, values and entries until the transaction commits; nothing here
-// writes them again.
+// putLog writes entries as one log value, and its filter.
 func (s *Store) putLog(txn *badger.Txn, retention time.Duration, entries []HistoryEntry) error {
 	num, err := s.nextNumber()
 	if err != nil {
 		return err
 	}
-	size := binary.MaxVarintLen64 * (1 + len(entries))
-	refs := 0 // the bytes of the references' keys and values
+	size := binary.MaxVarintLen64
 	for _, h := range entries {
-		size += len(h.Record)
-		refs += historyKeyLen(h.Key, h.Target) + refLen
+		size += logRecordLen(h)
 	}
 	scratch := logScratch.Get().(*logBuffers)
 	defer scratch.free()
 	v := binary.AppendUvarint(slices.Grow(scratch.raw[:0], size), uint64(len(entries)))
 	for _, h := range entries {
-		v = binary.AppendUvarint(v, uint64(len(h.Record)))
-	}
-	for _, h := range entries {
-		v = append(v, h.Record...)
+		v = appendLogRecord(v, h)
 	}
 	scratch.raw = v
 	scratch.packed = slices.Grow(scratch.packed[:0], s2.MaxEncodedLen(len(v)))
 	// Badger keeps the value until the transaction commits, so it gets a
 	// copy of its own, of the packed size: about a twelfth of the raw one.
 	z := s2.Encode(scratch.packed[:cap(scratch.packed)], v)
-	packed := append(append(make([]byte, 0, 1+len(z)), logPacked), z...)
+	packed := append(append(make([]byte, 0, 1+len(z)), logKeyed), z...)
 	if err := txn.SetEntry(badger.NewEntry(logKey(num), packed).WithTTL(retention)); err != nil {
 		return err
 	}
-	buf := make([]byte, 0, refs)
-	cut := func(from int) []byte { return buf[from:len(buf):len(buf)] }
-	es := make([]badger.Entry, len(entries))
-	for i, h := range entries {
-		from := len(buf)
-		buf = appendHistoryKey(buf, h.Key, h.At, h.Target)
-		k := cut(from)
-		from = len(buf)
-		buf = binary.AppendUvarint(binary.BigEndian.AppendUint64(append(buf, refMark), num), uint64(i))
-		es[i] = badger.Entry{Key: k, Value: cut(from)}
-		if err := txn.SetEntry(es[i].WithTTL(retention)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return txn.SetEntry(badger.NewEntry(filterKey(num), newFilter(entries)).WithTTL(retention))
+}
+
+// logRecordLen is the most bytes appendLogRecord takes for h.
+func logRecordLen(h HistoryEntry) int {
+	return 3*binary.MaxVarintLen64 + 8 + len(h.Key) + len(h.Target) + len(h.Record)
+}
+
+// appendLogRecord appends h as a logKeyed value holds it: its key, its
+// target, its time (Unix nanoseconds), then the record, each string after
+// its length.
+func appendLogRecord(b []byte, h HistoryEntry) []byte {
+	b = append(binary.AppendUvarint(b, uint64(len(h.Key))), h.Key...)
+	b = append(binary.AppendUvarint(b, uint64(len(h.Target))), h.Target...)
+	b = binary.BigEndian.AppendUint64(b, uint64(h.At.UnixNano()))
+	return append(binary.AppendUvarint(b, uint64(len(h.Record))), h.Record...)
 }
 
 // logBuffers are putLog's scratch: a log value's records side by side,
@@ -160,20 +165,6 @@ func (l *logBuffers) free() {
 	logScratch.Put(l)
 }
 
-// refLen is the most bytes a reference takes: refMark, the log value's
-// number, and the record's index as a varint.
-const refLen = 1 + 8 + binary.MaxVarintLen64
-
-// historyKeyLen is the length of a history key of key and target.
-func historyKeyLen(key, target string) int { return 1 + len(key) + 1 + 8 + len(target) }
-
-// appendHistoryKey appends the history key of key's record for target at
-// at: its prefix, the time, the target.
-func appendHistoryKey(b []byte, key string, at time.Time, target string) []byte {
-	b = binary.BigEndian.AppendUint64(appendHistoryPrefix(b, key), uint64(at.UnixNano()))
-	return append(b, target...)
-}
-
 // nextNumber returns the next number of a log value or a journal batch,
 // from a Badger sequence leased a thousand at a time (a restart skips the
 // rest of a lease).
@@ -191,30 +182,159 @@ func (s *Store) nextNumber() (uint64, error) {
 }
 
 // ScanHistory calls fn with every record of key since the given time, in
-// time order.
+// time order (and by target, for records of the same time).
 func (s *Store) ScanHistory(key string, since time.Time, fn func(record []byte) error) error {
-	return s.db.View(func(txn *badger.Txn) error {
-		prefix := historyPrefix(key)
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
-		defer it.Close()
-		start := binary.BigEndian.AppendUint64(append([]byte{}, prefix...), uint64(max(since.UnixNano(), 0)))
-		for it.Seek(start); it.Valid(); it.Next() {
-			v, err := it.Item().ValueCopy(nil)
-			if err == nil && len(v) > 0 && v[0] == refMark {
-				v, err = readLogRecord(txn, v[1:])
+	var found []logRecord
+	err := s.db.View(func(txn *badger.Txn) error {
+		var err error
+		if found, err = scanReferenced(txn, key, since, found); err != nil {
+			return err
+		}
+		found, err = scanFiltered(txn, key, max(since.UnixNano(), 0), found)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("provisioning log of %q: %w", key, err)
+	}
+	slices.SortStableFunc(found, func(a, b logRecord) int {
+		return cmp.Or(cmp.Compare(a.at, b.at), strings.Compare(a.target, b.target))
+	})
+	for _, r := range found {
+		if err := fn(r.record); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// logRecord is one record ScanHistory found, with what orders it.
+type logRecord struct {
+	at     int64
+	target string
+	record []byte
+}
+
+// scanReferenced appends key's records since since that history keys
+// lead to (stores before v10).
+func scanReferenced(txn *badger.Txn, key string, since time.Time, found []logRecord) ([]logRecord, error) {
+	prefix := historyPrefix(key)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	start := binary.BigEndian.AppendUint64(append([]byte{}, prefix...), uint64(max(since.UnixNano(), 0)))
+	for it.Seek(start); it.Valid(); it.Next() {
+		k := it.Item().Key()
+		if len(k) < len(prefix)+8 {
+			return found, errBadLog
+		}
+		v, err := it.Item().ValueCopy(nil)
+		if err == nil && len(v) > 0 && v[0] == refMark {
+			v, err = readLogRecord(txn, v[1:])
+		}
+		if err != nil {
+			return found, err
+		}
+		if v == nil {
+			continue // its log value expired first
+		}
+		at := int64(binary.BigEndian.Uint64(k[len(prefix):]))
+		found = append(found, logRecord{at: at, target: string(k[len(prefix)+8:]), record: v})
+	}
+	return found, nil
+}
+
+// scanFiltered appends key's records made at since or later from the log
+// values whose filters may hold them (v10).
+func scanFiltered(txn *badger.Txn, key string, since int64, found []logRecord) ([]logRecord, error) {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{famFilter}})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		item := it.Item()
+		var may bool
+		if err := item.Value(func(f []byte) error { may = filterMayHold(f, key, since); return nil }); err != nil {
+			return found, err
+		}
+		if !may || len(item.Key()) != 9 {
+			continue
+		}
+		var err error
+		if found, err = readKeyedLog(txn, binary.BigEndian.Uint64(item.Key()[1:]), key, since, found); err != nil {
+			return found, err
+		}
+	}
+	return found, nil
+}
+
+// readKeyedLog appends key's records made at since or later from logKeyed
+// value num, if it has not expired.
+func readKeyedLog(txn *badger.Txn, num uint64, key string, since int64, found []logRecord) ([]logRecord, error) {
+	item, err := txn.Get(logKey(num))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return found, nil
+	}
+	if err != nil {
+		return found, err
+	}
+	err = item.Value(func(v []byte) error {
+		if len(v) == 0 || v[0] != logKeyed {
+			return fmt.Errorf("%w %d: not a keyed value", errBadLog, num)
+		}
+		raw, err := s2.Decode(nil, v[1:])
+		if err != nil {
+			return fmt.Errorf("%w %d: %w", errBadLog, num, err)
+		}
+		r := logReader{b: raw}
+		for n := r.uvarint(); n > 0 && r.ok(); n-- {
+			k, target, at, rec := r.bytes(), r.bytes(), r.uint64(), r.bytes()
+			if r.ok() && string(k) == key && int64(at) >= since {
+				found = append(found, logRecord{at: int64(at), target: string(target), record: slices.Clone(rec)})
 			}
-			if err != nil {
-				return fmt.Errorf("provisioning log of %q: %w", key, err)
-			}
-			if v == nil {
-				continue // its log value expired first
-			}
-			if err := fn(v); err != nil {
-				return err
-			}
+		}
+		if !r.ok() {
+			return fmt.Errorf("%w %d: truncated", errBadLog, num)
 		}
 		return nil
 	})
+	return found, err
+}
+
+// logReader reads a logKeyed value's fields; once one does not fit, every
+// later one reads as zero and ok reports false.
+type logReader struct {
+	b   []byte
+	bad bool
+}
+
+func (r *logReader) ok() bool { return !r.bad }
+
+func (r *logReader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.bad, r.b = true, nil
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *logReader) uint64() uint64 {
+	if len(r.b) < 8 {
+		r.bad, r.b = true, nil
+		return 0
+	}
+	v := binary.BigEndian.Uint64(r.b)
+	r.b = r.b[8:]
+	return v
+}
+
+func (r *logReader) bytes() []byte {
+	n := r.uvarint()
+	if n > uint64(len(r.b)) {
+		r.bad, r.b = true, nil
+		return nil
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
 }
 
 var errBadLog = errors.New("unreadable log value")

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	badger "github.com/dgraph-io/badger/v4"
+	"github.com/klauspost/compress/s2"
 )
 
 // TestHistoryRetention: records come back in time order from since on,
@@ -86,18 +87,32 @@ func TestHistoryReadsEveryLayout(t *testing.T) {
 		}))
 	}
 	unpacked(1<<40, t0.Add(3*time.Minute+time.Second), `{"v":"other"}`, `{"v":"v7"}`)
+	// The same, compressed (v8, v9).
+	must(t, s.db.Update(func(txn *badger.Txn) error {
+		v := binary.AppendUvarint(nil, 2)
+		for _, r := range []string{`{"v":"v9"}`, `{"v":"other"}`} {
+			v = binary.AppendUvarint(v, uint64(len(r)))
+		}
+		v = append(v, `{"v":"v9"}{"v":"other"}`...)
+		if err := txn.Set(logKey(1<<41), append([]byte{logPacked}, s2.Encode(nil, v)...)); err != nil {
+			return err
+		}
+		k := append(binary.BigEndian.AppendUint64(historyPrefix("E1"), uint64(t0.Add(5*time.Minute).UnixNano())), "crm"...)
+		return txn.Set(k, binary.AppendUvarint(binary.BigEndian.AppendUint64([]byte{refMark}, 1<<41), 0))
+	}))
 	big := strings.Repeat("x", maxLogValue/2)
 	must(t, s.PutHistory(time.Hour,
 		HistoryEntry{Key: "E1", Target: "crm", At: t0.Add(time.Minute), Record: []byte(`{"v":"new 1"}`)},
 		HistoryEntry{Key: "E2", Target: "crm", At: t0.Add(time.Minute), Record: []byte(`{"v":"other key"}`)},
 		HistoryEntry{Key: "E1", Target: "app", At: t0.Add(2 * time.Minute), Record: []byte(`"` + big + `1"`)},
 		HistoryEntry{Key: "E1", Target: "crm", At: t0.Add(4 * time.Minute), Record: []byte(`"` + big + `2"`)},
-		HistoryEntry{Key: "E1", Target: "crm", At: t0.Add(5 * time.Minute), Record: []byte(`{"v":"new 4"}`)}))
+		HistoryEntry{Key: "E1", Target: "hr", At: t0.Add(5 * time.Minute), Record: []byte(`{"v":"new 4"}`)}))
 	must(t, s.PutHistory(time.Hour, HistoryEntry{Key: "E1", Target: "crm", At: t0.Add(6 * time.Minute), Record: []byte(`{"v":"new 5"}`)}))
 
 	var got []string
 	must(t, s.ScanHistory("E1", time.Time{}, func(b []byte) error { got = append(got, string(b)); return nil }))
-	want := []string{`{"v":"old 1"}`, `{"v":"new 1"}`, `"` + big + `1"`, `{"v":"old 2"}`, `{"v":"v7"}`, `"` + big + `2"`, `{"v":"new 4"}`, `{"v":"new 5"}`}
+	// At 09:05 the v9 record and "new 4" tie: "crm" < "hr".
+	want := []string{`{"v":"old 1"}`, `{"v":"new 1"}`, `"` + big + `1"`, `{"v":"old 2"}`, `{"v":"v7"}`, `"` + big + `2"`, `{"v":"v9"}`, `{"v":"new 4"}`, `{"v":"new 5"}`}
 	if !slices.Equal(got, want) {
 		short := func(rs []string) (out []string) {
 			for _, r := range rs {
@@ -117,8 +132,8 @@ func TestHistoryReadsEveryLayout(t *testing.T) {
 		}
 		return nil
 	}))
-	if values != 4 {
-		t.Errorf("%d log values, want 4 (the first call split at %d bytes, the second, and the v7 one)", values, maxLogValue)
+	if values != 5 {
+		t.Errorf("%d log values, want 5 (the first call split at %d bytes, the second, the v7 and the v9 one)", values, maxLogValue)
 	}
 }
 
@@ -219,7 +234,7 @@ func TestLogValuesAreCompressed(t *testing.T) {
 	if len(stored) != 1 {
 		t.Fatalf("%d log values, want 1", len(stored))
 	}
-	if v := stored[0]; v[0] != logPacked || len(v) > raw/4 {
+	if v := stored[0]; v[0] != logKeyed || len(v) > raw/4 {
 		t.Errorf("the log value starts %#x and takes %d bytes for %d bytes of records: not compressed", v[0], len(v), raw)
 	}
 	for _, i := range []int{0, 117, 199} {
@@ -228,5 +243,73 @@ func TestLogValuesAreCompressed(t *testing.T) {
 		if want := string(entries[i].Record); len(got) != 1 || got[0] != want {
 			t.Errorf("E%d's records = %q, want %q", i, got, want)
 		}
+	}
+}
+
+// TestLogFilterSkipsValues: a lookup reads only the log values whose
+// filters may hold its key from since on, and says which value it could
+// not read.
+func TestLogFilterSkipsValues(t *testing.T) {
+	s := memStore(t)
+	t0 := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	for i, at := range []time.Time{t0, t0.Add(time.Hour)} {
+		must(t, s.PutHistory(time.Hour,
+			HistoryEntry{Key: "E1", Target: "crm", At: at, Record: []byte(fmt.Sprintf(`"E1 %d"`, i))},
+			HistoryEntry{Key: "E2", Target: "crm", At: at, Record: []byte(fmt.Sprintf(`"E2 %d"`, i))}))
+	}
+	// Spoil the earlier value.
+	var first uint64
+	must(t, s.db.Update(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{famFilter}})
+		it.Rewind()
+		first = binary.BigEndian.Uint64(it.Item().Key()[1:])
+		it.Close()
+		return txn.Set(logKey(first), []byte{logKeyed, 0xff})
+	}))
+	scan := func(key string, since time.Time) (string, error) {
+		var got []string
+		err := s.ScanHistory(key, since, func(b []byte) error { got = append(got, string(b)); return nil })
+		return strings.Join(got, " "), err
+	}
+	if got, err := scan("E2", t0.Add(time.Minute)); err != nil || got != `"E2 1"` {
+		t.Errorf("E2 since 09:01 = %s, %v; want only the later record, the spoiled value unread", got, err)
+	}
+	if got, err := scan("E3", time.Time{}); err != nil || got != "" {
+		t.Errorf("E3, in no filter = %q, %v; want nothing, no value read", got, err)
+	}
+	_, err := scan("E1", time.Time{})
+	if want := fmt.Sprintf("unreadable log value %d", first); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("E1 from the start: err = %v, want one saying %q", err, want)
+	}
+}
+
+// TestLogFilterHoldsItsKeys: a filter holds every key put in it, and few
+// others.
+func TestLogFilterHoldsItsKeys(t *testing.T) {
+	at := time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
+	var entries []HistoryEntry
+	for i := range 1000 {
+		entries = append(entries, HistoryEntry{Key: fmt.Sprintf("E%07d", i*7), At: at.Add(time.Duration(i) * time.Second)})
+	}
+	f := newFilter(entries)
+	for _, h := range entries {
+		if !filterMayHold(f, h.Key, 0) {
+			t.Fatalf("the filter lost %s", h.Key)
+		}
+	}
+	if filterMayHold(f, entries[0].Key, at.Add(time.Hour).UnixNano()) {
+		t.Errorf("a filter whose records end at 09:16:39 may hold one from 10:00")
+	}
+	if !filterMayHold(f, entries[0].Key, at.Add(999*time.Second).UnixNano()) {
+		t.Errorf("a filter whose last record is at since was passed over")
+	}
+	wrong := 0
+	for i := range 10000 {
+		if filterMayHold(f, fmt.Sprintf("E%07d", i*7+3), 0) {
+			wrong++
+		}
+	}
+	if wrong > 300 {
+		t.Errorf("%d of 10,000 absent keys may be held, want about 1%%", wrong)
 	}
 }

@@ -9,7 +9,7 @@ import (
 // change to the keys or the entry encoding below must bump it and teach Open
 // to migrate (or refuse) older layouts; a store with a higher version than
 // this build knows is refused rather than misread.
-const FormatVersion = 9
+const FormatVersion = 10
 
 // Key families. Each starts with one byte so families never interleave and
 // a prefix scan reads exactly one of them.

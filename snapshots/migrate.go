@@ -24,6 +24,10 @@ import (
 //     the new ones;
 //   - v9 keys attributes and groups by the source key first (famRecord),
 //     moved here from their families.
+//   - v10 finds new provisioning-log values through filters of their keys
+//     instead of a history key per record (see logfilter.go); the records
+//     already there still read, and older builds would not see the new
+//     ones.
 //
 // It writes in batches, since a large store exceeds one transaction, and
 // sets the new version last: a run killed halfway leaves the old version,

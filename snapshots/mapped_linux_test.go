@@ -122,13 +122,13 @@ func TestTrimMappedDropsTablePages(t *testing.T) {
 	}
 }
 
-// TestOpenUpgradesWithCompactions: a store that needs its key format
-// upgraded, or its users' groups moved, opens with compactions on, even
-// when asked for none: the upgrade may write more than an uncompacted
-// level 0 takes.
+// TestOpenUpgradesWithCompactions: a store that needs its entries
+// rewritten by an upgrade, or its users' groups moved, opens with
+// compactions on, even when asked for none: the upgrade may write more
+// than an uncompacted level 0 takes.
 func TestOpenUpgradesWithCompactions(t *testing.T) {
 	for name, set := range map[string]func(txn *badger.Txn) error{
-		"older key format": func(txn *badger.Txn) error { return txn.Set(versionKey, putUint64(FormatVersion-1)) },
+		"older key format": func(txn *badger.Txn) error { return txn.Set(versionKey, putUint64(rewritten-1)) },
 		"groups to move": func(txn *badger.Txn) error {
 			return errors.Join(txn.Set(versionKey, putUint64(FormatVersion)), txn.Set(legacyGroupsKey, nil))
 		},
@@ -154,6 +154,29 @@ func TestOpenUpgradesWithCompactions(t *testing.T) {
 		}
 		must(t, s.Close())
 	}
+}
+
+// TestSmallUpgradeKeepsCompactionsOff: an upgrade that writes only a few
+// keys (from rewritten on) runs in a store opened without compactions,
+// and leaves it at the current version.
+func TestSmallUpgradeKeepsCompactionsOff(t *testing.T) {
+	dir := t.TempDir()
+	db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil))
+	must(t, err)
+	must(t, errors.Join(db.Update(func(txn *badger.Txn) error { return txn.Set(versionKey, putUint64(rewritten)) }), db.Close()))
+	s, err := Open(dir, Options{NoCompactions: true})
+	must(t, err)
+	defer s.Close()
+	if !s.trim.on || s.db.Opts().NumCompactors != 0 {
+		t.Errorf("upgrading from v%d opened with compactions on (%d compactors, trimming %v)", rewritten, s.db.Opts().NumCompactors, s.trim.on)
+	}
+	must(t, s.db.View(func(txn *badger.Txn) error {
+		v, err := readUint64(txn, versionKey)
+		if err == nil && v != FormatVersion {
+			t.Errorf("version after the upgrade: v%d, want v%d", v, FormatVersion)
+		}
+		return err
+	}))
 }
 
 // TestTableMappingReadsOnlySharedTablesInDir: the lines of

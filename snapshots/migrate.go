@@ -29,9 +29,19 @@ import (
 //     already there still read, and older builds would not see the new
 //     ones.
 //
+// Only the upgrades to rewritten and before rewrite entries, and need
+// Badger's compactions on; the later ones write a few keys, and so run as
+// the store was opened. A plan opens it without compactions, and a 10M
+// store upgraded to v10 with them on compacted its tables during that
+// plan: 84.7 s at a 5.9 GB peak, against 57.4 s at 753 MB for the same
+// plan without the upgrade.
+//
 // It writes in batches, since a large store exceeds one transaction, and
 // sets the new version last: a run killed halfway leaves the old version,
 // which migrates again, and every write here is idempotent.
+// rewritten is the last format version whose upgrade rewrites entries.
+const rewritten = 9
+
 func (s *Store) migrate(from uint64) error {
 	if from < 3 {
 		if err := s.migrateEntries(from); err != nil {

@@ -202,7 +202,7 @@ func (s *Store) checkVersion(dir string, noCompactions bool) error {
 		return err
 	case got > FormatVersion:
 		return fmt.Errorf("state %s uses key format v%d, this idsync reads up to v%d: %w", dir, got, FormatVersion, ErrNewerFormat)
-	case got < FormatVersion && noCompactions:
+	case got < rewritten && noCompactions:
 		return errUpgradeCompacts
 	case got < FormatVersion:
 		if err := s.migrate(got); err != nil {

@@ -19,8 +19,11 @@ import (
 // alternating pairs (median 0.86x), and 0.83x the CPU; see README,
 // Performance. The log is read one identity at a time (idsync log), and
 // a lookup now reads every filter, about 1.3 KB for each 1,000 records
-// kept: after that apply, 0.15 s for the whole command against 0.09-0.14
-// s.
+// kept, and decompresses the values whose filters hold its key, or
+// wrongly say they do. After that apply, the whole command took 0.15 s
+// against 0.09-0.14 s. In 20M records (28,572 values) it took 0.30 s
+// against 0.09-0.11 s, at a 214-228 MB peak against 64-96 MB; writing
+// them took 14.4 s against 51.8 s.
 const (
 	filterBitsPerKey = 10 // about 1% false positives at filterHashes
 	filterHashes     = 7

@@ -36,6 +36,9 @@ type applier struct {
 	// none of their later commits may store the record's fingerprint, or
 	// the next run would skip the record and never finish its work.
 	poisoned map[string]bool
+	// sealKept keeps the target's seal open at the end: a failed
+	// membership's fingerprint could not be cleared (see unsettled).
+	sealKept bool
 	// commits takes the state commits of bulks and membership batches
 	// while a rank runs (see parallel); nil between ranks.
 	commits *commitQueue
@@ -62,12 +65,16 @@ func (a *applier) poison(key string) {
 
 // fingerprint returns op with its hash cleared if its key is poisoned.
 func (a *applier) fingerprint(op plan.Op) plan.Op {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.poisoned[op.Key] {
+	if a.isPoisoned(op.Key) {
 		op.Hash = 0
 	}
 	return op
+}
+
+func (a *applier) isPoisoned(key string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.poisoned[key]
 }
 
 // Quarantine thresholds: a target where at least quarantineMin ops were
@@ -93,6 +100,9 @@ func (a *applier) run(ctx context.Context, pt *plan.Target) error {
 	ctx, a.stop = context.WithCancelCause(ctx)
 	defer a.stop(nil)
 	a.pt = pt
+	if err := a.openSeal(); err != nil {
+		return err
+	}
 	ops := pt.Ops
 	for len(ops) > 0 && a.rep.Quarantined == "" {
 		n := 1
@@ -123,6 +133,9 @@ func (a *applier) run(ctx context.Context, pt *plan.Target) error {
 		if err := a.e.store.SetQuarantine(a.t.cfg.Name, nil); err != nil {
 			return err
 		}
+	}
+	if err := a.closeSeal(ctx); err != nil {
+		return err
 	}
 	if err := a.e.refresh(a.t.cfg.Name, pt.Refresh); err != nil {
 		return err
@@ -218,6 +231,7 @@ func (a *applier) fail(op connectors.Op, err error) {
 	if trip && a.stop != nil {
 		a.stop(errors.New(a.rep.Quarantined))
 	}
+	a.unsettled(op, err)
 	if op.Object == connectors.User && !errors.Is(err, context.Canceled) {
 		if err := a.e.escrow(a.t.cfg.Name, op, err); err != nil {
 			a.log.Error("escrow write failed", "key", op.Key, "err", err)

@@ -160,8 +160,12 @@ func (e *Engine) commitGroup(target string, op plan.Op, res connectors.Result) e
 // still current: within a rank only a key's last op (the one with the
 // fingerprint) writes its entry, and ranks commit one after another.
 // created, when not nil, is the apply's created index: the groups of the
-// users it knows have none are not read.
-func (e *Engine) commitMembers(target, name string, ops []plan.Op, entries []snapshots.Entry, created *createdIndex) error {
+// users it knows have none are not read. poisoned, when not nil, says
+// which keys had an op fail: their fingerprints are not stored. It is
+// asked here, under the commit lock, since a membership of the same user
+// in another group may fail while this batch is out (see
+// applier.unsettled).
+func (e *Engine) commitMembers(target, name string, ops []plan.Op, entries []snapshots.Entry, created *createdIndex, poisoned func(key string) bool) error {
 	e.commitMu.Lock()
 	defer e.commitMu.Unlock()
 	g, _, err := e.store.Group(target, name)
@@ -191,7 +195,7 @@ func (e *Engine) commitMembers(target, name string, ops []plan.Op, entries []sna
 		en := entries[i]
 		en.Groups = slices.Compact(groups)
 		c := snapshots.Change{Entry: en, Parts: snapshots.PartGroups}
-		if op.Hash != 0 {
+		if op.Hash != 0 && (poisoned == nil || !poisoned(op.Key)) {
 			c.Known = &snapshots.Known{Entry: entries[i], Found: true}
 			c.Entry.Hash, c.Parts = op.Hash, snapshots.PartGroups|snapshots.PartEntry
 		}

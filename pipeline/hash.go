@@ -128,7 +128,7 @@ func (h *rowHasher) fingerprints(active []*targetRun, d *batchDone, hashes []uin
 			if d.tombs[i] {
 				continue
 			}
-			fp := combine(hashes[i], tr.t.version)
+			fp := combine(hashes[i], tr.version)
 			if !tr.t.usesNow && tr.index.matches(d.pos[i], fp) {
 				continue // same record, same policy: same result
 			}

@@ -90,7 +90,7 @@ func (a *applier) memberEntries(target string, batch []plan.Op) ([]snapshots.Ent
 
 // commitBatch commits an acknowledged membership batch and counts it.
 func (a *applier) commitBatch(action connectors.Action, name string, sent []plan.Op, entries []snapshots.Entry) error {
-	if err := a.e.commitMembers(a.t.cfg.Name, name, sent, entries, a.created); err != nil {
+	if err := a.e.commitMembers(a.t.cfg.Name, name, sent, entries, a.created, a.isPoisoned); err != nil {
 		return err
 	}
 	a.e.metric(func(m *Metrics) {

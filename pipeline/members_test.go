@@ -26,7 +26,7 @@ func TestMemberCountsFollowTheGroups(t *testing.T) {
 			ops = append(ops, plan.NewOp(connectors.Op{Action: action, Key: k, Group: "eng"}, nil))
 			entries = append(entries, snapshots.Entry{Key: k, ID: "id-" + k})
 		}
-		if err := e.commitMembers("dir", "eng", ops, entries, nil); err != nil {
+		if err := e.commitMembers("dir", "eng", ops, entries, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -95,7 +95,7 @@ func TestMembershipCommitsOfCreatedUsers(t *testing.T) {
 			ops = append(ops, plan.NewOp(connectors.Op{Action: connectors.AddMember, Key: k, Group: group}, nil))
 			entries = append(entries, snapshots.Entry{Key: k, ID: "id-" + k})
 		}
-		if err := e.commitMembers("dir", group, ops, entries, created); err != nil {
+		if err := e.commitMembers("dir", group, ops, entries, created, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

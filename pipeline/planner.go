@@ -38,7 +38,10 @@ type PlanOptions struct {
 
 // targetRun is one target's planning state during a source read.
 type targetRun struct {
-	t       *target
+	t *target
+	// version is what the record hashes are combined with: the policy's
+	// version, salted with the target's seal (see snapshots.Seal).
+	version uint64
 	index   *stateIndex
 	groups  map[string]snapshots.GroupEntry
 	out     *plan.Target
@@ -408,6 +411,14 @@ func (e *Engine) startTarget(ctx context.Context, t *target) (*targetRun, error)
 		return nil, err
 	}
 	tr.out.Serial = serial
+	seal, err := e.store.Seal(t.cfg.Name)
+	if err != nil {
+		return nil, err
+	}
+	tr.version = t.version
+	if salt := seal.Salt(); salt != 0 {
+		tr.version = combine(t.version, salt)
+	}
 	err = e.store.ScanGroups(t.cfg.Name, func(g snapshots.GroupEntry) error {
 		tr.groups[g.Name] = g
 		return nil
@@ -480,8 +491,19 @@ func (tr *targetRun) tombstone(key string) (*rowResult, error) {
 // added: the one apply reaches last (highest rank, then group; see sortOps),
 // so the fingerprint is stored only once all of them succeeded. A key's
 // ops all come from its one record, so this needs no map of keys.
+//
+// A create followed only by memberships, a first sync's every user, takes
+// it instead, ahead of them: its commit writes the entry anyway, and the
+// memberships then write the user's groups alone. The target's seal and
+// the engine's clearing of failed memberships keep that safe (see
+// snapshots.Seal).
 func (tr *targetRun) fingerprint(n int, hash uint64) {
 	ops := tr.out.Ops[len(tr.out.Ops)-n:]
+	if at := createAhead(ops); at >= 0 {
+		ops[at].Hash = hash
+		tr.out.Ahead++
+		return
+	}
 	last := 0
 	for i := range ops {
 		if r, l := rank(ops[i]), rank(ops[last]); r > l || r == l && ops[i].Group >= ops[last].Group {
@@ -489,6 +511,25 @@ func (tr *targetRun) fingerprint(n int, hash uint64) {
 		}
 	}
 	ops[last].Hash = hash
+}
+
+// createAhead returns the index of a key's user create when its other ops,
+// at least one, are all memberships; -1 otherwise.
+func createAhead(ops []plan.Op) int {
+	at := -1
+	for i, op := range ops {
+		switch {
+		case op.Action == connectors.AddMember || op.Action == connectors.RemoveMember:
+		case op.Action == connectors.Create && op.Object == connectors.User && at < 0:
+			at = i
+		default:
+			return -1
+		}
+	}
+	if len(ops) < 2 {
+		return -1
+	}
+	return at
 }
 
 // compacts reports whether a create planned now may be a compact one

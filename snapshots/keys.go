@@ -9,12 +9,12 @@ import (
 // change to the keys or the entry encoding below must bump it and teach Open
 // to migrate (or refuse) older layouts; a store with a higher version than
 // this build knows is refused rather than misread.
-const FormatVersion = 10
+const FormatVersion = 11
 
 // Key families. Each starts with one byte so families never interleave and
 // a prefix scan reads exactly one of them.
 const (
-	famMeta   = 'm' // m/version, m/serial/<target>, m/count/<target>, m/journal/<target>, m/legacy-groups
+	famMeta   = 'm' // m/version, m/serial/<target>, m/seal/<target>, m/count/<target>, m/journal/<target>, m/legacy-groups
 	famObject = 'o' // o<target>\x00<key> -> entry, without its attributes (v3)
 	// famRecord holds entries' attributes apart from the rest (v3): a plan
 	// scans every entry's fingerprint and link, and reading the attributes
@@ -48,6 +48,8 @@ const (
 var versionKey = []byte("m/version")
 
 func serialKey(target string) []byte { return []byte("m/serial/" + target) }
+
+func sealKey(target string) []byte { return []byte("m/seal/" + target) }
 
 // objectPrefix is the prefix of all entries of one target. The NUL
 // separator cannot occur in a target name, so "hr" never scans "hr2".

@@ -28,6 +28,10 @@ import (
 //     instead of a history key per record (see logfilter.go); the records
 //     already there still read, and older builds would not see the new
 //     ones.
+//   - v11 lets a create store its record's fingerprint before the user's
+//     memberships are sent, guarded by the target's seal (see seal.go);
+//     older builds would trust such a fingerprint after a crash, and
+//     never send those memberships.
 //
 // Only the upgrades to rewritten and before rewrite entries, and need
 // Badger's compactions on; the later ones write a few keys, and so run as

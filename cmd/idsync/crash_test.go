@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -81,6 +82,7 @@ targets:
       userName: lowerAscii(user.employeeId)
       displayName: 'user.givenName + " " + user.surname'
       title: user.title
+    groups: '[user.department]'
     safety: {maxDeletes: 100000}
 `, target)
 	if err := os.WriteFile(filepath.Join(dir, "idsync.yaml"), []byte(cfg), 0o644); err != nil {
@@ -129,6 +131,70 @@ targets:
 		t.Fatalf("seed %d: after the last apply the plan still has changes:\n%s", seed, tail(out))
 	}
 	checkAgreement(t, seed, dir, kind, s, days)
+	checkMemberships(t, seed, dir, kind, s, days[1])
+}
+
+// checkMemberships: every in-scope person of day 1 is in their
+// department's group, and in no other. A kill between a user's create and
+// its memberships must not leave them unsent for good (see
+// snapshots.Seal): the plan after the last apply says no changes, so only
+// the target can tell.
+func checkMemberships(t *testing.T, seed uint64, dir, kind string, s *scimtest.Server, day []population.Person) {
+	t.Helper()
+	got := targetMemberships(t, dir, kind, s) // userName -> groups
+	n := 0
+	for _, p := range day {
+		if p.Status == "Terminated" {
+			continue
+		}
+		name := strings.ToLower(p.EmployeeID)
+		if g := got[name]; len(g) != 1 || g[0] != p.Department {
+			t.Errorf("seed %d: %s is in groups %q, want only [%s]", seed, name, g, p.Department)
+		}
+		n++
+	}
+	t.Logf("seed %d: %d people in their department's group", seed, n)
+}
+
+func targetMemberships(t *testing.T, dir, kind string, s *scimtest.Server) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	if kind == "scim" {
+		names := map[string]string{}
+		for id, u := range s.Users() {
+			names[id] = fmt.Sprint(u["userName"])
+		}
+		for _, g := range s.Groups() {
+			members, _ := g["members"].([]any)
+			for _, m := range members {
+				name := names[fmt.Sprint(m.(map[string]any)["value"])]
+				out[name] = append(out[name], fmt.Sprint(g["displayName"]))
+			}
+		}
+		return out
+	}
+	db, err := sql.Open("sqlite", filepath.Join(dir, "dir.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(t.Context(), `SELECT u."userName", g.name FROM users_group_members m
+		JOIN users_groups g ON g.id = m.group_id JOIN users u ON u.id = m.user_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var user, group string
+		if err := rows.Scan(&user, &group); err != nil {
+			t.Fatal(err)
+		}
+		out[user] = append(out[user], group)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // checkAgreement: the state store and the target hold the same objects

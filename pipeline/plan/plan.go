@@ -50,6 +50,10 @@ type Target struct {
 	// Refresh lists keys whose stored fingerprint changed with no op, so
 	// apply records it and the next run skips them.
 	Refresh []Refresh `json:"refresh,omitempty"`
+	// Ahead counts creates that carry their record's fingerprint ahead
+	// of its memberships (see snapshots.Seal): apply opens the target's
+	// seal while they are unsettled.
+	Ahead int `json:"ahead,omitempty"`
 	// Guard is set when a safety guard holds back destructive ops.
 	Guard *Guard `json:"guard,omitempty"`
 	// Escrowed are ops held back because an earlier try failed and their

@@ -9,6 +9,8 @@
 //     side by side;
 //   - reverse links, group entries, the op journal, escrow, quarantine,
 //     watermarks, and per-target serials and counts;
+//   - per target, a seal that says whether an apply's fingerprints stored
+//     ahead of its memberships are settled (seal.go);
 //   - the provisioning log, whose records are stored a call's worth
 //     together and compressed, so they go to Badger's value log, written
 //     once (history.go), each such value beside a filter of its records'

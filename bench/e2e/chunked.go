@@ -25,7 +25,9 @@ func discard(cfg string) string {
 // read and each later one as a delta of hires. Each apply is measured,
 // for the record.
 func buildInSlices(steady, s0 string, size int, idsync string, add func(result)) error {
-	slices, err := split(s0, filepath.Join(steady, "slices"), size)
+	// Absolute: each apply runs in steady, and a relative -work (the
+	// Makefile's) named the slices from there twice over.
+	slices, err := split(s0, abs(filepath.Join(steady, "slices")), size)
 	if err != nil {
 		return err
 	}

@@ -15,5 +15,7 @@
 // members.go, send.go) sends one rank of ops at a time, and workers.go
 // commits their outcomes beside the requests; created.go keeps what an
 // apply's creates committed for the ranks after them; commit.go and
-// journal.go are the state writes and crash recovery.
+// journal.go are the state writes and crash recovery; seal.go keeps the
+// fingerprints a first sync's creates store ahead of their memberships
+// from being trusted before those memberships are settled.
 package pipeline
